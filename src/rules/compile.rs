@@ -1,0 +1,388 @@
+//! Validation and compilation of one parsed rule file.
+//!
+//! Every problem is reported with file:line:column and the field it concerns;
+//! all problems of a file are collected rather than stopping at the first.
+
+use super::schema::{self, RuleFile};
+use super::{
+    AccessCond, HttpCond, MetricCond, Rule, RuleError, Signal, SignalKind, StatusPat,
+    StatusSymptom, Symptoms,
+};
+use crate::facts::KNOWN_FACTS;
+use regex::Regex;
+use serde_saphyr::Spanned;
+
+/// Where in the file a problem sits.
+struct Ctx<'a> {
+    path: &'a str,
+    src: &'a str,
+    errors: Vec<RuleError>,
+}
+
+impl Ctx<'_> {
+    fn err_at(&mut self, line: u32, column: u32, field: &str, message: impl Into<String>) {
+        self.errors.push(RuleError {
+            path: self.path.to_string(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn err<T>(&mut self, span: &Spanned<T>, field: &str, message: impl Into<String>) {
+        let (l, c) = (
+            span.referenced.line() as u32,
+            span.referenced.column() as u32,
+        );
+        self.err_at(l, c, field, message);
+    }
+
+    /// Finds `key:` at or after `line` (1-based) to point at the exact field.
+    fn key_at<T>(&mut self, span: &Spanned<T>, key: &str, field: &str, message: impl Into<String>) {
+        let start = span.referenced.line() as usize;
+        let pat = format!("{key}:");
+        let found = self
+            .src
+            .lines()
+            .enumerate()
+            .skip(start.saturating_sub(1))
+            .take(200)
+            .find_map(|(i, l)| {
+                let t = l.trim_start().trim_start_matches("- ");
+                if t.starts_with(&pat) {
+                    l.find(&pat).map(|c| (i as u32 + 1, c as u32 + 1))
+                } else {
+                    None
+                }
+            });
+        match found {
+            Some((l, c)) => self.err_at(l, c, field, message),
+            None => self.err(span, field, message),
+        }
+    }
+}
+
+fn regex(
+    ctx: &mut Ctx,
+    at: &Spanned<schema::Signal>,
+    key: &str,
+    field: &str,
+    pat: &str,
+) -> Option<Regex> {
+    match Regex::new(pat) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let msg = format!("invalid regex: {}", e.to_string().replace('\n', " "));
+            ctx.key_at(at, key, field, msg);
+            None
+        }
+    }
+}
+
+fn status_pats(
+    ctx: &mut Ctx,
+    at: &Spanned<schema::Signal>,
+    field: &str,
+    pats: &[schema::StatusPat],
+) -> Vec<StatusPat> {
+    let mut out = Vec::new();
+    for p in pats {
+        match p {
+            schema::StatusPat::Code(c) if *c < 600 => out.push(StatusPat::Code(*c)),
+            schema::StatusPat::Class(s)
+                if s.len() == 3 && s.ends_with("xx") && s.as_bytes()[0].is_ascii_digit() =>
+            {
+                out.push(StatusPat::Class(u16::from(s.as_bytes()[0] - b'0')))
+            }
+            schema::StatusPat::Class(s) if s.parse::<u16>().is_ok_and(|c| c < 600) => {
+                out.push(StatusPat::Code(s.parse().unwrap_or_default()))
+            }
+            other => ctx.key_at(
+                at,
+                "status",
+                field,
+                format!("not a status code or class like 5xx: {other:?}"),
+            ),
+        }
+    }
+    out
+}
+
+fn is_kebab(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Validates and compiles one parsed file. `stem` is the file name without
+/// extension, which must equal the id.
+pub fn compile(
+    file: RuleFile,
+    path: &str,
+    src: &str,
+    stem: Option<&str>,
+) -> Result<Rule, Vec<RuleError>> {
+    let mut ctx = Ctx {
+        path,
+        src,
+        errors: Vec::new(),
+    };
+    let id = file.id.value.clone();
+    if !is_kebab(&id) {
+        ctx.err(
+            &file.id,
+            "id",
+            format!("`{id}` is not a kebab-case id (lowercase words joined by `-`)"),
+        );
+    }
+    if let Some(stem) = stem {
+        if stem != id {
+            ctx.err(
+                &file.id,
+                "id",
+                format!("id `{id}` differs from the file name `{stem}`; name the file `{id}.yaml`"),
+            );
+        }
+    }
+    if file.title.value.trim().is_empty() {
+        ctx.err(&file.title, "title", "must not be empty");
+    }
+    if !(0.0..=1.0).contains(&file.prior) {
+        ctx.err(&file.id, "prior", "must be between 0.0 and 1.0");
+    }
+
+    let d = &file.docs.value;
+    for (name, empty) in [
+        ("docs.summary", d.summary.trim().is_empty()),
+        ("docs.why", d.why.trim().is_empty()),
+        (
+            "docs.confirm",
+            d.confirm.is_empty() || d.confirm.iter().any(|s| s.text.trim().is_empty()),
+        ),
+        (
+            "docs.fix",
+            d.fix.is_empty() || d.fix.iter().any(|s| s.text.trim().is_empty()),
+        ),
+        (
+            "docs.references",
+            d.references.is_empty() || d.references.iter().any(|r| r.url.trim().is_empty()),
+        ),
+    ] {
+        if empty {
+            let key = name.trim_start_matches("docs.");
+            ctx.key_at(&file.docs, key, name, "section must not be empty");
+        }
+    }
+
+    let mut signals = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, s) in file.signals.iter().enumerate() {
+        let sig = &s.value;
+        let field = |k: &str| format!("signals[{i}].{k}");
+        if !names.insert(sig.name.clone()) {
+            ctx.key_at(
+                s,
+                "name",
+                &field("name"),
+                format!("duplicate signal name `{}`", sig.name),
+            );
+        }
+        if !(sig.weight > 0.0 && sig.weight <= 10.0) {
+            ctx.key_at(s, "weight", &field("weight"), "must be in (0, 10]");
+        }
+        let set = [
+            sig.pattern.is_some(),
+            sig.access.is_some(),
+            sig.http.is_some(),
+            sig.metric.is_some(),
+            sig.fact.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if set != 1 {
+            ctx.err(
+                s,
+                &format!("signals[{i}]"),
+                "exactly one of `match`, `access`, `http`, `metric`, `fact` must be set",
+            );
+            continue;
+        }
+        let kind = if let Some(p) = &sig.pattern {
+            regex(&mut ctx, s, "match", &field("match"), p).map(|regex| SignalKind::Text {
+                regex,
+                sources: sig.sources.clone(),
+            })
+        } else if let Some(a) = &sig.access {
+            let status = status_pats(&mut ctx, s, &field("access.status"), &a.status);
+            let details = a
+                .details
+                .as_deref()
+                .and_then(|p| regex(&mut ctx, s, "details", &field("access.details"), p));
+            let failure = a
+                .failure
+                .as_deref()
+                .and_then(|p| regex(&mut ctx, s, "failure", &field("access.failure"), p));
+            let text = a
+                .text
+                .as_deref()
+                .and_then(|p| regex(&mut ctx, s, "text", &field("access.text"), p));
+            if status.is_empty()
+                && a.flags.is_empty()
+                && details.is_none()
+                && failure.is_none()
+                && text.is_none()
+            {
+                ctx.key_at(
+                    s,
+                    "access",
+                    &field("access"),
+                    "needs at least one of status, flags, details, failure, text",
+                );
+            }
+            Some(SignalKind::Access(AccessCond {
+                status,
+                flags: a.flags.clone(),
+                details,
+                failure,
+                text,
+            }))
+        } else if let Some(h) = &sig.http {
+            let status = status_pats(&mut ctx, s, &field("http.status"), &h.status);
+            let body = h
+                .body
+                .as_deref()
+                .and_then(|p| regex(&mut ctx, s, "body", &field("http.body"), p));
+            Some(SignalKind::Http(HttpCond {
+                status,
+                present: h.present.iter().map(|x| x.to_ascii_lowercase()).collect(),
+                absent: h.absent.iter().map(|x| x.to_ascii_lowercase()).collect(),
+                body,
+            }))
+        } else if let Some(m) = &sig.metric {
+            let mut labels = Vec::new();
+            for (k, v) in &m.labels {
+                if let Some(r) = regex(
+                    &mut ctx,
+                    s,
+                    k,
+                    &field(&format!("metric.labels.{k}")),
+                    &format!("^(?:{v})$"),
+                ) {
+                    labels.push((k.clone(), r));
+                }
+            }
+            let over = m.over.as_ref().map(|o| {
+                let mut ls = Vec::new();
+                for (k, v) in &o.labels {
+                    if let Some(r) = regex(
+                        &mut ctx,
+                        s,
+                        k,
+                        &field(&format!("metric.over.labels.{k}")),
+                        &format!("^(?:{v})$"),
+                    ) {
+                        ls.push((k.clone(), r));
+                    }
+                }
+                (o.name.clone(), ls)
+            });
+            Some(SignalKind::Metric(MetricCond {
+                name: m.name.clone(),
+                labels,
+                above: m.above,
+                over,
+            }))
+        } else if let Some(f) = &sig.fact {
+            if !KNOWN_FACTS.iter().any(|(n, _)| n == f) {
+                let near = crate::suggest::closest(f, KNOWN_FACTS.iter().map(|(n, _)| *n));
+                ctx.key_at(
+                    s,
+                    "fact",
+                    &field("fact"),
+                    format!(
+                        "unknown fact `{f}`{}",
+                        near.map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_default()
+                    ),
+                );
+                None
+            } else {
+                Some(SignalKind::Fact(f.clone()))
+            }
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            signals.push(Signal {
+                name: sig.name.clone(),
+                weight: sig.weight,
+                note: sig.note.clone(),
+                kind,
+            });
+        }
+    }
+
+    let mut fire = false;
+    let mut quiet = false;
+    for (i, e) in file.examples.iter().enumerate() {
+        if e.value.input.is_none() && e.value.objects.is_none() {
+            ctx.err(e, &format!("examples[{i}]"), "needs `input` or `objects`");
+        }
+        fire |= e.value.expect == schema::Expect::Fire;
+        quiet |= e.value.expect == schema::Expect::Quiet;
+    }
+    if !(fire && quiet) {
+        ctx.err(
+            &file.id,
+            "examples",
+            "a rule needs at least one `expect: fire` and one `expect: quiet` example",
+        );
+    }
+
+    let status = file
+        .symptoms
+        .status
+        .iter()
+        .map(|s| match s {
+            schema::StatusSymptom::Code(c) => StatusSymptom {
+                code: *c,
+                weight: 1.0,
+                note: None,
+            },
+            schema::StatusSymptom::Detailed { code, weight, note } => StatusSymptom {
+                code: *code,
+                weight: *weight,
+                note: note.clone(),
+            },
+        })
+        .collect();
+
+    if !ctx.errors.is_empty() {
+        return Err(ctx.errors);
+    }
+    Ok(Rule {
+        id,
+        title: file.title.value,
+        mesh: file.mesh,
+        severity: file.severity,
+        prior: file.prior,
+        tags: file.tags,
+        symptoms: Symptoms {
+            status,
+            flags: file.symptoms.flags,
+            details: file.symptoms.details,
+            keywords: file.symptoms.keywords,
+            question: file.symptoms.question,
+        },
+        signals,
+        docs: file.docs.value,
+        versions: file.versions,
+        examples: file.examples.into_iter().map(|e| e.value).collect(),
+        path: path.to_string(),
+    })
+}

@@ -1,0 +1,85 @@
+//! Running every rule's own examples: firing examples must rank the rule in
+//! their top N, quiet ones must not raise it at all. Used by `meshdoc rules
+//! test` and by `cargo test`, which report misses and false alarms separately.
+
+use super::{Expect, RuleSet};
+use crate::engine::Matcher;
+use crate::evidence::{InputKind, Origin};
+use crate::facts::{FactOptions, derive};
+use serde::Serialize;
+
+/// The outcome of one example.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub rule: String,
+    pub example: String,
+    pub expect: Expect,
+    pub passed: bool,
+    /// Where the rule ranked (None = absent).
+    pub rank: Option<usize>,
+    /// The top three ids, for diagnosis of failures.
+    pub top: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Runs the examples of every rule in `rules` against the whole set.
+pub fn run_all(rules: &RuleSet) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for rule in &rules.rules {
+        for ex in &rule.examples {
+            out.push(run_one(rules, &rule.id, ex));
+        }
+    }
+    out
+}
+
+fn run_one(rules: &RuleSet, id: &str, ex: &super::Example) -> Outcome {
+    let mut findings = Vec::new();
+    let mut error = None;
+    if let Some(input) = &ex.input {
+        let (report, _) =
+            crate::cli::explain::explain_text(rules, input, InputKind::Auto, &Origin::Arg);
+        findings = report.findings;
+    }
+    if let Some(objs) = &ex.objects {
+        match crate::collect::manifests::load_str(objs, &format!("example:{}", ex.name), "default")
+        {
+            Ok(set) => {
+                let mut m = Matcher::new(rules);
+                let opts = FactOptions {
+                    now: example_now(),
+                    ..FactOptions::default()
+                };
+                for f in derive(&set, &opts) {
+                    m.observe_fact(&f);
+                }
+                let mut more = m.finish();
+                findings.append(&mut more);
+                findings.sort_by(|a, b| b.score.total_cmp(&a.score));
+            }
+            Err(e) => error = Some(e.to_string()),
+        }
+    }
+    let rank = findings.iter().position(|f| f.id == id).map(|i| i + 1);
+    let passed = error.is_none()
+        && match ex.expect {
+            Expect::Fire => rank.is_some_and(|r| r <= ex.rank.unwrap_or(3)),
+            Expect::Quiet => rank.is_none(),
+        };
+    Outcome {
+        rule: id.to_string(),
+        example: ex.name.clone(),
+        expect: ex.expect,
+        passed,
+        rank,
+        top: findings.iter().take(3).map(|f| f.id.clone()).collect(),
+        error,
+    }
+}
+
+/// Examples are judged at a fixed instant so certificate expiry examples do
+/// not change outcome with the calendar: 2026-01-01T00:00:00Z.
+pub fn example_now() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600)
+}

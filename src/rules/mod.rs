@@ -1,0 +1,165 @@
+//! Rules: the schema of a rule file, the compile step, and the registry.
+//!
+//! A rule file is parsed into [`schema::RuleFile`], validated and compiled into
+//! a [`Rule`] (regexes built, status patterns resolved) once at load time. The
+//! engine only ever sees compiled rules, gathered in a [`RuleSet`].
+
+pub mod compile;
+pub mod examples;
+pub mod load;
+pub mod schema;
+
+pub use load::{LoadError, RuleError, load_builtin, load_rules};
+pub use schema::{Docs, Example, Expect, Mesh, Reference, Severity, Step, TextSource, VersionNote};
+
+use regex::Regex;
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub mesh: Mesh,
+    pub severity: Severity,
+    pub prior: f64,
+    pub tags: Vec<String>,
+    pub symptoms: Symptoms,
+    pub signals: Vec<Signal>,
+    pub docs: Docs,
+    pub versions: Vec<VersionNote>,
+    pub examples: Vec<Example>,
+    /// `builtin:rules/linkerd/x.yaml` or a user path.
+    pub path: String,
+}
+
+/// Compiled symptoms.
+#[derive(Debug, Clone, Default)]
+pub struct Symptoms {
+    pub status: Vec<StatusSymptom>,
+    pub flags: Vec<String>,
+    pub details: Vec<String>,
+    pub keywords: Vec<String>,
+    pub question: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusSymptom {
+    pub code: u16,
+    pub weight: f64,
+    pub note: Option<String>,
+}
+
+/// A compiled signal.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub name: String,
+    pub weight: f64,
+    pub note: Option<String>,
+    pub kind: SignalKind,
+}
+
+/// What a signal looks at.
+#[derive(Debug, Clone)]
+pub enum SignalKind {
+    /// A regex over text; `sources` empty = every text source.
+    Text {
+        regex: Regex,
+        sources: Vec<TextSource>,
+    },
+    Access(AccessCond),
+    Http(HttpCond),
+    Metric(MetricCond),
+    Fact(String),
+}
+
+impl SignalKind {
+    /// The evidence family this signal belongs to; agreeing signals from
+    /// different families are independent and rank higher together.
+    pub fn family(&self) -> &'static str {
+        match self {
+            SignalKind::Text { .. } => "log",
+            SignalKind::Access(_) => "access-log",
+            SignalKind::Http(_) => "http",
+            SignalKind::Metric(_) => "metric",
+            SignalKind::Fact(_) => "object",
+        }
+    }
+}
+
+/// A status code or class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPat {
+    Code(u16),
+    /// `5xx` → 5.
+    Class(u16),
+}
+
+impl StatusPat {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPat::Code(c) => c == status,
+            StatusPat::Class(c) => status / 100 == c,
+        }
+    }
+}
+
+pub fn status_any(pats: &[StatusPat], status: Option<u16>) -> bool {
+    pats.is_empty() || status.is_some_and(|s| pats.iter().any(|p| p.matches(s)))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccessCond {
+    pub status: Vec<StatusPat>,
+    /// `-` means "no flag".
+    pub flags: Vec<String>,
+    pub details: Option<Regex>,
+    pub failure: Option<Regex>,
+    pub text: Option<Regex>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpCond {
+    pub status: Vec<StatusPat>,
+    pub present: Vec<String>,
+    pub absent: Vec<String>,
+    pub body: Option<Regex>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricCond {
+    pub name: String,
+    pub labels: Vec<(String, Regex)>,
+    pub above: f64,
+    pub over: Option<(String, Vec<(String, Regex)>)>,
+}
+
+/// Every loaded rule, in load order (built-in first, then user directories).
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
+    }
+
+    /// Keeps only rules for the given mesh (and `any`).
+    pub fn for_mesh(&self, mesh: Option<Mesh>) -> RuleSet {
+        match mesh {
+            None => self.clone(),
+            Some(m) => RuleSet {
+                rules: self
+                    .rules
+                    .iter()
+                    .filter(|r| r.mesh == m || r.mesh == Mesh::Any)
+                    .cloned()
+                    .collect(),
+            },
+        }
+    }
+}
