@@ -2,6 +2,7 @@
 //! edge: `anyhow` errors with context, output to stdout only in the requested
 //! format, progress and warnings to stderr.
 
+pub mod diagnose;
 pub mod explain;
 pub mod rules;
 
@@ -88,6 +89,8 @@ pub enum Command {
     /// a header, a pasted proxy/access log line, a curl -v transcript, a file (--file F or -),
     /// or a rule id.
     Explain(explain::ExplainArgs),
+    /// Diagnose from evidence: a bundle, log/metrics/http/manifest files, or stdin.
+    Diagnose(diagnose::DiagnoseArgs),
     /// List, show, test rules; print the rule JSON Schema.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -154,6 +157,7 @@ pub fn main() -> anyhow::Result<Code> {
     let cli = Cli::parse();
     match cli.command {
         Command::Explain(a) => explain::run(a, &cli.global),
+        Command::Diagnose(a) => diagnose::run(a, &cli.global),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -5,6 +5,7 @@
 //! at the end turns that into ranked [`Finding`]s. All text patterns of all
 //! rules are evaluated in one pass per line through a single `RegexSet`.
 
+pub mod diagnosis;
 pub mod scan;
 pub mod score;
 
@@ -237,6 +238,11 @@ impl<'r> Matcher<'r> {
                             }
                         }
                     }
+                }
+            }
+            Item::ToolReport(t) => {
+                if t.level != "success" {
+                    self.text(TextSource::ToolReport, &t.line(), &ev.origin, None, &vars);
                 }
             }
             Item::Metrics { samples } => {

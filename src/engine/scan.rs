@@ -1,1 +1,189 @@
-//! The bulk log scanner: one pass over a stream, all rule patterns at once.
+//! The bulk log scanner: one pass over a stream, every rule pattern at once.
+//!
+//! A day of proxy logs is mostly noise. Rather than parsing every line, the
+//! scanner runs one multi-pattern regex (all text patterns of all loaded
+//! rules, plus triggers derived from access-log conditions) over large
+//! line-aligned chunks, the way ripgrep does; only lines containing a match
+//! are parsed and handed to the [`Matcher`], which re-checks them exactly.
+//! Memory stays bounded by the chunk size whatever the input size.
+//!
+//! In this mode `ReadStats.unparseable` counts examined lines that were not
+//! valid UTF-8 or held NUL bytes; lines without any match are counted as read
+//! but never parsed.
+
+use super::Matcher;
+use crate::evidence::{Evidence, InputKind, Item, MAX_LINE, Origin, ReadStats, detect};
+use crate::rules::{RuleSet, SignalKind, StatusPat};
+use memchr::{memchr, memchr_iter, memrchr};
+use regex_automata::{Input, meta};
+use std::io::{self, Read};
+
+/// Bytes read per chunk; lines are never split across chunks.
+const CHUNK: usize = 1 << 20;
+
+/// A compiled prefilter over every rule's text patterns and access triggers.
+pub struct Scanner {
+    re: Option<meta::Regex>,
+    patterns: Vec<String>,
+}
+
+/// Regex fragments that any line satisfying an access condition must contain.
+fn access_triggers(rules: &RuleSet) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &rules.rules {
+        for s in &r.signals {
+            let SignalKind::Access(c) = &s.kind else { continue };
+            let flags: Vec<String> =
+                c.flags.iter().filter(|f| f.as_str() != "-").map(|f| regex::escape(f)).collect();
+            if !flags.is_empty() {
+                // Flags stand alone or comma-joined: ` UF `, `UF,URX`, `"response_flags":"UF"`.
+                out.push(format!(r"\b(?:{})\b", flags.join("|")));
+            } else if let Some(d) = &c.details {
+                out.push(d.as_str().to_string());
+            } else if let Some(t) = &c.text {
+                out.push(t.as_str().to_string());
+            } else if let Some(f) = &c.failure {
+                out.push(f.as_str().to_string());
+            } else if !c.status.is_empty() {
+                let codes: Vec<String> = c
+                    .status
+                    .iter()
+                    .map(|p| match p {
+                        StatusPat::Code(c) => c.to_string(),
+                        StatusPat::Class(c) => format!(r"{c}\d\d"),
+                    })
+                    .collect();
+                out.push(format!(r"\b(?:{})\b", codes.join("|")));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Scanner {
+    pub fn new(rules: &RuleSet) -> Self {
+        let mut patterns: Vec<String> = Vec::new();
+        for r in &rules.rules {
+            for s in &r.signals {
+                if let SignalKind::Text { regex, .. } = &s.kind {
+                    patterns.push(regex.as_str().to_string());
+                }
+            }
+        }
+        patterns.extend(access_triggers(rules));
+        let re = if patterns.is_empty() { None } else { meta::Regex::new_many(&patterns).ok() };
+        Scanner { re, patterns }
+    }
+
+    /// Every pattern the prefilter runs, one per entry.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Scans a stream, feeding every candidate line to `m`.
+    pub fn scan<R: Read>(&self, mut r: R, kind: InputKind, origin: &Origin, m: &mut Matcher) -> io::Result<ReadStats> {
+        let mut stats = ReadStats::default();
+        let mut buf = vec![0u8; CHUNK];
+        let mut filled = 0usize;
+        let mut line_base = 0u64;
+        let mut skipping = false;
+        loop {
+            let n = match r.read(&mut buf[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            stats.bytes += n as u64;
+            filled += n;
+            let eof = n == 0;
+            if skipping {
+                // Inside an oversized line: drop bytes up to its newline.
+                match memchr(b'\n', &buf[..filled]) {
+                    Some(i) => {
+                        buf.copy_within(i + 1..filled, 0);
+                        filled -= i + 1;
+                        line_base += 1;
+                        stats.lines += 1;
+                        skipping = false;
+                    }
+                    None => {
+                        filled = 0;
+                        if eof {
+                            stats.lines += 1;
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let end = if eof {
+                filled
+            } else {
+                match memrchr(b'\n', &buf[..filled]) {
+                    Some(i) => i + 1,
+                    None if filled == buf.len() => {
+                        // One line longer than a whole chunk.
+                        stats.oversized += 1;
+                        skipping = true;
+                        filled = 0;
+                        continue;
+                    }
+                    None => continue,
+                }
+            };
+            line_base = self.block(&buf[..end], line_base, kind, origin, m, &mut stats);
+            buf.copy_within(end..filled, 0);
+            filled -= end;
+            if eof {
+                break;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Processes whole lines; returns the line number after the block.
+    fn block(&self, block: &[u8], base: u64, kind: InputKind, origin: &Origin, m: &mut Matcher, stats: &mut ReadStats) -> u64 {
+        let newlines = memchr_iter(b'\n', block).count() as u64;
+        let trailing = u64::from(!block.is_empty() && block.last() != Some(&b'\n'));
+        stats.lines += newlines + trailing;
+        let Some(re) = &self.re else { return base + newlines };
+        let mut pos = 0;
+        let mut counted_to = 0;
+        let mut line_no = base;
+        while pos < block.len() {
+            let Some(mat) = re.search(&Input::new(block).range(pos..)) else { break };
+            let start = memrchr(b'\n', &block[..mat.start()]).map_or(0, |i| i + 1);
+            let end = memchr(b'\n', &block[mat.start()..]).map_or(block.len(), |i| mat.start() + i);
+            line_no += memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
+            counted_to = start;
+            let line = &block[start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > MAX_LINE {
+                stats.oversized += 1;
+            } else {
+                self.line(line, line_no + 1, kind, origin, m, stats);
+            }
+            pos = end + 1;
+        }
+        base + newlines
+    }
+
+    fn line(&self, line: &[u8], n: u64, kind: InputKind, origin: &Origin, m: &mut Matcher, stats: &mut ReadStats) {
+        let text = match std::str::from_utf8(line) {
+            Ok(t) if !t.contains('\0') => std::borrow::Cow::Borrowed(t),
+            _ => {
+                stats.unparseable += 1;
+                String::from_utf8_lossy(line).replace('\0', "")
+                    .into()
+            }
+        };
+        let item = match kind {
+            InputKind::AppLog => Item::AppLog { message: text.to_string() },
+            _ => detect::classify_line(&text).unwrap_or_else(|| Item::AppLog { message: text.to_string() }),
+        };
+        stats.count(&item);
+        m.observe(&Evidence { item, raw: text.into_owned(), origin: origin.at_line(n) });
+    }
+}

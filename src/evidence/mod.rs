@@ -12,6 +12,7 @@ pub mod access;
 pub mod detect;
 pub mod envoy;
 pub mod http;
+pub mod interop;
 pub mod linkerd;
 pub mod metrics;
 
@@ -241,6 +242,31 @@ pub enum Item {
     Metrics {
         samples: Vec<MetricSample>,
     },
+    /// One message of another tool's report (`linkerd check -o json`,
+    /// `istioctl analyze -o json`), cited by code in related findings.
+    ToolReport(ToolMessage),
+}
+
+/// A check or analyzer message from another tool.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ToolMessage {
+    /// `linkerd check` or `istioctl analyze`.
+    pub tool: String,
+    /// `IST0118`, or the check's anchor (`l5d-proxy-injector-webhook-cert-valid`).
+    pub code: String,
+    /// `error`, `warning`, `info`, `success`.
+    pub level: String,
+    pub message: String,
+    /// The object it concerns, when the tool names one.
+    pub object: Option<String>,
+}
+
+impl ToolMessage {
+    /// The line rules match against: `[IST0118] info: (Service x.default) Port name …`.
+    pub fn line(&self) -> String {
+        let obj = self.object.as_ref().map(|o| format!("({o}) ")).unwrap_or_default();
+        format!("[{}] {}: {}{}", self.code, self.level, obj, self.message)
+    }
 }
 
 /// A parsed item, its raw text (for evidence display and text signals) and origin.
@@ -282,6 +308,7 @@ pub struct ReadStats {
     pub app_log: u64,
     pub metric_samples: u64,
     pub http_responses: u64,
+    pub tool_messages: u64,
 }
 
 impl ReadStats {
@@ -296,6 +323,7 @@ impl ReadStats {
         self.app_log += other.app_log;
         self.metric_samples += other.metric_samples;
         self.http_responses += other.http_responses;
+        self.tool_messages += other.tool_messages;
     }
 
     pub fn count(&mut self, item: &Item) {
@@ -306,6 +334,7 @@ impl ReadStats {
             Item::AppLog { .. } => self.app_log += 1,
             Item::Http(_) => self.http_responses += 1,
             Item::Metrics { samples } => self.metric_samples += samples.len() as u64,
+            Item::ToolReport(_) => self.tool_messages += 1,
         }
     }
 }

@@ -165,6 +165,9 @@ pub enum TextSource {
     Body,
     /// Control-plane logs (istiod, destination, identity).
     ControlPlane,
+    /// Messages of other tools' reports (`linkerd check -o json`,
+    /// `istioctl analyze -o json`), as `[CODE] level: (object) message`.
+    ToolReport,
 }
 
 /// Matches a parsed access-log record. All given parts must hold.

@@ -1,0 +1,87 @@
+//! One diagnosis run: the pipeline from raw inputs to ranked findings.
+//!
+//! Collectors (files, bundles, the cluster) push raw material in; log streams
+//! go through the bulk [`Scanner`], small blocks (HTTP transcripts, metrics)
+//! through the block parsers, manifests into an [`ObjectSet`]. `finish`
+//! derives facts, matches everything against the rules and ranks.
+
+use super::Matcher;
+use super::scan::Scanner;
+use crate::collect::manifests::{self, ManifestError};
+use crate::evidence::{Evidence, InputKind, Item, Origin, ReadStats, detect, interop};
+use crate::facts::{FactOptions, ObjectSet, derive};
+use crate::report::{Finding, Missing};
+use crate::rules::RuleSet;
+use std::io::Read;
+
+pub struct Diagnosis<'r> {
+    matcher: Matcher<'r>,
+    scanner: Scanner,
+    pub objects: ObjectSet,
+    pub stats: ReadStats,
+    pub missing: Vec<Missing>,
+    /// Human summary of what was read ("logs/web/web-1/linkerd-proxy.log: 1,204 lines").
+    pub read: Vec<String>,
+}
+
+impl<'r> Diagnosis<'r> {
+    pub fn new(rules: &'r RuleSet) -> Self {
+        Diagnosis {
+            matcher: Matcher::new(rules),
+            scanner: Scanner::new(rules),
+            objects: ObjectSet::default(),
+            stats: ReadStats::default(),
+            missing: Vec::new(),
+            read: Vec::new(),
+        }
+    }
+
+    /// A log stream of any size, scanned in one pass.
+    pub fn logs<R: Read>(&mut self, r: R, kind: InputKind, origin: &Origin, label: &str) -> std::io::Result<()> {
+        let st = self.scanner.scan(r, kind, origin, &mut self.matcher)?;
+        self.read.push(format!("{label}: {} lines", crate::cli::explain::group(st.lines)));
+        self.stats.add(&st);
+        Ok(())
+    }
+
+    /// A small text block (curl transcript, header block, metrics exposition,
+    /// another tool's report), parsed whole.
+    pub fn block(&mut self, text: &str, kind: InputKind, origin: &Origin, label: &str) {
+        if let Some(msgs) = interop::parse(text) {
+            self.read.push(format!("{label}: {} {} messages", msgs.len(), msgs.first().map(|m| m.tool.as_str()).unwrap_or("tool")));
+            for m in msgs {
+                let raw = m.line();
+                self.stats.count(&Item::ToolReport(m.clone()));
+                self.matcher.observe(&Evidence { item: Item::ToolReport(m), raw, origin: origin.clone() });
+            }
+            return;
+        }
+        let (items, st) = detect::read_text(text, kind, origin);
+        self.read.push(format!("{label}: {} items", items.len()));
+        self.stats.add(&st);
+        for ev in &items {
+            self.matcher.observe(ev);
+        }
+    }
+
+    /// Kubernetes manifests.
+    pub fn manifests(&mut self, text: &str, path: &str, default_ns: &str) -> Result<(), ManifestError> {
+        let set = manifests::load_str(text, path, default_ns)?;
+        self.read.push(format!("{path}: {} objects", set.objects.len()));
+        self.objects.objects.extend(set.objects);
+        Ok(())
+    }
+
+    /// Records evidence that could not be collected.
+    pub fn missing(&mut self, m: Missing) {
+        self.missing.push(m);
+    }
+
+    /// Derives facts, matches, ranks.
+    pub fn finish(mut self, opts: &FactOptions) -> (Vec<Finding>, ReadStats, Vec<Missing>, Vec<String>) {
+        for f in derive(&self.objects, opts) {
+            self.matcher.observe_fact(&f);
+        }
+        (self.matcher.finish(), self.stats, self.missing, self.read)
+    }
+}
