@@ -138,8 +138,8 @@ pub fn run(cmd: RulesCmd, g: &Global) -> anyhow::Result<Code> {
             })
         }
         RulesCmd::Patterns => {
-            let m = crate::engine::Matcher::new(&rules);
-            print(&(m.patterns().join("\n") + "\n"))?;
+            let s = crate::engine::scan::Scanner::new(&rules);
+            print(&(s.patterns().join("\n") + "\n"))?;
             Ok(Code::Clean)
         }
         RulesCmd::Schema | RulesCmd::Facts => unreachable!("handled above"),

@@ -35,15 +35,10 @@ fn access_triggers(rules: &RuleSet) -> Vec<String> {
             let SignalKind::Access(c) = &s.kind else { continue };
             let flags: Vec<String> =
                 c.flags.iter().filter(|f| f.as_str() != "-").map(|f| regex::escape(f)).collect();
-            if !flags.is_empty() {
+            // The cheapest literal a matching line must contain, most selective first.
+            let trigger = if !flags.is_empty() {
                 // Flags stand alone or comma-joined: ` UF `, `UF,URX`, `"response_flags":"UF"`.
-                out.push(format!(r"\b(?:{})\b", flags.join("|")));
-            } else if let Some(d) = &c.details {
-                out.push(d.as_str().to_string());
-            } else if let Some(t) = &c.text {
-                out.push(t.as_str().to_string());
-            } else if let Some(f) = &c.failure {
-                out.push(f.as_str().to_string());
+                format!(r"\b(?:{})\b", flags.join("|"))
             } else if !c.status.is_empty() {
                 let codes: Vec<String> = c
                     .status
@@ -53,8 +48,17 @@ fn access_triggers(rules: &RuleSet) -> Vec<String> {
                         StatusPat::Class(c) => format!(r"{c}\d\d"),
                     })
                     .collect();
-                out.push(format!(r"\b(?:{})\b", codes.join("|")));
-            }
+                format!(r"\b(?:{})\b", codes.join("|"))
+            } else if let Some(d) = &c.details {
+                d.as_str().to_string()
+            } else if let Some(f) = &c.failure {
+                f.as_str().to_string()
+            } else if let Some(t) = &c.text {
+                t.as_str().to_string()
+            } else {
+                continue;
+            };
+            out.push(trigger);
         }
     }
     out.sort();

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Scan benchmark: meshdoc vs ripgrep vs grep on the same ~1 GB mixed proxy log
+# with the same patterns (the full rule pack's prefilter).
+#
+#   tests/bench/scan.sh [SIZE_MB]      (default 1024)
+#
+# Prints throughput (MB/s), wall time and peak RSS side by side.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+size=${1:-1024}
+need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
+need rg ripgrep
+need hyperfine hyperfine
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+
+cargo build --release -q
+bin=target/release/meshdoc
+work=${BENCH_DIR:-/tmp/meshdoc-bench}
+mkdir -p "$work"
+log=$work/mixed-$size.log
+[ -s "$log" ] || python3 tests/bench/gen_logs.py "$log" "$size"
+bytes=$(stat -c %s "$log")
+
+"$bin" rules patterns > "$work/patterns.txt"
+# grep -E has no (?i) or \d: translate the same patterns to POSIX ERE (GNU extensions \b \s kept).
+sed -e 's/(?i)//g' -e 's/\\d/[0-9]/g' -e 's/(?:/(/g' "$work/patterns.txt" > "$work/patterns.ere"
+echo "patterns: $(wc -l < "$work/patterns.txt"), input: $((bytes / 1000000)) MB"
+
+# Warm the page cache so every tool reads from memory.
+cat "$log" > /dev/null
+
+measure() { # name, command...
+  local name=$1; shift
+  local t0 t1 rss
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$work/rss" "$@" > "$work/$name.out" 2>/dev/null || true
+  t1=$(date +%s.%N)
+  rss=$(cat "$work/rss")
+  python3 - "$name" "$t0" "$t1" "$bytes" "$rss" <<'PY'
+import sys
+name, t0, t1, size, rss = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+dt = t1 - t0
+print(f"{name:<10} {dt:8.2f} s {size / dt / 1e6:9.0f} MB/s {rss / 1024:8.1f} MB peak RSS")
+PY
+}
+printf '%-10s %10s %14s %17s\n' tool time throughput memory
+measure meshdoc taskset -c 0 "$bin" diagnose --logs "$log" -o json
+measure rg taskset -c 0 rg -c -j1 -f "$work/patterns.txt" "$log"
+measure grep taskset -c 0 grep -c -E -i -f "$work/patterns.ere" "$log"
+echo "matching lines: rg $(cat "$work/rg.out"), grep $(cat "$work/grep.out")"
+python3 - "$work/meshdoc.out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("meshdoc findings:", ", ".join(f"{f['id']} ({f['score']})" for f in r["findings"][:8]))
+PY
