@@ -26,6 +26,26 @@ pub struct ExplainArgs {
     /// What the input is, when auto-detection guesses wrong.
     #[arg(long, value_enum, default_value = "auto")]
     pub kind: KindArg,
+    /// Only consider causes of this mesh.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub mesh: MeshArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeshArg {
+    Auto,
+    Linkerd,
+    Istio,
+}
+
+impl MeshArg {
+    pub fn mesh(self) -> Option<crate::rules::Mesh> {
+        match self {
+            MeshArg::Auto => None,
+            MeshArg::Linkerd => Some(crate::rules::Mesh::Linkerd),
+            MeshArg::Istio => Some(crate::rules::Mesh::Istio),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,7 +179,7 @@ fn suggestions<'a>(input: &str, rules: &'a RuleSet) -> Vec<&'a str> {
 }
 
 pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
-    let rules = super::load_rules(g)?;
+    let rules = super::load_rules(g)?.for_mesh(a.mesh.mesh());
     let (text, origin) = match (&a.file, a.input.as_slice()) {
         (Some(f), _) => (
             read_file(f)?,
