@@ -1,0 +1,166 @@
+//! CLI tests: the built binary, its streams and exit codes, and the
+//! "must show" behaviours of `explain` against the catalog in SCENARIOS.md.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn meshdoc() -> Command {
+    let mut c = Command::cargo_bin("meshdoc").expect("binary builds");
+    c.env_remove("MESHDOC_RULES").env("NO_COLOR", "1");
+    c
+}
+
+fn json(args: &[&str]) -> (serde_json::Value, i32) {
+    let out = meshdoc().args(args).args(["-o", "json"]).output().expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout of {args:?} is JSON: {e}\n{}", String::from_utf8_lossy(&out.stdout)));
+    (v, out.status.code().unwrap_or(-1))
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["findings"].as_array().expect("findings array").iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// (id, signals column) for every catalog row.
+fn catalog() -> Option<Vec<(String, String)>> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/SCENARIOS.md");
+    let text = std::fs::read_to_string(p).ok()?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cols.len() >= 6 && cols[1].starts_with('`') && cols[1].ends_with('`') {
+            out.push((cols[1].trim_matches('`').to_string(), cols[4].to_string()));
+        }
+    }
+    Some(out)
+}
+
+/// Catalog ids whose signals column names `token` (a status or a flag) as a word.
+fn ids_with_signal(cat: &[(String, String)], token: &str) -> BTreeSet<String> {
+    let re = regex::Regex::new(&format!(r"(^|[^A-Za-z0-9_]){}([^A-Za-z0-9_]|$)", regex::escape(token))).unwrap();
+    cat.iter().filter(|(_, s)| re.is_match(s)).map(|(id, _)| id.clone()).collect()
+}
+
+#[test]
+fn explain_puts_the_catalog_ids_of_each_symptom_first() {
+    let Some(cat) = catalog() else {
+        eprintln!("note: ../shared/SCENARIOS.md absent; skipped");
+        return;
+    };
+    for sym in ["503", "504", "502", "417", "403", "404", "UF", "UO", "NR", "UH", "UC"] {
+        let expected = ids_with_signal(&cat, sym);
+        assert!(!expected.is_empty(), "catalog names {sym}");
+        let (v, code) = json(&["explain", sym]);
+        assert_eq!(code, 1, "explain {sym} finds causes (exit 1)");
+        let got = ids(&v);
+        assert!(!got.is_empty(), "explain {sym} returns causes");
+        let k = expected.len().min(got.len());
+        for id in &got[..k] {
+            assert!(expected.contains(id), "explain {sym}: `{id}` ranks among the first {k} but the catalog does not list {sym} for it; got {got:?}");
+        }
+    }
+    let (v, _) = json(&["explain", "fail-fast"]);
+    assert_eq!(ids(&v).first().map(String::as_str), Some("linkerd-fail-fast"));
+}
+
+#[test]
+fn rules_list_json_contains_every_catalog_id() {
+    let Some(cat) = catalog() else { return };
+    let (v, code) = json(&["rules", "list"]);
+    assert_eq!(code, 0);
+    let have: BTreeSet<String> = v["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    for (id, _) in &cat {
+        assert!(have.contains(id), "rule pack lacks `{id}`");
+    }
+}
+
+#[test]
+fn rules_test_passes_for_the_builtin_pack() {
+    meshdoc().args(["rules", "test"]).assert().success().stdout(predicate::str::contains("0 misses, 0 false alarms"));
+}
+
+#[test]
+fn json_output_follows_the_version_and_findings_contract() {
+    let (v, _) = json(&["explain", "UF"]);
+    assert_eq!(v["version"], 1);
+    let f = &v["findings"][0];
+    for key in ["id", "title", "severity", "score", "evidence", "rank"] {
+        assert!(!f[key].is_null(), "finding has `{key}`");
+    }
+    assert_eq!(f["rank"], 1);
+}
+
+#[test]
+fn a_rule_id_prints_its_documentation_sections() {
+    meshdoc()
+        .args(["explain", "linkerd-fail-fast"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("## What it means").and(predicate::str::contains("## How to fix")));
+}
+
+#[test]
+fn unknown_input_suggests_ids_and_exits_2() {
+    meshdoc()
+        .args(["explain", "linkerd-fail-fsat"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("did you mean").and(predicate::str::contains("linkerd-fail-fast")));
+}
+
+#[test]
+fn empty_stdin_is_reported_clearly() {
+    meshdoc().args(["explain", "-"]).write_stdin("").assert().code(2).stderr(predicate::str::contains("empty"));
+}
+
+#[test]
+fn malformed_rule_names_file_line_column_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad-rule.yaml");
+    std::fs::write(
+        &p,
+        "id: bad-rule\ntitle: t\nmesh: linkerd\nseverity: error\nsignals:\n  - name: x\n    match: 'unclosed ('\ndocs:\n  summary: s\n  why: w\n  confirm: [{text: c}]\n  fix: [{text: f}]\n  references: [{title: r, url: 'https://x'}]\nexamples:\n  - {name: a, input: '503', expect: fire}\n  - {name: b, input: '200', expect: quiet}\n",
+    )
+    .unwrap();
+    let path = p.display().to_string();
+    meshdoc()
+        .args(["--rules", &path, "explain", "503"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(format!("{path}:7:5: signals[0].match: invalid regex")));
+    std::fs::write(&p, "id: bad-rule\ntitle: t\nmesh: linkerd\nseverity: error\nsurprise: 1\n").unwrap();
+    meshdoc().args(["--rules", &path, "rules", "list"]).assert().code(2).stderr(predicate::str::contains(format!("{path}:5:1: surprise")));
+}
+
+#[test]
+fn rules_schema_is_a_json_schema() {
+    let out = meshdoc().args(["rules", "schema"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["properties"]["signals"].is_object());
+}
+
+#[test]
+fn escape_sequences_in_evidence_never_reach_the_terminal() {
+    let out = meshdoc()
+        .args(["explain", "-"])
+        .write_stdin("[ 1.0s]  WARN ThreadId(01) outbound: linkerd_app_core::errors::respond: request failed error=service in fail-fast \u{1b}]0;pwned\u{7}\u{1b}[2J\n")
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(!s.contains('\u{1b}'), "no ESC in table output: {s}");
+}
+
+#[test]
+fn garbage_input_never_panics() {
+    let mut junk = Vec::new();
+    for i in 0..20_000u32 {
+        junk.push((i.wrapping_mul(2_654_435_761) >> 13) as u8);
+    }
+    let out = meshdoc().args(["explain", "-"]).write_stdin(junk).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}", out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -1,0 +1,66 @@
+//! Scenario fixtures: every `fixtures/<scenario>/` bundle is diagnosed offline
+//! and its rank-1 finding must be the id pinned in its `expected.yaml`.
+
+use meshdoc::collect::bundle;
+use meshdoc::engine::diagnosis::Diagnosis;
+use meshdoc::facts::FactOptions;
+use meshdoc::rules::load_builtin;
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    /// The id that must rank first.
+    rank1: String,
+    /// Ids that must also appear (anywhere).
+    #[serde(default)]
+    also: Vec<String>,
+    /// Ids that must not appear.
+    #[serde(default)]
+    absent: Vec<String>,
+    /// What the scenario shows, for humans.
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: String,
+}
+
+#[test]
+fn every_fixture_ranks_its_scenario_first() {
+    let rules = load_builtin().expect("built-in rules load");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 12, "at least 12 scenario fixtures, found {}", dirs.len());
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let exp: Expected = serde_saphyr::from_str(&std::fs::read_to_string(dir.join("expected.yaml")).unwrap())
+            .unwrap_or_else(|e| panic!("{name}/expected.yaml: {e}"));
+        let mut d = Diagnosis::new(&rules);
+        bundle::feed(dir, &mut d).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let opts = FactOptions { now: meshdoc::rules::examples::example_now(), ..FactOptions::default() };
+        let (findings, _, _, _) = d.finish(&opts);
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        println!("{name}: {ids:?}");
+        if ids.first() != Some(&exp.rank1.as_str()) {
+            failures.push(format!("{name}: rank 1 should be {} but got {ids:?}", exp.rank1));
+        }
+        for a in &exp.also {
+            if !ids.contains(&a.as_str()) {
+                failures.push(format!("{name}: {a} should appear in {ids:?}"));
+            }
+        }
+        for a in &exp.absent {
+            if ids.contains(&a.as_str()) {
+                failures.push(format!("{name}: {a} must not appear in {ids:?}"));
+            }
+        }
+        // The JSON contract holds for every fixture's report.
+        let report = meshdoc::report::Report::new("diagnose", name.clone(), findings);
+        let v = serde_json::to_value(&report).unwrap();
+        assert_eq!(v["version"], 1);
+        assert!(v["findings"].is_array());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
