@@ -47,7 +47,12 @@ fn rows(dir: &Path) -> Vec<Row> {
         } else if let Some(range) = text.strip_prefix("@file:") {
             let (a, b) = range.split_once('-').expect("range A-B");
             let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
-            content.lines().skip(a - 1).take(b + 1 - a).collect::<Vec<_>>().join("\n")
+            content
+                .lines()
+                .skip(a - 1)
+                .take(b + 1 - a)
+                .collect::<Vec<_>>()
+                .join("\n")
         } else {
             let n: usize = lineno.parse().expect("line number");
             let from_file = content.lines().nth(n - 1).unwrap_or_default().to_string();
@@ -83,10 +88,19 @@ fn explain_recognises_the_labelled_corpus() {
     for row in rows(&dir) {
         let origin = Origin::file(row.file.clone(), None);
         let (report, _) = explain_text(&rules, &row.input, InputKind::Auto, &origin);
-        let top: Vec<&str> = report.findings.iter().take(3).map(|f| f.id.as_str()).collect();
+        let top: Vec<&str> = report
+            .findings
+            .iter()
+            .take(3)
+            .map(|f| f.id.as_str())
+            .collect();
         if row.expected == ["none"] {
-            let loud: Vec<&str> =
-                report.findings.iter().filter(|f| f.severity > Severity::Info).map(|f| f.id.as_str()).collect();
+            let loud: Vec<&str> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity > Severity::Info)
+                .map(|f| f.id.as_str())
+                .collect();
             if !loud.is_empty() {
                 for id in &loud {
                     *alarms.entry(id.to_string()).or_default() += 1;
@@ -103,7 +117,12 @@ fn explain_recognises_the_labelled_corpus() {
         if ok {
             hit += 1;
         } else {
-            misses.push(format!("{}: expected {} got [{}]", row.case, row.expected.join("|"), top.join(", ")));
+            misses.push(format!(
+                "{}: expected {} got [{}]",
+                row.case,
+                row.expected.join("|"),
+                top.join(", ")
+            ));
         }
         for e in &row.expected {
             let c = per_id.entry(e.clone()).or_default();
@@ -113,16 +132,27 @@ fn explain_recognises_the_labelled_corpus() {
             }
         }
     }
-    println!("{:<45} {:>10} {:>12}", "rule id", "top3/total", "false alarms");
+    println!(
+        "{:<45} {:>10} {:>12}",
+        "rule id", "top3/total", "false alarms"
+    );
     let mut ids: Vec<&String> = per_id.keys().chain(alarms.keys()).collect();
     ids.sort();
     ids.dedup();
     for id in ids {
         let (h, t) = per_id.get(id).copied().unwrap_or_default();
-        println!("{:<45} {:>10} {:>12}", id, format!("{h}/{t}"), alarms.get(id).copied().unwrap_or(0));
+        println!(
+            "{:<45} {:>10} {:>12}",
+            id,
+            format!("{h}/{t}"),
+            alarms.get(id).copied().unwrap_or(0)
+        );
     }
     let pct = 100.0 * f64::from(hit) / f64::from(labelled.max(1));
-    println!("\nlabelled rows: {labelled}, top-3 hits: {hit} ({pct:.1} %), false alarms on `none` rows: {}", alarm_rows.len());
+    println!(
+        "\nlabelled rows: {labelled}, top-3 hits: {hit} ({pct:.1} %), false alarms on `none` rows: {}",
+        alarm_rows.len()
+    );
     for m in &misses {
         println!("miss  {m}");
     }
@@ -130,5 +160,9 @@ fn explain_recognises_the_labelled_corpus() {
         println!("alarm {a}");
     }
     assert!(pct >= 90.0, "top-3 accuracy {pct:.1} % is below 90 %");
-    assert!(alarm_rows.is_empty(), "{} `none` rows raised findings above info", alarm_rows.len());
+    assert!(
+        alarm_rows.is_empty(),
+        "{} `none` rows raised findings above info",
+        alarm_rows.len()
+    );
 }

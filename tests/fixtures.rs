@@ -29,22 +29,38 @@ struct Expected {
 fn every_fixture_ranks_its_scenario_first() {
     let rules = load_builtin().expect("built-in rules load");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
-    assert!(dirs.len() >= 12, "at least 12 scenario fixtures, found {}", dirs.len());
+    assert!(
+        dirs.len() >= 12,
+        "at least 12 scenario fixtures, found {}",
+        dirs.len()
+    );
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let exp: Expected = serde_saphyr::from_str(&std::fs::read_to_string(dir.join("expected.yaml")).unwrap())
-            .unwrap_or_else(|e| panic!("{name}/expected.yaml: {e}"));
+        let exp: Expected =
+            serde_saphyr::from_str(&std::fs::read_to_string(dir.join("expected.yaml")).unwrap())
+                .unwrap_or_else(|e| panic!("{name}/expected.yaml: {e}"));
         let mut d = Diagnosis::new(&rules);
         bundle::feed(dir, &mut d).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let opts = FactOptions { now: meshdoc::rules::examples::example_now(), ..FactOptions::default() };
+        let opts = FactOptions {
+            now: meshdoc::rules::examples::example_now(),
+            ..FactOptions::default()
+        };
         let (findings, _, _, _) = d.finish(&opts);
         let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
         println!("{name}: {ids:?}");
         if ids.first() != Some(&exp.rank1.as_str()) {
-            failures.push(format!("{name}: rank 1 should be {} but got {ids:?}", exp.rank1));
+            failures.push(format!(
+                "{name}: rank 1 should be {} but got {ids:?}",
+                exp.rank1
+            ));
         }
         for a in &exp.also {
             if !ids.contains(&a.as_str()) {

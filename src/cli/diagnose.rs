@@ -52,36 +52,59 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     let mut inputs = Vec::new();
     if let Some(from) = &a.from {
         let m = bundle::feed(from, &mut d)?;
-        inputs.push(if m.target.is_empty() { from.display().to_string() } else { format!("{} ({})", from.display(), m.target) });
+        inputs.push(if m.target.is_empty() {
+            from.display().to_string()
+        } else {
+            format!("{} ({})", from.display(), m.target)
+        });
     }
     let kind: InputKind = a.kind.into();
     for p in &a.logs {
         let f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
         let label = p.display().to_string();
-        d.logs(f, kind, &Origin::file(label.clone(), None), &label).with_context(|| format!("reading {label}"))?;
+        d.logs(f, kind, &Origin::file(label.clone(), None), &label)
+            .with_context(|| format!("reading {label}"))?;
         inputs.push(label);
     }
-    for (files, kind) in [(&a.metrics, InputKind::Metrics), (&a.http, InputKind::Http), (&a.reports, InputKind::Auto)] {
+    for (files, kind) in [
+        (&a.metrics, InputKind::Metrics),
+        (&a.http, InputKind::Http),
+        (&a.reports, InputKind::Auto),
+    ] {
         for p in files {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             let label = p.display().to_string();
-            d.block(&String::from_utf8_lossy(&bytes), kind, &Origin::file(label.clone(), None), &label);
+            d.block(
+                &String::from_utf8_lossy(&bytes),
+                kind,
+                &Origin::file(label.clone(), None),
+                &label,
+            );
             inputs.push(label);
         }
     }
     for p in &a.objects {
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
         let label = p.display().to_string();
         d.manifests(&text, &label, &a.namespace)?;
         inputs.push(label);
     }
     if a.target.as_deref() == Some("-") {
         let stdin = std::io::stdin();
-        d.logs(stdin.lock(), kind, &Origin::file("<stdin>", None), "<stdin>").context("reading stdin")?;
+        d.logs(
+            stdin.lock(),
+            kind,
+            &Origin::file("<stdin>", None),
+            "<stdin>",
+        )
+        .context("reading stdin")?;
         inputs.push("<stdin>".into());
     }
     if inputs.is_empty() {
-        bail!("nothing to diagnose: give --from DIR, --logs/--metrics/--http/--objects FILE, or `-` for stdin");
+        bail!(
+            "nothing to diagnose: give --from DIR, --logs/--metrics/--http/--objects FILE, or `-` for stdin"
+        );
     }
     let (findings, stats, missing, read) = d.finish(&FactOptions::default());
     for r in &read {
@@ -112,7 +135,9 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         || !a.reports.is_empty()
         || a.target.as_deref() == Some("-");
     if !is_offline {
-        bail!("live cluster diagnosis (`diagnose pod/NAME`) is not available in this build; use --from DIR or files");
+        bail!(
+            "live cluster diagnosis (`diagnose pod/NAME`) is not available in this build; use --from DIR or files"
+        );
     }
     let report = offline(&a, &rules)?;
     let code = emit(&report, g)?;

@@ -89,7 +89,8 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
     let mut out = Vec::new();
     for tok in t.split_whitespace() {
         if let Ok(code) = tok.parse::<u16>() {
-            if (100..600).contains(&code) {
+            // 0 is Envoy's "no response was sent" (DC, TCP lines).
+            if code == 0 || (100..600).contains(&code) {
                 out.push(Query::Status(code));
                 continue;
             }

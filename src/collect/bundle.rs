@@ -48,7 +48,11 @@ pub struct FailedItem {
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("cannot read bundle {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path} is not a bundle: no bundle.yaml, objects/, logs/, metrics/ or http/ inside")]
     NotABundle { path: String },
     #[error(transparent)]
@@ -62,15 +66,25 @@ pub enum BundleError {
 enum Part {
     Manifest,
     Objects,
-    Log { ns: String, pod: String, container: String },
-    Metrics { ns: String, pod: String },
+    Log {
+        ns: String,
+        pod: String,
+        container: String,
+    },
+    Metrics {
+        ns: String,
+        pod: String,
+    },
     Http,
     Report,
     Other,
 }
 
 fn classify(rel: &str) -> Part {
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     let ext = rel.rsplit('.').next().unwrap_or("");
     match parts.as_slice() {
         ["bundle.yaml"] | ["bundle.yml"] => Part::Manifest,
@@ -80,7 +94,13 @@ fn classify(rel: &str) -> Part {
             pod: pod.to_string(),
             container: file.trim_end_matches(".log").to_string(),
         },
-        ["metrics", ns, file] => Part::Metrics { ns: ns.to_string(), pod: file.trim_end_matches(".prom").trim_end_matches(".txt").to_string() },
+        ["metrics", ns, file] => Part::Metrics {
+            ns: ns.to_string(),
+            pod: file
+                .trim_end_matches(".prom")
+                .trim_end_matches(".txt")
+                .to_string(),
+        },
         ["http", ..] => Part::Http,
         ["reports", ..] => Part::Report,
         _ => Part::Other,
@@ -89,27 +109,38 @@ fn classify(rel: &str) -> Part {
 
 /// Reads a bundle directory or `.tar.gz` into the diagnosis.
 pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
-    let io = |source| BundleError::Io { path: path.display().to_string(), source };
+    let io = |source| BundleError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let mut manifest = Manifest::default();
     // Objects wait until bundle.yaml (and its default namespace) has been seen.
     let mut objects: Vec<(String, String)> = Vec::new();
     let mut seen = false;
-    let mut handle = |rel: &str, r: &mut dyn Read, d: &mut Diagnosis, manifest: &mut Manifest| -> Result<(), BundleError> {
+    let mut handle = |rel: &str,
+                      r: &mut dyn Read,
+                      d: &mut Diagnosis,
+                      manifest: &mut Manifest|
+     -> Result<(), BundleError> {
         let part = classify(rel);
         let label = rel.to_string();
         let read_all = |r: &mut dyn Read| -> Result<String, BundleError> {
             let mut b = Vec::new();
-            r.read_to_end(&mut b).map_err(|source| BundleError::Io { path: label.clone(), source })?;
+            r.read_to_end(&mut b).map_err(|source| BundleError::Io {
+                path: label.clone(),
+                source,
+            })?;
             Ok(String::from_utf8_lossy(&b).into_owned())
         };
         match part {
             Part::Manifest => {
                 seen = true;
                 let text = read_all(r)?;
-                *manifest = serde_saphyr::from_str(&text).map_err(|e| BundleError::BadManifest {
-                    path: rel.to_string(),
-                    message: e.to_string().lines().next().unwrap_or("").to_string(),
-                })?;
+                *manifest =
+                    serde_saphyr::from_str(&text).map_err(|e| BundleError::BadManifest {
+                        path: rel.to_string(),
+                        message: e.to_string().lines().next().unwrap_or("").to_string(),
+                    })?;
             }
             Part::Objects => {
                 seen = true;
@@ -117,19 +148,37 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
             }
             Part::Log { ns, pod, container } => {
                 seen = true;
-                let origin = Origin::Pod { namespace: ns, pod, container: Some(container), line: None };
-                d.logs(r, InputKind::Auto, &origin, rel).map_err(|source| BundleError::Io { path: rel.to_string(), source })?;
+                let origin = Origin::Pod {
+                    namespace: ns,
+                    pod,
+                    container: Some(container),
+                    line: None,
+                };
+                d.logs(r, InputKind::Auto, &origin, rel)
+                    .map_err(|source| BundleError::Io {
+                        path: rel.to_string(),
+                        source,
+                    })?;
             }
             Part::Metrics { ns, pod } => {
                 seen = true;
                 let text = read_all(r)?;
-                let origin = Origin::Pod { namespace: ns, pod, container: None, line: None };
+                let origin = Origin::Pod {
+                    namespace: ns,
+                    pod,
+                    container: None,
+                    line: None,
+                };
                 d.block(&text, InputKind::Metrics, &origin, rel);
             }
             Part::Http | Part::Report => {
                 seen = true;
                 let text = read_all(r)?;
-                let kind = if part == Part::Http { InputKind::Http } else { InputKind::Auto };
+                let kind = if part == Part::Http {
+                    InputKind::Http
+                } else {
+                    InputKind::Auto
+                };
                 d.block(&text, kind, &Origin::file(rel, None), rel);
             }
             Part::Other => {}
@@ -144,7 +193,10 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
         // bundle.yaml first so its namespace applies to everything after.
         files.sort_by_key(|(rel, _)| !rel.starts_with("bundle.y"));
         for (rel, full) in files {
-            let mut f = std::fs::File::open(&full).map_err(|source| BundleError::Io { path: full.display().to_string(), source })?;
+            let mut f = std::fs::File::open(&full).map_err(|source| BundleError::Io {
+                path: full.display().to_string(),
+                source,
+            })?;
             handle(&rel, &mut f, d, &mut manifest)?;
         }
     } else {
@@ -157,13 +209,21 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let p = entry.path().map_err(io)?.to_string_lossy().trim_start_matches("./").to_string();
+            let p = entry
+                .path()
+                .map_err(io)?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string();
             // Accept archives with one top-level directory (`tar czf b.tgz bundle/`).
             let rel = match &prefix {
                 Some(pre) => p.strip_prefix(pre.as_str()).unwrap_or(&p).to_string(),
                 None => {
                     let first = p.split('/').next().unwrap_or("");
-                    if classify(&p) == Part::Other && p.contains('/') && !matches!(first, "objects" | "logs" | "metrics" | "http" | "reports") {
+                    if classify(&p) == Part::Other
+                        && p.contains('/')
+                        && !matches!(first, "objects" | "logs" | "metrics" | "http" | "reports")
+                    {
                         let pre = format!("{first}/");
                         prefix = Some(pre.clone());
                         p.strip_prefix(pre.as_str()).unwrap_or(&p).to_string()
@@ -176,14 +236,24 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
         }
     }
     if !seen {
-        return Err(BundleError::NotABundle { path: path.display().to_string() });
+        return Err(BundleError::NotABundle {
+            path: path.display().to_string(),
+        });
     }
-    let ns = if manifest.namespace.is_empty() { "default".to_string() } else { manifest.namespace.clone() };
+    let ns = if manifest.namespace.is_empty() {
+        "default".to_string()
+    } else {
+        manifest.namespace.clone()
+    };
     for (rel, text) in objects {
         d.manifests(&text, &rel, &ns)?;
     }
     for f in &manifest.failed {
-        d.missing(Missing { what: f.what.clone(), reason: f.reason.clone(), rules: f.rules.clone() });
+        d.missing(Missing {
+            what: f.what.clone(),
+            reason: f.reason.clone(),
+            rules: f.rules.clone(),
+        });
     }
     Ok(manifest)
 }
@@ -194,7 +264,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::R
         if p.is_dir() {
             walk(root, &p, out)?;
         } else {
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((rel, p));
         }
     }
@@ -211,10 +285,27 @@ mod tests {
         assert_eq!(classify("objects/services.yaml"), Part::Objects);
         assert_eq!(
             classify("logs/shop/web-1/linkerd-proxy.log"),
-            Part::Log { ns: "shop".into(), pod: "web-1".into(), container: "linkerd-proxy".into() }
+            Part::Log {
+                ns: "shop".into(),
+                pod: "web-1".into(),
+                container: "linkerd-proxy".into()
+            }
         );
-        assert_eq!(classify("logs/shop/web-1/linkerd-proxy.previous.log"), Part::Log { ns: "shop".into(), pod: "web-1".into(), container: "linkerd-proxy.previous".into() });
-        assert_eq!(classify("metrics/shop/web-1.prom"), Part::Metrics { ns: "shop".into(), pod: "web-1".into() });
+        assert_eq!(
+            classify("logs/shop/web-1/linkerd-proxy.previous.log"),
+            Part::Log {
+                ns: "shop".into(),
+                pod: "web-1".into(),
+                container: "linkerd-proxy.previous".into()
+            }
+        );
+        assert_eq!(
+            classify("metrics/shop/web-1.prom"),
+            Part::Metrics {
+                ns: "shop".into(),
+                pod: "web-1".into()
+            }
+        );
         assert_eq!(classify("README.md"), Part::Other);
     }
 }

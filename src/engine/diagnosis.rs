@@ -37,9 +37,18 @@ impl<'r> Diagnosis<'r> {
     }
 
     /// A log stream of any size, scanned in one pass.
-    pub fn logs<R: Read>(&mut self, r: R, kind: InputKind, origin: &Origin, label: &str) -> std::io::Result<()> {
+    pub fn logs<R: Read>(
+        &mut self,
+        r: R,
+        kind: InputKind,
+        origin: &Origin,
+        label: &str,
+    ) -> std::io::Result<()> {
         let st = self.scanner.scan(r, kind, origin, &mut self.matcher)?;
-        self.read.push(format!("{label}: {} lines", crate::cli::explain::group(st.lines)));
+        self.read.push(format!(
+            "{label}: {} lines",
+            crate::cli::explain::group(st.lines)
+        ));
         self.stats.add(&st);
         Ok(())
     }
@@ -48,11 +57,19 @@ impl<'r> Diagnosis<'r> {
     /// another tool's report), parsed whole.
     pub fn block(&mut self, text: &str, kind: InputKind, origin: &Origin, label: &str) {
         if let Some(msgs) = interop::parse(text) {
-            self.read.push(format!("{label}: {} {} messages", msgs.len(), msgs.first().map(|m| m.tool.as_str()).unwrap_or("tool")));
+            self.read.push(format!(
+                "{label}: {} {} messages",
+                msgs.len(),
+                msgs.first().map(|m| m.tool.as_str()).unwrap_or("tool")
+            ));
             for m in msgs {
                 let raw = m.line();
                 self.stats.count(&Item::ToolReport(m.clone()));
-                self.matcher.observe(&Evidence { item: Item::ToolReport(m), raw, origin: origin.clone() });
+                self.matcher.observe(&Evidence {
+                    item: Item::ToolReport(m),
+                    raw,
+                    origin: origin.clone(),
+                });
             }
             return;
         }
@@ -65,9 +82,15 @@ impl<'r> Diagnosis<'r> {
     }
 
     /// Kubernetes manifests.
-    pub fn manifests(&mut self, text: &str, path: &str, default_ns: &str) -> Result<(), ManifestError> {
+    pub fn manifests(
+        &mut self,
+        text: &str,
+        path: &str,
+        default_ns: &str,
+    ) -> Result<(), ManifestError> {
         let set = manifests::load_str(text, path, default_ns)?;
-        self.read.push(format!("{path}: {} objects", set.objects.len()));
+        self.read
+            .push(format!("{path}: {} objects", set.objects.len()));
         self.objects.objects.extend(set.objects);
         Ok(())
     }
@@ -78,7 +101,10 @@ impl<'r> Diagnosis<'r> {
     }
 
     /// Derives facts, matches, ranks.
-    pub fn finish(mut self, opts: &FactOptions) -> (Vec<Finding>, ReadStats, Vec<Missing>, Vec<String>) {
+    pub fn finish(
+        mut self,
+        opts: &FactOptions,
+    ) -> (Vec<Finding>, ReadStats, Vec<Missing>, Vec<String>) {
         for f in derive(&self.objects, opts) {
             self.matcher.observe_fact(&f);
         }

@@ -32,9 +32,15 @@ fn access_triggers(rules: &RuleSet) -> Vec<String> {
     let mut out = Vec::new();
     for r in &rules.rules {
         for s in &r.signals {
-            let SignalKind::Access(c) = &s.kind else { continue };
-            let flags: Vec<String> =
-                c.flags.iter().filter(|f| f.as_str() != "-").map(|f| regex::escape(f)).collect();
+            let SignalKind::Access(c) = &s.kind else {
+                continue;
+            };
+            let flags: Vec<String> = c
+                .flags
+                .iter()
+                .filter(|f| f.as_str() != "-")
+                .map(|f| regex::escape(f))
+                .collect();
             // The cheapest literal a matching line must contain, most selective first.
             let trigger = if !flags.is_empty() {
                 // Flags stand alone or comma-joined: ` UF `, `UF,URX`, `"response_flags":"UF"`.
@@ -77,7 +83,11 @@ impl Scanner {
             }
         }
         patterns.extend(access_triggers(rules));
-        let re = if patterns.is_empty() { None } else { meta::Regex::new_many(&patterns).ok() };
+        let re = if patterns.is_empty() {
+            None
+        } else {
+            meta::Regex::new_many(&patterns).ok()
+        };
         Scanner { re, patterns }
     }
 
@@ -87,7 +97,13 @@ impl Scanner {
     }
 
     /// Scans a stream, feeding every candidate line to `m`.
-    pub fn scan<R: Read>(&self, mut r: R, kind: InputKind, origin: &Origin, m: &mut Matcher) -> io::Result<ReadStats> {
+    pub fn scan<R: Read>(
+        &self,
+        mut r: R,
+        kind: InputKind,
+        origin: &Origin,
+        m: &mut Matcher,
+    ) -> io::Result<ReadStats> {
         let mut stats = ReadStats::default();
         let mut buf = vec![0u8; CHUNK];
         let mut filled = 0usize;
@@ -148,16 +164,28 @@ impl Scanner {
     }
 
     /// Processes whole lines; returns the line number after the block.
-    fn block(&self, block: &[u8], base: u64, kind: InputKind, origin: &Origin, m: &mut Matcher, stats: &mut ReadStats) -> u64 {
+    fn block(
+        &self,
+        block: &[u8],
+        base: u64,
+        kind: InputKind,
+        origin: &Origin,
+        m: &mut Matcher,
+        stats: &mut ReadStats,
+    ) -> u64 {
         let newlines = memchr_iter(b'\n', block).count() as u64;
         let trailing = u64::from(!block.is_empty() && block.last() != Some(&b'\n'));
         stats.lines += newlines + trailing;
-        let Some(re) = &self.re else { return base + newlines };
+        let Some(re) = &self.re else {
+            return base + newlines;
+        };
         let mut pos = 0;
         let mut counted_to = 0;
         let mut line_no = base;
         while pos < block.len() {
-            let Some(mat) = re.search(&Input::new(block).range(pos..)) else { break };
+            let Some(mat) = re.search(&Input::new(block).range(pos..)) else {
+                break;
+            };
             let start = memrchr(b'\n', &block[..mat.start()]).map_or(0, |i| i + 1);
             let end = memchr(b'\n', &block[mat.start()..]).map_or(block.len(), |i| mat.start() + i);
             line_no += memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
@@ -174,20 +202,35 @@ impl Scanner {
         base + newlines
     }
 
-    fn line(&self, line: &[u8], n: u64, kind: InputKind, origin: &Origin, m: &mut Matcher, stats: &mut ReadStats) {
+    fn line(
+        &self,
+        line: &[u8],
+        n: u64,
+        kind: InputKind,
+        origin: &Origin,
+        m: &mut Matcher,
+        stats: &mut ReadStats,
+    ) {
         let text = match std::str::from_utf8(line) {
             Ok(t) if !t.contains('\0') => std::borrow::Cow::Borrowed(t),
             _ => {
                 stats.unparseable += 1;
-                String::from_utf8_lossy(line).replace('\0', "")
-                    .into()
+                String::from_utf8_lossy(line).replace('\0', "").into()
             }
         };
         let item = match kind {
-            InputKind::AppLog => Item::AppLog { message: text.to_string() },
-            _ => detect::classify_line(&text).unwrap_or_else(|| Item::AppLog { message: text.to_string() }),
+            InputKind::AppLog => Item::AppLog {
+                message: text.to_string(),
+            },
+            _ => detect::classify_line(&text).unwrap_or_else(|| Item::AppLog {
+                message: text.to_string(),
+            }),
         };
         stats.count(&item);
-        m.observe(&Evidence { item, raw: text.into_owned(), origin: origin.at_line(n) });
+        m.observe(&Evidence {
+            item,
+            raw: text.into_owned(),
+            origin: origin.at_line(n),
+        });
     }
 }

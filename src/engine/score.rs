@@ -96,7 +96,7 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
             title: rule.title.clone(),
             mesh: rule.mesh,
             severity: rule.severity,
-            score: (score * 10.0).round() / 10.0,
+            score,
             confidence,
             summary: rule.docs.summary.trim().to_string(),
             question: rule.symptoms.question.clone(),
@@ -117,8 +117,10 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
             .then(b.severity.cmp(&a.severity))
             .then(a.id.cmp(&b.id))
     });
+    // Rank on the exact score; round only for display.
     for (i, f) in out.iter_mut().enumerate() {
         f.rank = i + 1;
+        f.score = (f.score * 100.0).round() / 100.0;
     }
     out
 }

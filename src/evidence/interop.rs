@@ -13,17 +13,33 @@ pub fn parse_linkerd_check(text: &str) -> Option<Vec<ToolMessage>> {
     let mut out = Vec::new();
     for c in cats {
         let cat = c.get("categoryName").and_then(Value::as_str).unwrap_or("");
-        for ch in c.get("checks").and_then(Value::as_array).into_iter().flatten() {
+        for ch in c
+            .get("checks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let desc = ch.get("description").and_then(Value::as_str).unwrap_or("");
             let hint = ch.get("hint").and_then(Value::as_str).unwrap_or("");
             // The hint URL's anchor is the check's stable id (…/checks/#l5d-…).
-            let code = hint.rsplit_once('#').map(|(_, a)| a.to_string()).unwrap_or_else(|| desc.to_string());
+            let code = hint
+                .rsplit_once('#')
+                .map(|(_, a)| a.to_string())
+                .unwrap_or_else(|| desc.to_string());
             let err = ch.get("error").and_then(Value::as_str).unwrap_or("");
             out.push(ToolMessage {
                 tool: "linkerd check".into(),
                 code,
-                level: ch.get("result").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase(),
-                message: if err.is_empty() { desc.to_string() } else { format!("{desc}: {err}") },
+                level: ch
+                    .get("result")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_ascii_lowercase(),
+                message: if err.is_empty() {
+                    desc.to_string()
+                } else {
+                    format!("{desc}: {err}")
+                },
                 object: (!cat.is_empty()).then(|| cat.to_string()),
             });
         }
@@ -44,8 +60,16 @@ pub fn parse_istioctl_analyze(text: &str) -> Option<Vec<ToolMessage>> {
                 code.starts_with("IST").then(|| ToolMessage {
                     tool: "istioctl analyze".into(),
                     code: code.to_string(),
-                    level: m.get("level").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase(),
-                    message: m.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                    level: m
+                        .get("level")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
+                    message: m
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     object: m.get("origin").and_then(Value::as_str).map(str::to_string),
                 })
             })
@@ -54,9 +78,15 @@ pub fn parse_istioctl_analyze(text: &str) -> Option<Vec<ToolMessage>> {
     }
     let mut out = Vec::new();
     for line in t.lines() {
-        let Some((level, rest)) = line.trim().split_once(" [IST") else { continue };
-        let Some((num, rest)) = rest.split_once(']') else { continue };
-        if !matches!(level, "Error" | "Warning" | "Warn" | "Info") || !num.bytes().all(|b| b.is_ascii_digit()) {
+        let Some((level, rest)) = line.trim().split_once(" [IST") else {
+            continue;
+        };
+        let Some((num, rest)) = rest.split_once(']') else {
+            continue;
+        };
+        if !matches!(level, "Error" | "Warning" | "Warn" | "Info")
+            || !num.bytes().all(|b| b.is_ascii_digit())
+        {
             continue;
         }
         let rest = rest.trim();
@@ -92,14 +122,20 @@ mod tests {
         assert_eq!(m[0].code, "IST0118");
         assert_eq!(m[0].object.as_deref(), Some("Service nfs.default"));
         assert_eq!(m[1].level, "error");
-        assert!(m[0].line().starts_with("[IST0118] info: (Service nfs.default) Port name nfs"));
+        assert!(
+            m[0].line()
+                .starts_with("[IST0118] info: (Service nfs.default) Port name nfs")
+        );
     }
 
     #[test]
     fn linkerd_check_json_uses_the_hint_anchor_as_code() {
         let t = r#"{"success":false,"categories":[{"categoryName":"linkerd-webhooks-and-apisvc-tls","checks":[{"description":"proxy-injector cert is valid for at least 60 days","hint":"https://linkerd.io/2/checks/#l5d-proxy-injector-webhook-cert-not-expiring-soon","error":"certificate will expire on 2026-01-01","result":"warning"}]}]}"#;
         let m = parse_linkerd_check(t).unwrap();
-        assert_eq!(m[0].code, "l5d-proxy-injector-webhook-cert-not-expiring-soon");
+        assert_eq!(
+            m[0].code,
+            "l5d-proxy-injector-webhook-cert-not-expiring-soon"
+        );
         assert_eq!(m[0].level, "warning");
     }
 

@@ -264,7 +264,11 @@ pub struct ToolMessage {
 impl ToolMessage {
     /// The line rules match against: `[IST0118] info: (Service x.default) Port name …`.
     pub fn line(&self) -> String {
-        let obj = self.object.as_ref().map(|o| format!("({o}) ")).unwrap_or_default();
+        let obj = self
+            .object
+            .as_ref()
+            .map(|o| format!("({o}) "))
+            .unwrap_or_default();
         format!("[{}] {}: {}{}", self.code, self.level, obj, self.message)
     }
 }

@@ -1,7 +1,8 @@
 //! Making untrusted text safe to print: evidence comes from logs written by
 //! anyone, and an escape sequence in a log line must not drive the terminal.
 
-/// Removes ANSI/OSC escape sequences and other control characters (keeps tab).
+/// Removes ANSI/OSC escape sequences and other control characters (keeps tab
+/// and newline; a carriage return could overwrite what was printed, so it goes).
 pub fn strip_controls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
@@ -34,7 +35,7 @@ pub fn strip_controls(s: &str) -> String {
                     chars.next();
                 }
             },
-            '\t' => out.push(c),
+            '\t' | '\n' => out.push(c),
             c if c.is_control() => {}
             c => out.push(c),
         }
@@ -60,8 +61,8 @@ mod tests {
 
     #[test]
     fn escape_sequences_and_controls_are_removed() {
-        let s = "a\u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}b\u{8}c\r";
-        assert_eq!(strip_controls(s), "ared bc");
+        let s = "a\u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}b\u{8}c\r\nd";
+        assert_eq!(strip_controls(s), "ared bc\nd");
     }
 
     #[test]

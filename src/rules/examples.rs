@@ -24,11 +24,33 @@ pub struct Outcome {
 }
 
 /// Runs the examples of every rule in `rules` against the whole set.
+///
+/// An example is judged among the rules of its own mesh (as `explain --mesh`
+/// would): a bare `503` is a Linkerd symptom to a Linkerd rule's author.
 pub fn run_all(rules: &RuleSet) -> Vec<Outcome> {
     let mut out = Vec::new();
+    let by_mesh: Vec<(super::Mesh, RuleSet)> =
+        [super::Mesh::Linkerd, super::Mesh::Istio, super::Mesh::Any]
+            .into_iter()
+            .map(|m| {
+                (
+                    m,
+                    if m == super::Mesh::Any {
+                        rules.clone()
+                    } else {
+                        rules.for_mesh(Some(m))
+                    },
+                )
+            })
+            .collect();
     for rule in &rules.rules {
+        let scope = by_mesh
+            .iter()
+            .find(|(m, _)| *m == rule.mesh)
+            .map(|(_, r)| r)
+            .unwrap_or(rules);
         for ex in &rule.examples {
-            out.push(run_one(rules, &rule.id, ex));
+            out.push(run_one(scope, &rule.id, ex));
         }
     }
     out
