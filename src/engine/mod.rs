@@ -72,7 +72,9 @@ struct RuleAcc {
 /// Accumulates evidence against a rule set.
 pub struct Matcher<'r> {
     rules: &'r RuleSet,
-    set: RegexSet,
+    /// Built on first use: a bare symptom (`explain 503`) never needs it.
+    set: std::cell::OnceCell<RegexSet>,
+    pats: Vec<String>,
     /// set pattern index → (rule, signal)
     text_map: Vec<(usize, usize)>,
     acc: Vec<RuleAcc>,
@@ -91,20 +93,20 @@ impl<'r> Matcher<'r> {
                 }
             }
         }
-        // Every pattern compiled alone at load time, so the union compiles too.
-        let set = RegexSet::new(&pats).unwrap_or_else(|_| RegexSet::empty());
         Matcher {
             rules,
-            set,
+            set: std::cell::OnceCell::new(),
+            pats,
             text_map,
             acc: vec![RuleAcc::default(); rules.rules.len()],
             metrics: Vec::new(),
         }
     }
 
-    /// The text patterns, in the order the scanner's prefilter uses.
-    pub fn patterns(&self) -> &[String] {
-        self.set.patterns()
+    fn set(&self) -> &RegexSet {
+        // Every pattern compiled alone at load time, so the union compiles too.
+        self.set
+            .get_or_init(|| RegexSet::new(&self.pats).unwrap_or_else(|_| RegexSet::empty()))
     }
 
     fn text(
@@ -118,7 +120,7 @@ impl<'r> Matcher<'r> {
         if self.text_map.is_empty() {
             return;
         }
-        let m = self.set.matches(text);
+        let m = self.set().matches(text);
         if !m.matched_any() {
             return;
         }
@@ -254,7 +256,10 @@ impl<'r> Matcher<'r> {
     }
 
     fn count_target_for_text(&mut self, text: &str, target: &str) {
-        let m = self.set.matches(text);
+        if self.text_map.is_empty() {
+            return;
+        }
+        let m = self.set().matches(text);
         for pi in m.iter() {
             let (ri, _) = self.text_map[pi];
             *self.acc[ri].targets.entry(target.to_string()).or_default() += 1;
