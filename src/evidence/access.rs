@@ -1,10 +1,457 @@
 //! Envoy / Istio access-log records: every Istio default TEXT format version,
 //! Envoy's default format, JSON; TCP lines; combined flags (`UF,URX`).
+//!
+//! TEXT lines are anchored on `"METHOD PATH PROTO" STATUS` and the rest is
+//! read positionally. The version is recognised by what stands between the
+//! flags and the first integer (`BYTES_RECEIVED`), per
+//! `corpus/istio/formats/FIELD-ORDER.tsv`:
+//!
+//! | before the first integer                         | format                         |
+//! |--------------------------------------------------|--------------------------------|
+//! | nothing                                          | Envoy default                  |
+//! | `"mixer status"` (15 fields after the flags)     | Istio 1.1 mixer era            |
+//! | `"transport failure"`                            | Istio 1.8                      |
+//! | `"mixer status" "transport failure"`             | Istio 1.6 mixer era            |
+//! | `details termination "transport failure"`        | Istio 1.9.0 … 1.23, 1.24+      |
+//!
+//! Also read: JSON records (one object per line, or a pretty-printed object
+//! handed over whole — see [`parse_json`]), combined-log-format app lines
+//! (`127.0.0.6 - - [11/Jul/2022:…] "GET … HTTP/1.1" 426 0 …`, no flags),
+//! `key=value` custom Envoy formats (`envoy-custom-format.log`) and ztunnel
+//! `access` lines (`ztunnel-access.log`, no status: TCP).
 
 use super::AccessRecord;
+use super::text::{parse_fields, split_token, strip_kubectl_ts};
 
 /// Parses one line; `None` when it is not an access-log record.
 pub fn parse_line(line: &str) -> Option<AccessRecord> {
-    let _ = line;
+    let line = line.trim_end_matches(['\r', '\n']);
+    let t = line.trim_start();
+    if t.is_empty() {
+        return None;
+    }
+    let (_, after_ts) = strip_kubectl_ts(t);
+    if after_ts.starts_with('{') {
+        return parse_json(after_ts);
+    }
+    if let Some(r) = parse_text(t) {
+        return Some(r);
+    }
+    if let Some(r) = parse_ztunnel(after_ts) {
+        return Some(r);
+    }
+    parse_kv(t)
+}
+
+/// `-` (Envoy's "no value") and empty become `None`.
+fn opt(v: &str) -> Option<String> {
+    let v = v.trim();
+    if v.is_empty() || v == "-" {
+        None
+    } else {
+        Some(v.to_string())
+    }
+}
+
+fn num(v: &str) -> Option<u64> {
+    v.trim().trim_matches('"').parse().ok()
+}
+
+/// `UF,URX` → `["UF","URX"]`; `-` → `[]`. Envoy flags are upper-case codes.
+fn split_flags(v: &str) -> Vec<String> {
+    let v = v.trim().trim_matches('"');
+    if v == "-" || v.is_empty() {
+        return Vec::new();
+    }
+    v.split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn is_flags(v: &str) -> bool {
+    v == "-"
+        || (!v.is_empty()
+            && v.split(',').all(|f| {
+                !f.is_empty() && f.len() <= 6 && f.bytes().all(|c| c.is_ascii_uppercase())
+            }))
+}
+
+fn is_status(v: &str) -> Option<u16> {
+    if v.is_empty() || v.len() > 3 || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let s: u16 = v.parse().ok()?;
+    (s == 0 || (100..=599).contains(&s)).then_some(s)
+}
+
+/// `true` for a request method token (`GET`, `-`).
+fn is_method(v: &str) -> bool {
+    v == "-" || (!v.is_empty() && v.len() <= 16 && v.bytes().all(|c| c.is_ascii_uppercase()))
+}
+
+/// Finds `"METHOD PATH PROTO"` followed by a status: (quote start, content, after).
+fn find_request(line: &str) -> Option<(usize, &str, &str)> {
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(off) = memchr::memchr(b'"', &b[from..]) {
+        let q = from + off;
+        let Some(len) = memchr::memchr(b'"', &b[q + 1..]) else {
+            return None;
+        };
+        let content = &line[q + 1..q + 1 + len];
+        let after = &line[q + 2 + len..];
+        let mut parts = content.split(' ');
+        let m = parts.next().unwrap_or("");
+        let last = content.rsplit(' ').next().unwrap_or("");
+        if is_method(m)
+            && content.contains(' ')
+            && (last == "-" || last.starts_with("HTTP/"))
+            && after.starts_with(' ')
+        {
+            let (st, _) = split_token(after);
+            if is_status(st).is_some() {
+                return Some((q, content, after));
+            }
+        }
+        from = q + 1;
+    }
     None
+}
+
+/// Tokens of the rest of a TEXT line: blanks split, except inside `"…"` and
+/// `{…}` (`upstream_reset_before_response_started{…}` may hold anything).
+fn tokens(s: &str) -> Vec<&str> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let start = i;
+        if b[i] == b'"' {
+            // quoted: to the next quote followed by a blank or the end
+            i += 1;
+            while i < b.len() {
+                if b[i] == b'"' && (i + 1 == b.len() || b[i + 1] == b' ' || b[i + 1] == b'\t') {
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+        } else {
+            let mut depth = 0i32;
+            while i < b.len() {
+                match b[i] {
+                    b'{' => depth += 1,
+                    b'}' => depth -= 1,
+                    b' ' | b'\t' if depth <= 0 => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        out.push(&s[start..i]);
+    }
+    out
+}
+
+fn is_int(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())
+}
+
+fn is_quoted(t: &str) -> bool {
+    t.starts_with('"')
+}
+
+fn parse_text(line: &str) -> Option<AccessRecord> {
+    let (q, content, after) = find_request(line)?;
+    let mut r = AccessRecord::default();
+    // START_TIME: the last `[…]` before the request group.
+    let before = &line[..q];
+    if let (Some(o), Some(c)) = (before.rfind('['), before.rfind(']')) {
+        if o < c {
+            r.start_time = Some(before[o + 1..c].to_string());
+        }
+    }
+    let mut parts = content.splitn(2, ' ');
+    let method = parts.next().unwrap_or("");
+    let rest = parts.next().unwrap_or("");
+    let (path, proto) = match rest.rfind(' ') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    r.method = opt(method);
+    r.path = opt(path);
+    r.protocol = opt(proto);
+    r.tcp = method == "-" && proto == "-";
+    let toks = tokens(after);
+    r.status = toks.first().and_then(|s| is_status(s));
+    let Some(flags) = toks.get(1) else {
+        return Some(r);
+    };
+    if is_int(flags) {
+        // Combined log format (`426 0 "referer" "ua"`): bytes, no flags.
+        r.bytes_sent = num(flags);
+        return Some(r);
+    }
+    if !is_flags(flags) {
+        return None;
+    }
+    r.flags = split_flags(flags);
+    let rest = &toks[2..];
+    let k = rest.iter().position(|t| is_int(t));
+    let pre = &rest[..k.unwrap_or(rest.len()).min(3)];
+    match pre {
+        [] => {}
+        [a] if is_quoted(a) => {
+            // 1.8 (transport failure) unless the line has 1.1's field count.
+            if rest.len() != 15 {
+                r.transport_failure = opt(a.trim_matches('"'));
+            }
+        }
+        [a, b] if is_quoted(a) && is_quoted(b) => {
+            r.transport_failure = opt(b.trim_matches('"'));
+        }
+        _ => {
+            // 1.9+: details, termination, "transport failure".
+            if let Some(d) = pre.first().filter(|t| !is_quoted(t)) {
+                r.details = opt(d);
+            }
+            if let Some(t) = pre.get(1).filter(|t| !is_quoted(t)) {
+                r.termination = opt(t);
+            }
+            if let Some(f) = pre.iter().find(|t| is_quoted(t)) {
+                r.transport_failure = opt(f.trim_matches('"'));
+            }
+        }
+    }
+    let Some(k) = k else {
+        return Some(r);
+    };
+    let at = |n: usize| rest.get(k + n).map(|t| t.trim_matches('"'));
+    r.bytes_received = at(0).and_then(num);
+    r.bytes_sent = at(1).and_then(num);
+    r.duration_ms = at(2).and_then(num);
+    r.request_id = at(6).and_then(opt);
+    r.authority = at(7).and_then(opt);
+    r.upstream_host = at(8).and_then(opt);
+    r.upstream_cluster = at(9).and_then(opt);
+    r.sni = at(13).and_then(opt);
+    Some(r)
+}
+
+/// One Envoy JSON access record (Istio's default JSON keys). Also used for a
+/// pretty-printed record handed over whole (`ssup2-istio-json-verbatim/*.json`).
+pub fn parse_json(s: &str) -> Option<AccessRecord> {
+    let v: serde_json::Value = serde_json::from_str(s.trim()).ok()?;
+    from_json(&v)
+}
+
+/// Maps a decoded JSON object to a record; `None` unless it has a
+/// `response_code` or `response_flags` key.
+pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
+    let o = v.as_object()?;
+    if !o.contains_key("response_code") && !o.contains_key("response_flags") {
+        return None;
+    }
+    let s = |k: &str| -> Option<String> {
+        match o.get(k)? {
+            serde_json::Value::String(x) => opt(x),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    };
+    let n = |k: &str| s(k).and_then(|x| x.parse::<u64>().ok());
+    let method = s("method");
+    let protocol = s("protocol");
+    Some(AccessRecord {
+        start_time: s("start_time"),
+        tcp: method.is_none() && protocol.is_none(),
+        method,
+        path: s("path"),
+        protocol,
+        status: s("response_code").and_then(|x| x.parse::<u16>().ok()).or_else(|| {
+            // "-" / absent response code on TCP records means none sent.
+            o.get("response_code").map(|_| 0)
+        }),
+        flags: s("response_flags").map(|f| split_flags(&f)).unwrap_or_default(),
+        details: s("response_code_details"),
+        termination: s("connection_termination_details"),
+        transport_failure: s("upstream_transport_failure_reason"),
+        bytes_received: n("bytes_received"),
+        bytes_sent: n("bytes_sent"),
+        duration_ms: n("duration"),
+        authority: s("authority"),
+        upstream_host: s("upstream_host"),
+        upstream_cluster: s("upstream_cluster"),
+        request_id: s("request_id"),
+        sni: s("requested_server_name"),
+    })
+}
+
+/// ztunnel access lines: `[ts] level access connection complete src.addr=… error="…"`.
+/// They have no HTTP status; they are TCP records.
+fn parse_ztunnel(s: &str) -> Option<AccessRecord> {
+    let (lvl, rest) = split_token(s);
+    super::Level::parse(lvl)?;
+    let (scope, rest) = split_token(rest);
+    if scope != "access" || !rest.starts_with("connection ") {
+        return None;
+    }
+    let mut f = Vec::new();
+    parse_fields(rest, &mut f);
+    let get = |k: &str| f.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    get("src.addr")?;
+    Some(AccessRecord {
+        tcp: true,
+        upstream_host: get("dst.hbone_addr").or_else(|| get("dst.addr")),
+        authority: get("dst.service"),
+        termination: get("error"),
+        bytes_sent: get("bytes_sent").and_then(|v| v.parse().ok()),
+        bytes_received: get("bytes_recv").and_then(|v| v.parse().ok()),
+        duration_ms: get("duration").and_then(|v| v.trim_end_matches("ms").parse().ok()),
+        ..Default::default()
+    })
+}
+
+/// Custom `key=value` Envoy formats (`envoy-custom-format.log`:
+/// `[…] method=POST … response_flag=UT … status=200 status_details=… total_time_ms=15001`).
+/// Taken only with a numeric status key and a flags or details key.
+fn parse_kv(line: &str) -> Option<AccessRecord> {
+    if !line.contains("status=") && !line.contains("response_code=") {
+        return None;
+    }
+    let mut f = Vec::new();
+    let head = parse_fields(line, &mut f);
+    let get = |ks: &[&str]| {
+        f.iter()
+            .find(|(a, _)| ks.contains(&a.as_str()))
+            .map(|(_, v)| v.as_str())
+    };
+    let status = get(&["status", "response_code", "code"]).and_then(is_status)?;
+    let flags = get(&["response_flag", "response_flags", "flags"]);
+    let details = get(&["status_details", "response_code_details", "details"]);
+    if flags.is_none() && details.is_none() {
+        return None;
+    }
+    let head = head.trim();
+    let start_time = head
+        .strip_prefix('[')
+        .and_then(|h| h.split(']').next())
+        .map(str::to_string);
+    Some(AccessRecord {
+        start_time,
+        method: get(&["method"]).and_then(opt),
+        path: get(&["request", "path"]).and_then(opt),
+        protocol: get(&["alpn", "protocol"]).and_then(opt),
+        status: Some(status),
+        flags: flags.map(split_flags).unwrap_or_default(),
+        details: details.and_then(opt),
+        termination: get(&["connection_termination_details"]).and_then(opt),
+        transport_failure: get(&["upstream_transport_failure_reason"]).and_then(opt),
+        bytes_received: get(&["request_size", "bytes_received"]).and_then(num),
+        bytes_sent: get(&["response_size", "bytes_sent"]).and_then(num),
+        duration_ms: get(&["total_time_ms", "duration"]).and_then(num),
+        authority: get(&["authority"]).and_then(opt),
+        upstream_host: get(&["upstream", "upstream_host"]).and_then(opt),
+        upstream_cluster: get(&["upstream_cluster"]).and_then(opt),
+        request_id: get(&["envoy_request_id", "request_id", "x-request-id"]).and_then(opt),
+        sni: get(&["requested_server_name", "sni"]).and_then(opt),
+        tcp: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn istio_1_9_plus_lines_read_every_field() {
+        let r = parse_line(r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#).unwrap();
+        assert_eq!(r.start_time.as_deref(), Some("2020-11-25T21:26:18.409Z"));
+        assert_eq!(r.status, Some(418));
+        assert!(r.flags.is_empty());
+        assert_eq!(r.details.as_deref(), Some("via_upstream"));
+        assert_eq!(r.bytes_sent, Some(135));
+        assert_eq!(r.duration_ms, Some(4));
+        assert_eq!(r.authority.as_deref(), Some("httpbin:8000"));
+        assert_eq!(r.upstream_host.as_deref(), Some("10.44.1.27:80"));
+        assert_eq!(r.upstream_cluster.as_deref(), Some("outbound|8000||httpbin.foo.svc.cluster.local"));
+        assert_eq!(r.request_id.as_deref(), Some("84961386-6d84-929d-98bd-c5aee93b5c88"));
+        assert_eq!(r.sni, None);
+    }
+
+    #[test]
+    fn tcp_lines_have_status_zero_and_combined_flags() {
+        let r = parse_line(r#"[2024-08-27T20:00:10.142Z] "- - -" 0 UF,URX - - "delayed_connect_error:_Connection_refused" 0 0 0 - "-" "-" "-" "-" "10.244.0.17:15008" connect_originate - 10.244.0.17:80 envoy://internal_client_address/ - -"#).unwrap();
+        assert!(r.tcp);
+        assert_eq!(r.status, Some(0));
+        assert_eq!(r.flags, vec!["UF", "URX"]);
+        assert_eq!(r.transport_failure.as_deref(), Some("delayed_connect_error:_Connection_refused"));
+        assert_eq!(r.upstream_host.as_deref(), Some("10.244.0.17:15008"));
+        assert_eq!(r.upstream_cluster.as_deref(), Some("connect_originate"));
+    }
+
+    #[test]
+    fn older_formats_are_told_apart_by_shape() {
+        // 1.6 mixer era: "mixer" "failure"
+        let r = parse_line(r#"[2020-10-08T14:48:48.231Z] "POST /email HTTP/1.1" 500 RLSE "-" "-" 0 0 0 - "10.9.3.98" "PostmanRuntime/7.26.5" "22a11ab3" "c4.com.br" "-" - - 10.9.3.53:8080 10.9.3.98:23"#).unwrap();
+        assert_eq!((r.status, r.flags.clone()), (Some(500), vec!["RLSE".to_string()]));
+        assert_eq!(r.authority.as_deref(), Some("c4.com.br"));
+        // 1.8: "failure"
+        let r = parse_line(r#"[2021-02-03T20:14:37.105Z] "- - HTTP/1.1" 400 DPE "-" 0 11 0 - "-" "-" "-" "-" "-" - - 10.36.1.146:8080 10.36.1.1:51981 - "#).unwrap();
+        assert_eq!(r.flags, vec!["DPE"]);
+        assert_eq!(r.bytes_sent, Some(11));
+        assert!(!r.tcp);
+        // Envoy default, no start time
+        let r = parse_line(r#""GET /productpage HTTP/1.1" 503 UF 0 57 0 - "10.12.1.1" "Go-http-client/1.1" "ae346f06" "35.230.48.115" "10.12.1.11:9080""#).unwrap();
+        assert_eq!(r.status, Some(503));
+        assert_eq!(r.upstream_host.as_deref(), Some("10.12.1.11:9080"));
+        assert_eq!(r.bytes_sent, Some(57));
+    }
+
+    #[test]
+    fn json_access_records_keep_their_flags() {
+        let r = parse_line(r#"{"start_time":"2026-01-12T15:38:06.556Z","method":"POST","path":"/mock.MockService/Status","protocol":"HTTP/2","response_code":"200","response_flags":"URX,UF","response_code_details":"upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}","upstream_transport_failure_reason":"delayed_connect_error:_Connection_refused","duration":"47","upstream_cluster":"outbound|9090||mock-server.default.svc.cluster.local"}"#).unwrap();
+        assert_eq!(r.flags, vec!["URX", "UF"]);
+        assert_eq!(r.status, Some(200));
+        assert_eq!(r.duration_ms, Some(47));
+        assert!(r.details.unwrap().starts_with("upstream_reset_before_response_started{"));
+    }
+
+    #[test]
+    fn custom_ztunnel_and_combined_formats_parse() {
+        let r = parse_line("[05/12/2019T16:14:53+0000 1575562493] method=POST authority=localhost:443 txId=- request=/StudentService/get alpn=HTTP/2 response_flag=UT ssl_protocol=TLSv1.3 status=200 status_details=upstream_response_timeout request_size=84 response_size=0 total_time_ms=15001 upstream=127.0.0.1:7000").unwrap();
+        assert_eq!(r.flags, vec!["UT"]);
+        assert_eq!(r.details.as_deref(), Some("upstream_response_timeout"));
+        assert_eq!(r.duration_ms, Some(15001));
+        let r = parse_line(r#"error   access  connection complete     src.addr=10.244.1.6:42020 dst.addr=10.244.1.9:15008 dst.hbone_addr=10.244.1.9:9080 dst.service="productpage.default.svc.cluster.local" bytes_sent=0 bytes_recv=0 duration="0ms" error="connection closed due to policy rejection: allow policies exist, but none allowed""#).unwrap();
+        assert!(r.tcp);
+        assert_eq!(r.termination.as_deref(), Some("connection closed due to policy rejection: allow policies exist, but none allowed"));
+        let r = parse_line(r#"127.0.0.6 - - [11/Jul/2022:08:54:13 +0000] "GET /api/v1/version HTTP/1.1" 426 0 "https://x/login" "Mozilla/5.0" "172.16.0.4""#).unwrap();
+        assert_eq!(r.status, Some(426));
+        assert!(r.flags.is_empty());
+    }
+
+    #[test]
+    fn linkerd_envoy_and_app_lines_are_not_access_records() {
+        for l in [
+            "[   299.092239s]  INFO ThreadId(01) inbound:server{port=80}: linkerd_app_core::errors::respond: Request failed error=x",
+            "[2020-10-16 07:46:36.184][31][debug][http] [external/envoy/source/common/http/conn_manager_impl.cc:279] [C83] dispatch error: http/1.1 protocol error",
+            "2023-07-31T00:05:39.379601Z\tinfo\txdsproxy\tconnected to upstream XDS server: istiod.istio-system.svc:15012",
+            r#"{"timestamp":"[ 0.1s]","level":"INFO","fields":{"message":"x"},"target":"linkerd2_proxy"}"#,
+            "503 upstream_reset_before_response_started{local reset} LR",
+            "GET / HTTP/1.1",
+            "\"\"",
+            "\"",
+        ] {
+            assert_eq!(parse_line(l), None, "{l}");
+        }
+    }
 }

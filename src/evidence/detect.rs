@@ -1,35 +1,152 @@
 //! Turns raw text of unknown shape into typed evidence: decides whether a text
 //! is one block (metrics exposition, curl transcript, header block, a
 //! pretty-printed JSON record) or a stream of lines, and which parser reads each line.
+//!
+//! Per line the order is access → Linkerd → Envoy/istio → HTTP status/header
+//! line → app log; a `kind` hint moves its parser to the front (and
+//! [`InputKind::AppLog`] reads every line as app log).
+//!
+//! A line is **unparseable** when it is binary garbage rather than text: it
+//! holds a NUL byte, or at least a quarter of its characters are control
+//! characters (other than tab) or U+FFFD replacement characters (what invalid
+//! UTF-8 decodes to). Such lines are counted and dropped. Ordinary free text
+//! is never unparseable: it becomes an [`Item::AppLog`]. Lines longer than
+//! [`MAX_LINE`] bytes are counted as `oversized` and dropped unread.
+//!
+//! Pretty-printed JSON access records (`ssup2-istio-json-verbatim/*.json`,
+//! several objects one after another) are recognised in line mode: a line
+//! that is just `{` starts a block that ends when the braces balance; the
+//! block (bounded by [`MAX_BLOCK`]) becomes one access record, or falls back
+//! to its lines when it is not one.
 
-use super::{Evidence, InputKind, Item, Origin, ReadStats};
+use super::{Evidence, InputKind, Item, MAX_LINE, Origin, ReadStats};
+use std::io::BufRead;
+
+/// Largest multi-line block (pretty JSON record, head of a stream) held in memory.
+pub const MAX_BLOCK: usize = 256 * 1024;
+
+/// Samples per emitted [`Item::Metrics`] when a large exposition is streamed.
+const METRICS_BATCH: usize = 10_000;
 
 /// Reads a whole text (a pasted input, a small file) into evidence.
 pub fn read_text(text: &str, kind: InputKind, origin: &Origin) -> (Vec<Evidence>, ReadStats) {
-    let mut stats = ReadStats::default();
     let mut out = Vec::new();
-    let _ = kind;
-    for (i, line) in text.lines().enumerate() {
-        stats.lines += 1;
-        stats.bytes += line.len() as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let item = classify_line(line).unwrap_or(Item::AppLog {
-            message: line.to_string(),
-        });
-        stats.count(&item);
-        out.push(Evidence {
-            item,
-            raw: line.to_string(),
-            origin: origin.at_line(i as u64 + 1),
-        });
-    }
+    let stats = read_text_with(text, kind, origin, &mut |e| out.push(e));
     (out, stats)
+}
+
+fn read_text_with(
+    text: &str,
+    kind: InputKind,
+    origin: &Origin,
+    f: &mut dyn FnMut(Evidence),
+) -> ReadStats {
+    let mut stats = ReadStats::default();
+    if text.trim().is_empty() {
+        count_lines(text, &mut stats);
+        return stats;
+    }
+    match block_kind(text, kind) {
+        Some(Block::Metrics) => {
+            count_lines(text, &mut stats);
+            let (samples, bad) = super::metrics::parse(text);
+            stats.unparseable += bad;
+            emit(f, &mut stats, Item::Metrics { samples }, clip_raw(text), origin.clone());
+            return stats;
+        }
+        Some(Block::Http) => {
+            if let Some(h) = super::http::parse(text) {
+                count_lines(text, &mut stats);
+                emit(f, &mut stats, Item::Http(h), clip_raw(text), origin.clone());
+                return stats;
+            }
+        }
+        None => {}
+    }
+    let mut lines = LineReader::new(kind, origin);
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        lines.push(line, line.len() as u64 + 1, f);
+    }
+    // `split` yields one empty piece after a final newline: not a line.
+    if text.ends_with('\n') {
+        lines.stats.lines -= 1;
+    }
+    lines.stats.bytes = text.len() as u64;
+    lines.finish(f)
+}
+
+fn count_lines(text: &str, stats: &mut ReadStats) {
+    stats.lines += text.lines().count() as u64;
+    stats.bytes += text.len() as u64;
+}
+
+/// What a whole text is, when it is one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Metrics,
+    Http,
+}
+
+fn block_kind(text: &str, kind: InputKind) -> Option<Block> {
+    match kind {
+        InputKind::Metrics => Some(Block::Metrics),
+        InputKind::Http => Some(Block::Http),
+        InputKind::Auto => {
+            if super::metrics::looks_like(text) {
+                Some(Block::Metrics)
+            } else if super::http::looks_like(text) {
+                Some(Block::Http)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn clip_raw(text: &str) -> String {
+    super::text::clip(text.trim_end(), 4096).to_string()
+}
+
+fn emit(f: &mut dyn FnMut(Evidence), stats: &mut ReadStats, item: Item, raw: String, origin: Origin) {
+    stats.count(&item);
+    f(Evidence { item, raw, origin });
+}
+
+/// `true` for a line that is binary garbage rather than text (see the module docs).
+pub fn is_garbage(line: &str) -> bool {
+    if line.contains('\0') {
+        return true;
+    }
+    let mut total = 0usize;
+    let mut bad = 0usize;
+    for c in line.chars() {
+        total += 1;
+        if c == '\u{FFFD}' || (c.is_control() && c != '\t') {
+            bad += 1;
+        }
+    }
+    total > 0 && bad * 4 >= total
 }
 
 /// Parses one line with the first parser that accepts it.
 pub fn classify_line(line: &str) -> Option<Item> {
+    classify_line_as(line, InputKind::Auto)
+}
+
+/// Parses one line, trying the parser the hint names first.
+pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
+    let first = match kind {
+        InputKind::AppLog => return None,
+        InputKind::ProxyLog => super::linkerd::parse_line(line).map(Item::ProxyLog),
+        InputKind::EnvoyLog => super::envoy::parse_line(line).map(Item::EnvoyLog),
+        InputKind::AccessLog => super::access::parse_line(line).map(Item::Access),
+        _ => None,
+    };
+    if first.is_some() {
+        return first;
+    }
     if let Some(a) = super::access::parse_line(line) {
         return Some(Item::Access(a));
     }
@@ -39,5 +156,425 @@ pub fn classify_line(line: &str) -> Option<Item> {
     if let Some(e) = super::envoy::parse_line(line) {
         return Some(Item::EnvoyLog(e));
     }
+    // A lone `HTTP/1.1 503` or `l5d-proxy-error: …` line is a response.
+    if super::http::looks_like(line) && !line.starts_with("$ ") {
+        if let Some(h) = super::http::parse(line) {
+            if h.status.is_some() || !h.headers.is_empty() {
+                return Some(Item::Http(h));
+            }
+        }
+    }
     None
+}
+
+/// Line-mode state: counts, the line number, a pending pretty-JSON block.
+struct LineReader<'o> {
+    kind: InputKind,
+    origin: &'o Origin,
+    stats: ReadStats,
+    lineno: u64,
+    /// Pending `{ … }` block: (first line number, text, brace depth, in string).
+    block: Option<(u64, String, i64, bool)>,
+    /// Lines of the pending block, replayed one by one if it is not a record.
+    block_lines: Vec<(u64, String)>,
+}
+
+impl<'o> LineReader<'o> {
+    fn new(kind: InputKind, origin: &'o Origin) -> Self {
+        LineReader {
+            kind,
+            origin,
+            stats: ReadStats::default(),
+            lineno: 0,
+            block: None,
+            block_lines: Vec::new(),
+        }
+    }
+
+    /// One physical line (without its newline); `len` is its size in bytes on input.
+    fn push(&mut self, line: &str, len: u64, f: &mut dyn FnMut(Evidence)) {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        self.stats.bytes += len;
+        if self.block.is_some() {
+            self.block_line(line, f);
+            return;
+        }
+        if line.trim() == "{" && self.kind != InputKind::AppLog {
+            let mut b = (self.lineno, String::new(), 0, false);
+            scan_braces(line, &mut b.2, &mut b.3);
+            b.1.push_str(line);
+            self.block = Some(b);
+            self.block_lines.push((self.lineno, line.to_string()));
+            return;
+        }
+        self.one_line(line, self.lineno, f);
+    }
+
+    fn block_line(&mut self, line: &str, f: &mut dyn FnMut(Evidence)) {
+        let Some(b) = self.block.as_mut() else { return };
+        if b.1.len() + line.len() + 1 > MAX_BLOCK {
+            self.flush_block_lines(f);
+            self.one_line(line, self.lineno, f);
+            return;
+        }
+        scan_braces(line, &mut b.2, &mut b.3);
+        b.1.push('\n');
+        b.1.push_str(line);
+        self.block_lines.push((self.lineno, line.to_string()));
+        if b.2 <= 0 {
+            let (start, text, _, _) = self.block.take().unwrap_or_default();
+            match super::access::parse_json(&text) {
+                Some(rec) => {
+                    self.block_lines.clear();
+                    // Raw: the record on one line, as text signals expect.
+                    let raw = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+                    emit(f, &mut self.stats, Item::Access(rec), raw, self.origin.at_line(start));
+                }
+                None => self.flush_block_lines(f),
+            }
+        }
+    }
+
+    fn flush_block_lines(&mut self, f: &mut dyn FnMut(Evidence)) {
+        self.block = None;
+        for (n, l) in std::mem::take(&mut self.block_lines) {
+            self.one_line(&l, n, f);
+        }
+    }
+
+    fn one_line(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
+        if line.trim().is_empty() {
+            return;
+        }
+        if is_garbage(line) {
+            self.stats.unparseable += 1;
+            return;
+        }
+        let item = classify_line_as(line, self.kind).unwrap_or_else(|| Item::AppLog {
+            message: line.to_string(),
+        });
+        emit(f, &mut self.stats, item, line.to_string(), self.origin.at_line(n));
+    }
+
+    fn oversized(&mut self, len: u64) {
+        self.lineno += 1;
+        self.stats.lines += 1;
+        self.stats.bytes += len;
+        self.stats.oversized += 1;
+    }
+
+    fn finish(mut self, f: &mut dyn FnMut(Evidence)) -> ReadStats {
+        if self.block.is_some() {
+            self.flush_block_lines(f);
+        }
+        self.stats
+    }
+}
+
+/// Tracks `{`/`}` depth outside JSON strings across lines.
+fn scan_braces(line: &str, depth: &mut i64, in_str: &mut bool) {
+    let mut esc = false;
+    for &c in line.as_bytes() {
+        if *in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                *in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => *in_str = true,
+            b'{' => *depth += 1,
+            b'}' => *depth -= 1,
+            _ => {}
+        }
+    }
+}
+
+/// Reads one line of at most [`MAX_LINE`] bytes into `buf` (without the
+/// newline); longer lines are consumed without being stored. Returns
+/// `(bytes consumed, oversized)`, or `None` at end of input.
+fn next_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<(u64, bool)>> {
+    buf.clear();
+    let mut consumed = 0u64;
+    let mut oversized = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok((consumed > 0).then_some((consumed, oversized)));
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let data = if done { &chunk[..take - 1] } else { &chunk[..take] };
+        if !oversized {
+            if buf.len() + data.len() > MAX_LINE {
+                oversized = true;
+                buf.clear();
+                buf.shrink_to(MAX_LINE + 1);
+            } else {
+                buf.extend_from_slice(data);
+            }
+        }
+        consumed += take as u64;
+        r.consume(take);
+        if done {
+            return Ok(Some((consumed, oversized)));
+        }
+    }
+}
+
+/// One line of the head of a stream.
+enum HeadLine {
+    Text(String),
+    Oversized,
+}
+
+/// Streams evidence out of a reader without holding more than one line (at
+/// most [`MAX_LINE`] bytes) and one bounded block ([`MAX_BLOCK`]) in memory.
+/// Invalid UTF-8 is decoded lossily; lines over [`MAX_LINE`] are skipped and
+/// counted. A small input (up to [`MAX_BLOCK`]) is read exactly like
+/// [`read_text`]; a larger one is read line by line (a large metrics
+/// exposition is parsed per line and emitted in batches). Read errors end the
+/// stream; what was read is kept.
+pub fn read_lines<R: BufRead>(
+    mut r: R,
+    kind: InputKind,
+    origin: &Origin,
+    mut f: impl FnMut(Evidence),
+) -> ReadStats {
+    let f: &mut dyn FnMut(Evidence) = &mut f;
+    let mut buf = Vec::with_capacity(1024);
+    let mut total = 0u64;
+    // Head: up to MAX_BLOCK bytes of lines, to decide block vs stream.
+    let mut head: Vec<(HeadLine, u64)> = Vec::new();
+    let mut head_size = 0usize;
+    let mut eof = false;
+    loop {
+        match next_line(&mut r, &mut buf) {
+            Ok(Some((n, over))) => {
+                total += n;
+                if over {
+                    head.push((HeadLine::Oversized, n));
+                    continue;
+                }
+                let s = decode(&buf);
+                head_size += s.len() + 1;
+                head.push((HeadLine::Text(s), n));
+                if head_size > MAX_BLOCK {
+                    break;
+                }
+            }
+            Ok(None) | Err(_) => {
+                eof = true;
+                break;
+            }
+        }
+    }
+    let joined = || {
+        let mut t = String::with_capacity(head_size);
+        for (l, _) in &head {
+            if let HeadLine::Text(s) = l {
+                t.push_str(s);
+                t.push('\n');
+            }
+        }
+        t
+    };
+    let n_over = head.iter().filter(|(l, _)| matches!(l, HeadLine::Oversized)).count() as u64;
+    if eof {
+        let text = joined();
+        if block_kind(&text, kind).is_some() {
+            let mut st = read_text_with(&text, kind, origin, f);
+            st.lines += n_over;
+            st.oversized += n_over;
+            st.bytes = total;
+            return st;
+        }
+    }
+    let metrics = !eof
+        && match kind {
+            InputKind::Metrics => true,
+            InputKind::Auto => super::metrics::looks_like(&joined()),
+            _ => false,
+        };
+    if metrics {
+        let mut stats = ReadStats::default();
+        let mut samples = Vec::new();
+        for (l, n) in &head {
+            stats.lines += 1;
+            stats.bytes += n;
+            match l {
+                HeadLine::Text(s) => metric_line(s, &mut stats, &mut samples, origin, f),
+                HeadLine::Oversized => stats.oversized += 1,
+            }
+        }
+        drop(head);
+        while let Ok(Some((n, over))) = next_line(&mut r, &mut buf) {
+            stats.lines += 1;
+            stats.bytes += n;
+            if over {
+                stats.oversized += 1;
+                continue;
+            }
+            metric_line(&decode(&buf), &mut stats, &mut samples, origin, f);
+        }
+        if !samples.is_empty() {
+            emit(f, &mut stats, Item::Metrics { samples }, String::new(), origin.clone());
+        }
+        return stats;
+    }
+    let mut lines = LineReader::new(kind, origin);
+    for (l, n) in head {
+        match l {
+            HeadLine::Text(s) => lines.push(&s, n, f),
+            HeadLine::Oversized => lines.oversized(n),
+        }
+    }
+    while let Ok(Some((n, over))) = next_line(&mut r, &mut buf) {
+        if over {
+            lines.oversized(n);
+            continue;
+        }
+        lines.push(&decode(&buf), n, f);
+    }
+    lines.finish(f)
+}
+
+/// Lossy UTF-8, without a trailing `\r`.
+fn decode(buf: &[u8]) -> String {
+    let b = buf.strip_suffix(b"\r").unwrap_or(buf);
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn metric_line(
+    line: &str,
+    stats: &mut ReadStats,
+    samples: &mut Vec<super::MetricSample>,
+    origin: &Origin,
+    f: &mut dyn FnMut(Evidence),
+) {
+    match super::metrics::parse_line(line) {
+        super::metrics::Line::Sample(s) => samples.push(s),
+        super::metrics::Line::Skip => {}
+        super::metrics::Line::Bad => stats.unparseable += 1,
+    }
+    if samples.len() >= METRICS_BATCH {
+        let batch = std::mem::take(samples);
+        emit(f, stats, Item::Metrics { samples: batch }, String::new(), origin.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o() -> Origin {
+        Origin::file("t", None)
+    }
+
+    #[test]
+    fn mixed_lines_are_classified_per_line() {
+        let text = "[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: Connection closed error=TLS detection timeout\n\
+[2020-11-25T21:26:18.409Z] \"GET / HTTP/1.1\" 503 UF - - \"-\" 0 0 0 - \"-\" \"-\" \"-\" \"-\" \"-\" - - - - - -\n\
+2021-05-12T13:02:56.297296Z\tinfo\txdsproxy\tEnvoy ADS stream established\n\
+just some app text\n";
+        let (ev, st) = read_text(text, InputKind::Auto, &o());
+        assert_eq!(st.lines, 4);
+        assert_eq!((st.proxy_log, st.access_log, st.envoy_log, st.app_log), (1, 1, 1, 1));
+        assert_eq!(ev[1].origin, Origin::file("t", Some(2)));
+    }
+
+    #[test]
+    fn a_lone_header_line_is_an_http_item() {
+        let (ev, _) = read_text("l5d-proxy-error: service in fail-fast", InputKind::Auto, &o());
+        assert!(matches!(&ev[0].item, Item::Http(h) if h.header("l5d-proxy-error").is_some()));
+        let (ev, _) = read_text("HTTP/1.1 503 Service Unavailable", InputKind::Auto, &o());
+        assert!(matches!(&ev[0].item, Item::Http(h) if h.status == Some(503)));
+    }
+
+    #[test]
+    fn pretty_printed_json_records_become_one_item_each() {
+        let one = "{\n  \"start_time\": \"2025\",\n  \"response_code\": \"503\",\n  \"response_flags\": \"UO\",\n  \"response_code_details\": \"upstream_reset_before_response_started{overflow}\"\n}\n";
+        let (ev, st) = read_text(&format!("{one}{one}"), InputKind::Auto, &o());
+        assert_eq!(st.access_log, 2);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1].origin, Origin::file("t", Some(7)));
+        // a JSON object that is not a record falls back to its lines
+        let (_, st) = read_text("{\n  \"service\": \"mock\"\n}\n", InputKind::Auto, &o());
+        assert_eq!(st.app_log, 3);
+    }
+
+    #[test]
+    fn garbage_is_unparseable_but_free_text_is_app_log() {
+        let (_, st) = read_text("\u{1}\u{2}\u{3}\u{4}abc\nhello there\n\u{FFFD}\u{FFFD}x\n", InputKind::Auto, &o());
+        assert_eq!(st.unparseable, 2);
+        assert_eq!(st.app_log, 1);
+        assert_eq!(st.lines, 3);
+    }
+
+    #[test]
+    fn empty_input_yields_nothing() {
+        let (ev, st) = read_text("", InputKind::Auto, &o());
+        assert!(ev.is_empty());
+        assert_eq!(st.lines, 0);
+        let mut n = 0;
+        let st = read_lines(&b""[..], InputKind::Auto, &o(), |_| n += 1);
+        assert_eq!((n, st.lines), (0, 0));
+    }
+
+    #[test]
+    fn streaming_skips_ten_megabyte_lines_and_decodes_invalid_utf8() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"[ 1.0s]  WARN ThreadId(01) linkerd_reconnect: Failed to connect error=x\n");
+        input.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
+        input.push(b'\n');
+        input.extend_from_slice(b"caf\xe9 ok\n");
+        input.extend_from_slice(b"\xff\xfe\xfd\xfc\n");
+        let mut items = Vec::new();
+        let st = read_lines(std::io::BufReader::new(&input[..]), InputKind::Auto, &o(), |e| items.push(e));
+        assert_eq!(st.lines, 4);
+        assert_eq!(st.oversized, 1);
+        assert_eq!(st.proxy_log, 1);
+        assert_eq!(st.app_log, 1);
+        assert_eq!(st.unparseable, 1);
+        assert_eq!(st.bytes, input.len() as u64);
+        assert_eq!(items[1].origin, Origin::file("t", Some(3)));
+    }
+
+    #[test]
+    fn streaming_a_large_exposition_emits_batches() {
+        let mut text = String::from("# TYPE request_total counter\n");
+        for i in 0..25_000 {
+            text.push_str(&format!("request_total{{i=\"{i}\"}} 1\n"));
+        }
+        let mut samples = 0;
+        let st = read_lines(text.as_bytes(), InputKind::Auto, &o(), |e| {
+            if let Item::Metrics { samples: s } = e.item {
+                samples += s.len();
+            }
+        });
+        assert_eq!(samples, 25_000);
+        assert_eq!(st.metric_samples, 25_000);
+        assert_eq!(st.lines, 25_001);
+    }
+
+    #[test]
+    fn read_lines_matches_read_text_on_small_inputs() {
+        let text = "[ 1.0s]  WARN ThreadId(01) linkerd_reconnect: Failed error=x\nfoo\n";
+        let (a, sa) = read_text(text, InputKind::Auto, &o());
+        let mut b = Vec::new();
+        let sb = read_lines(text.as_bytes(), InputKind::Auto, &o(), |e| b.push(e));
+        assert_eq!(a, b);
+        assert_eq!(sa, sb);
+    }
 }

@@ -1,15 +1,323 @@
 //! HTTP responses: `curl -v` transcripts, raw header blocks, single header lines.
+//!
+//! Also read as responses, because they are what a client saw:
+//!
+//! * grpcurl errors (`ERROR:` / `  Code: Unavailable` / `  Message: …`,
+//!   `ssup2-curl-grpcurl-outputs.txt`): the lines go to `body` and the code and
+//!   message also become `grpc-status` (numeric) and `grpc-message` headers;
+//! * shell transcripts (`$ kubectl exec … -- curl -s …` then output): command
+//!   lines are dropped (their URLs, e.g. `/status/503`, are not evidence), the
+//!   output goes to `body`;
+//! * client error lines that quote a status (`wget: server returned error: HTTP/1.1 403 Forbidden`,
+//!   fortio's `Aborting because error 503 …: "HTTP/1.1 503 …\r\nserver: envoy\r\n…"`,
+//!   `client-errors.txt`): the status is taken, an escaped header block is read.
+//!
+//! Header names are lower-cased. Everything that is neither a status line nor
+//! a header (curl `*` lines, `curl: (35) …`, body text) goes to `body`, capped
+//! at [`BODY_CAP`] bytes.
 
 use super::HttpResponse;
 
+/// Body text kept per response.
+pub const BODY_CAP: usize = 16 * 1024;
+
 /// Parses a transcript or header block; `None` when it holds no response.
 pub fn parse(text: &str) -> Option<HttpResponse> {
-    let _ = text;
+    let mut r = HttpResponse::default();
+    // After a raw status line (no `<`), `name: value` lines are headers until
+    // the first blank line.
+    let mut in_raw_headers = false;
+    let mut in_grpc_error = false;
+    let mut saw_anything = false;
+    for raw in text.lines() {
+        let line = raw.trim_end_matches('\r');
+        if let Some(rest) = line.strip_prefix('<') {
+            saw_anything = true;
+            let rest = rest.trim_start();
+            if rest.is_empty() {
+                continue;
+            }
+            if let Some(st) = status_line(rest) {
+                set_status(&mut r, st);
+            } else if let Some((k, v)) = header(rest) {
+                r.headers.push((k, v));
+            } else {
+                push_body(&mut r, line);
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('>') {
+            saw_anything = true;
+            if let Some((k, v)) = header(rest.trim_start()) {
+                r.request_headers.push((k, v));
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            in_raw_headers = false;
+            continue;
+        }
+        if line.starts_with("$ ") || line.starts_with("# $ ") {
+            // Shell prompt line of a pasted transcript.
+            saw_anything = true;
+            in_grpc_error = false;
+            continue;
+        }
+        if let Some(st) = status_line(line) {
+            saw_anything = true;
+            set_status(&mut r, st);
+            in_raw_headers = true;
+            continue;
+        }
+        if line.trim_end() == "ERROR:" {
+            saw_anything = true;
+            in_grpc_error = true;
+            push_body(&mut r, line);
+            continue;
+        }
+        if in_grpc_error {
+            let t = line.trim_start();
+            if let Some(code) = t.strip_prefix("Code:") {
+                let code = code.trim();
+                let n = grpc_code(code).map(|n| n.to_string()).unwrap_or_else(|| code.to_string());
+                r.headers.push(("grpc-status".into(), n));
+                push_body(&mut r, line);
+                continue;
+            }
+            if let Some(msg) = t.strip_prefix("Message:") {
+                r.headers.push(("grpc-message".into(), msg.trim().to_string()));
+                push_body(&mut r, line);
+                continue;
+            }
+            in_grpc_error = false;
+        }
+        if in_raw_headers || (r.status.is_none() && r.headers.is_empty() && is_known_header_line(line)) {
+            if let Some((k, v)) = header(line) {
+                saw_anything = true;
+                r.headers.push((k, v));
+                in_raw_headers = true;
+                continue;
+            }
+            in_raw_headers = false;
+        }
+        // A client error quoting the status (`wget: … HTTP/1.1 403 Forbidden`).
+        if r.status.is_none() {
+            if let Some(st) = embedded_status(line) {
+                r.status = Some(st);
+                saw_anything = true;
+                if let Some(inner) = escaped_block(line) {
+                    if let Some(sub) = parse(&inner) {
+                        r.headers.extend(sub.headers);
+                        if !sub.body.is_empty() {
+                            push_body(&mut r, &sub.body);
+                        }
+                    }
+                }
+            }
+        }
+        if line.starts_with("curl: (") || line.starts_with("* ") {
+            saw_anything = true;
+        }
+        push_body(&mut r, line);
+    }
+    (saw_anything || r.status.is_some() || !r.headers.is_empty()).then_some(r)
+}
+
+fn push_body(r: &mut HttpResponse, line: &str) {
+    if r.body.len() >= BODY_CAP {
+        return;
+    }
+    let room = BODY_CAP - r.body.len();
+    r.body.push_str(super::text::clip(line, room.saturating_sub(1)));
+    r.body.push('\n');
+}
+
+/// A new status line starts the final response (after `100 Continue`), so
+/// earlier response headers are dropped.
+fn set_status(r: &mut HttpResponse, st: u16) {
+    if r.status.is_some() {
+        r.headers.clear();
+    }
+    r.status = Some(st);
+}
+
+/// `HTTP/1.1 503 Service Unavailable`, `HTTP/2 503`, `HTTP/1.0 200`.
+fn status_line(s: &str) -> Option<u16> {
+    let rest = s.strip_prefix("HTTP/")?;
+    let (ver, rest) = rest.split_once(' ')?;
+    if ver.is_empty() || !ver.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return None;
+    }
+    let code = rest.get(..3)?;
+    if rest.len() > 3 && !rest[3..].starts_with(' ') {
+        return None;
+    }
+    let n: u16 = code.parse().ok()?;
+    (100..=599).contains(&n).then_some(n)
+}
+
+/// `HTTP/x NNN` anywhere in a line.
+fn embedded_status(line: &str) -> Option<u16> {
+    let mut from = 0;
+    while let Some(i) = line[from..].find("HTTP/") {
+        let at = from + i;
+        if let Some(st) = status_line(&line[at..]) {
+            return Some(st);
+        }
+        from = at + 5;
+    }
     None
+}
+
+/// A header block quoted with literal `\r\n` escapes (fortio).
+fn escaped_block(line: &str) -> Option<String> {
+    let i = line.find("\"HTTP/")?;
+    let inner = &line[i + 1..];
+    if !inner.contains("\\r\\n") {
+        return None;
+    }
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    Some(inner.replace("\\r\\n", "\n"))
+}
+
+/// `name: value` with an HTTP token as name; the name lower-cased.
+fn header(s: &str) -> Option<(String, String)> {
+    let (k, v) = s.split_once(':')?;
+    if k.is_empty()
+        || k.len() > 64
+        || !k
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    {
+        return None;
+    }
+    Some((k.to_ascii_lowercase(), v.trim().to_string()))
+}
+
+/// Header names that identify a mesh response on their own (a lone
+/// `l5d-proxy-error: …` line is a response, a lone `note: …` is not).
+fn is_known_header_line(line: &str) -> bool {
+    let Some((k, _)) = line.split_once(':') else {
+        return false;
+    };
+    let k = k.to_ascii_lowercase();
+    k.starts_with("l5d-")
+        || k.starts_with("x-envoy-")
+        || k == "grpc-status"
+        || k == "grpc-message"
+        || k == "server"
+        || k == "x-mesh-client-id"
+        || k == "www-authenticate"
+        || k == "content-type"
+        || k == "content-length"
+        || k == "date"
+        || k == "via"
+}
+
+/// gRPC code names as grpcurl prints them → numbers.
+fn grpc_code(name: &str) -> Option<u8> {
+    const CODES: [&str; 17] = [
+        "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+        "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
+        "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+    ];
+    if let Ok(n) = name.parse::<u8>() {
+        return Some(n);
+    }
+    CODES
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(name) || (name == "Cancelled" && *c == "Canceled"))
+        .map(|p| p as u8)
 }
 
 /// `true` when the text looks like a curl transcript or a header block.
 pub fn looks_like(text: &str) -> bool {
-    let _ = text;
+    let mut lines = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty());
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    if first.starts_with("< HTTP/") || first.starts_with("> ") || first.starts_with("* ") {
+        return true;
+    }
+    if status_line(first).is_some() || is_known_header_line(first) && header(first).is_some() {
+        return true;
+    }
+    if first.starts_with("curl: (") || first.starts_with("wget: ") || first.starts_with("ERROR:") {
+        return true;
+    }
+    if first.starts_with("Aborting because error ") && embedded_status(first).is_some() {
+        return true;
+    }
+    // `$ … curl …` / `$ … grpcurl …` shell transcript with output.
+    if let Some(cmd) = first.strip_prefix("$ ") {
+        let is_client = cmd
+            .split_whitespace()
+            .any(|w| matches!(w, "curl" | "grpcurl" | "wget" | "http" | "fortio"));
+        return is_client;
+    }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_verbose_transcripts_split_request_response_and_body() {
+        let r = parse("> GET / HTTP/1.1\n> Host: web\n> Expect: 100-continue\n>\n< HTTP/1.1 404 Not Found\n< l5d-proxy-error: no route found for request\n< Content-Length: 0\n<\n* Connection #0 left intact\n").unwrap();
+        assert_eq!(r.status, Some(404));
+        assert_eq!(r.header("l5d-proxy-error"), Some("no route found for request"));
+        assert_eq!(r.headers[1].0, "content-length");
+        assert_eq!(r.request_headers[1], ("expect".into(), "100-continue".into()));
+        assert!(r.body.contains("Connection #0 left intact"));
+    }
+
+    #[test]
+    fn raw_header_blocks_and_http2_parse() {
+        let r = parse("HTTP/2 503\nserver: envoy\ncontent-length: 19\n\nno healthy upstream\n").unwrap();
+        assert_eq!(r.status, Some(503));
+        assert_eq!(r.header("server"), Some("envoy"));
+        assert_eq!(r.body, "no healthy upstream\n");
+    }
+
+    #[test]
+    fn single_header_lines_are_responses() {
+        assert!(looks_like("l5d-proxy-error: service in fail-fast"));
+        let r = parse("l5d-proxy-error: service in fail-fast").unwrap();
+        assert_eq!(r.header("l5d-proxy-error"), Some("service in fail-fast"));
+        assert!(looks_like("HTTP/1.1 503"));
+        assert_eq!(parse("HTTP/1.1 503").unwrap().status, Some(503));
+    }
+
+    #[test]
+    fn grpcurl_errors_become_grpc_headers_and_body() {
+        let t = "$ kubectl exec shell -- grpcurl -plaintext mock-server:9090 mock.MockService/Status\nERROR:\n  Code: Unavailable\n  Message: no healthy upstream\ncommand terminated with exit code 78\n";
+        assert!(looks_like(t));
+        let r = parse(t).unwrap();
+        assert_eq!(r.header("grpc-status"), Some("14"));
+        assert_eq!(r.header("grpc-message"), Some("no healthy upstream"));
+        assert!(r.body.contains("no healthy upstream"));
+        assert!(!r.body.contains("kubectl"));
+    }
+
+    #[test]
+    fn client_errors_keep_their_text_and_quoted_status() {
+        let r = parse("curl: (35) error:1408F10B:SSL routines:ssl3_get_record:wrong version number").unwrap();
+        assert_eq!(r.status, None);
+        assert!(r.body.contains("wrong version number"));
+        let r = parse("wget: server returned error: HTTP/1.1 403 Forbidden").unwrap();
+        assert_eq!(r.status, Some(403));
+        let r = parse(r#"Aborting because error 503 for http://x:8080/echo: "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 91\r\nserver: envoy\r\n\r\nupstream connect error or disconnect/reset before headers. reset reason: connection failure""#).unwrap();
+        assert_eq!(r.status, Some(503));
+        assert_eq!(r.header("server"), Some("envoy"));
+        assert!(r.body.contains("reset reason: connection failure"));
+    }
+
+    #[test]
+    fn log_lines_do_not_look_like_http() {
+        assert!(!looks_like("[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"));
+        assert!(!looks_like("note: something"));
+        assert!(!looks_like("HTTP/1.1 is a protocol"));
+        assert!(!looks_like(""));
+    }
 }

@@ -2,18 +2,351 @@
 //!
 //! Published crates mangle Linkerd's mixed text/OpenMetrics output (`# EOF`)
 //! and Istio label values such as `response_flags="UH,URX"`, so this one is ours.
+//!
+//! Read, line by line (so a truncated file yields what parsed):
+//!
+//! * Prometheus text and OpenMetrics samples: `name{k="v",…} value [timestamp] [# {exemplar} v]`,
+//!   label values with `,` `}` `=` and escapes (`\"`, `\\`, `\n`), `NaN`/`+Inf`/`-Inf`,
+//!   names with colons; `# HELP`/`# TYPE`/`# UNIT`/`# EOF` and other comments are skipped.
+//! * Prometheus UI query results (`istio_requests_total-query-results.prom`): a
+//!   leading marker such as `✔` is skipped, a tab may separate the value, and a
+//!   series pasted without a value is kept with value NaN (labels still readable;
+//!   the engine ignores non-finite values in sums).
+//! * Envoy admin `/stats` text `cluster.outbound|8000||httpbin….upstream_rq_pending_overflow: 12`:
+//!   name = the dotted stat, no labels.
+//! * Envoy admin `/clusters` text `outbound|9000||svc::10.244.25.4:9000::rq_error::2`:
+//!   name = the stat (`rq_error`), labels `cluster` and `host`; a non-numeric
+//!   value (`health_flags::healthy`) gives value 1 with the text in label `value`.
 
 use super::MetricSample;
 
 /// Parses an exposition; returns the samples and the number of lines that
 /// could not be read. A truncated file yields what parsed.
 pub fn parse(text: &str) -> (Vec<MetricSample>, u64) {
-    let _ = text;
-    (Vec::new(), 0)
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for line in text.lines() {
+        match parse_line(line) {
+            Line::Sample(s) => out.push(s),
+            Line::Skip => {}
+            Line::Bad => bad += 1,
+        }
+    }
+    (out, bad)
 }
 
-/// `true` when the text looks like a metrics exposition.
+/// What one exposition line is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    Sample(MetricSample),
+    /// Blank, comment, `# HELP`/`# TYPE`/`# UNIT`/`# EOF`.
+    Skip,
+    /// Not readable as any supported shape.
+    Bad,
+}
+
+/// Parses one exposition line.
+pub fn parse_line(line: &str) -> Line {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let t = line.trim();
+    if t.is_empty() || t.starts_with('#') {
+        return Line::Skip;
+    }
+    // Prometheus UI pastes may start with a marker glyph (`✔`).
+    let t = t.trim_start_matches(|c: char| !c.is_ascii());
+    if let Some(s) = prom_sample(t) {
+        return Line::Sample(s);
+    }
+    if let Some(s) = envoy_clusters(t).or_else(|| envoy_stat(t)) {
+        return Line::Sample(s);
+    }
+    Line::Bad
+}
+
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c == b':'
+}
+
+fn is_name_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b':'
+}
+
+/// Reads a sample value: floats, `NaN`, `+Inf`, `-Inf` (any case).
+pub fn parse_value(v: &str) -> Option<f64> {
+    match v.to_ascii_lowercase().as_str() {
+        "nan" => Some(f64::NAN),
+        "+inf" | "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        _ => {
+            let b = v.as_bytes();
+            // Rust also accepts "infinity" and friends; keep to digits.
+            if b.is_empty()
+                || !b
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E' | b'_'))
+            {
+                return None;
+            }
+            v.replace('_', "").parse().ok()
+        }
+    }
+}
+
+fn prom_sample(t: &str) -> Option<MetricSample> {
+    let b = t.as_bytes();
+    if b.is_empty() || !is_name_start(b[0]) {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() && is_name_char(b[i]) {
+        i += 1;
+    }
+    let name = &t[..i];
+    let mut labels = Vec::new();
+    if i < b.len() && b[i] == b'{' {
+        i = parse_labels(t, i + 1, &mut labels)?;
+    }
+    let rest = &t[i..];
+    if rest.is_empty() {
+        // A series without a value: only as a Prometheus UI row (labels present).
+        if labels.is_empty() {
+            return None;
+        }
+        return Some(MetricSample {
+            name: name.to_string(),
+            labels,
+            value: f64::NAN,
+        });
+    }
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    // Value, then an optional timestamp and/or exemplar (` # {…} 1.0`).
+    let rest = rest.trim_start();
+    let (val, after) = match rest.find([' ', '\t']) {
+        Some(j) => (&rest[..j], rest[j..].trim_start()),
+        None => (rest, ""),
+    };
+    let value = parse_value(val)?;
+    if !after.is_empty() && !after.starts_with('#') {
+        let (ts, more) = match after.find([' ', '\t']) {
+            Some(j) => (&after[..j], after[j..].trim_start()),
+            None => (after, ""),
+        };
+        parse_value(ts)?;
+        if !more.is_empty() && !more.starts_with('#') {
+            return None;
+        }
+    }
+    Some(MetricSample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
+}
+
+/// Reads `k="v",…}` from byte `i`; returns the index after `}`.
+fn parse_labels(t: &str, mut i: usize, out: &mut Vec<(String, String)>) -> Option<usize> {
+    let b = t.as_bytes();
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b',') {
+            i += 1;
+        }
+        if i >= b.len() {
+            return None; // truncated
+        }
+        if b[i] == b'}' {
+            return Some(i + 1);
+        }
+        let ks = i;
+        while i < b.len() && is_name_char(b[i]) {
+            i += 1;
+        }
+        if i == ks {
+            return None;
+        }
+        let key = &t[ks..i];
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'=' {
+            return None;
+        }
+        i += 1;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'"' {
+            return None;
+        }
+        i += 1;
+        let mut val = String::new();
+        let mut seg = i;
+        loop {
+            if i >= b.len() {
+                return None; // unterminated value
+            }
+            match b[i] {
+                b'"' => {
+                    val.push_str(&t[seg..i]);
+                    i += 1;
+                    break;
+                }
+                b'\\' if i + 1 < b.len() => {
+                    val.push_str(&t[seg..i]);
+                    match b[i + 1] {
+                        b'n' => val.push('\n'),
+                        b'\\' => val.push('\\'),
+                        b'"' => val.push('"'),
+                        _ => {
+                            // Unknown escape: keep the backslash, read on.
+                            val.push('\\');
+                            i += 1;
+                            seg = i;
+                            continue;
+                        }
+                    }
+                    i += 2;
+                    seg = i;
+                }
+                _ => i += 1,
+            }
+        }
+        out.push((key.to_string(), val));
+    }
+}
+
+/// Envoy `/stats`: `dotted.stat.name: 12`.
+fn envoy_stat(t: &str) -> Option<MetricSample> {
+    let (name, v) = t.rsplit_once(": ")?;
+    if name.is_empty() || name.contains(' ') || !name.contains('.') {
+        return None;
+    }
+    let value = parse_value(v.trim())?;
+    Some(MetricSample {
+        name: name.to_string(),
+        labels: Vec::new(),
+        value,
+    })
+}
+
+/// Envoy `/clusters`: `cluster::host::stat::value` or `cluster::stat::value`.
+fn envoy_clusters(t: &str) -> Option<MetricSample> {
+    if t.contains(' ') || !t.contains("::") {
+        return None;
+    }
+    let parts: Vec<&str> = t.split("::").collect();
+    let (labels, name, v) = match parts.as_slice() {
+        [c, h, n, v] => (
+            vec![("cluster".to_string(), c.to_string()), ("host".to_string(), h.to_string())],
+            *n,
+            *v,
+        ),
+        [c, n, v] => (vec![("cluster".to_string(), c.to_string())], *n, *v),
+        _ => return None,
+    };
+    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
+        return None;
+    }
+    let mut labels = labels;
+    let value = match parse_value(v) {
+        Some(x) => x,
+        None => {
+            labels.push(("value".to_string(), v.to_string()));
+            1.0
+        }
+    };
+    Some(MetricSample {
+        name: name.to_string(),
+        labels,
+        value,
+    })
+}
+
+/// `true` when the text looks like a metrics exposition: `# TYPE`/`# HELP`
+/// lines, or most of the first non-blank lines read as samples of a
+/// metric-looking name (with labels, or with `_`, `.` or `:` in it).
 pub fn looks_like(text: &str) -> bool {
-    let _ = text;
-    false
+    let mut seen = 0;
+    let mut samples = 0;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()).take(20) {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") || line.starts_with("# UNIT ") {
+            return true;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        seen += 1;
+        if let Line::Sample(s) = parse_line(line) {
+            if !s.labels.is_empty() || s.name.contains(['_', '.', ':']) {
+                samples += 1;
+            }
+        }
+    }
+    samples > 0 && samples * 10 >= seen * 7
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_keep_commas_braces_and_escapes() {
+        let (s, bad) = parse(
+            "istio_requests_total{response_flags=\"UH,URX\",x=\"a}b=c\",q=\"say \\\"hi\\\"\\n\\\\\"} 3\n",
+        );
+        assert_eq!(bad, 0);
+        assert_eq!(s[0].label("response_flags"), Some("UH,URX"));
+        assert_eq!(s[0].label("x"), Some("a}b=c"));
+        assert_eq!(s[0].label("q"), Some("say \"hi\"\n\\"));
+        assert_eq!(s[0].value, 3.0);
+    }
+
+    #[test]
+    fn special_values_timestamps_and_exemplars_parse() {
+        let (s, bad) = parse(
+            "a_b NaN\nc{le=\"+Inf\"} +Inf 1700000000000\nd:e -Inf\nf_total 2.5 # {trace_id=\"abc\"} 1.0\n# EOF\n",
+        );
+        assert_eq!(bad, 0);
+        assert!(s[0].value.is_nan());
+        assert_eq!(s[1].value, f64::INFINITY);
+        assert_eq!(s[2].name, "d:e");
+        assert_eq!(s[3].value, 2.5);
+    }
+
+    #[test]
+    fn truncated_lines_are_counted_and_the_rest_kept() {
+        let (s, bad) = parse("ok_total 1\ncut_total{a=\"x\nalso_ok 2\n");
+        assert_eq!(s.len(), 2);
+        assert_eq!(bad, 1);
+    }
+
+    #[test]
+    fn envoy_admin_stats_and_clusters_parse() {
+        let (s, _) = parse("cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow: 21\n");
+        assert_eq!(s[0].name, "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow");
+        assert_eq!(s[0].value, 21.0);
+        let (s, _) = parse("outbound|9000||x.svc.cluster.local::10.244.25.4:9000::rq_error::2\noutbound|9000||x::10.1.1.1:9000::health_flags::healthy\n");
+        assert_eq!(s[0].name, "rq_error");
+        assert_eq!(s[0].label("host"), Some("10.244.25.4:9000"));
+        assert_eq!(s[1].label("value"), Some("healthy"));
+    }
+
+    #[test]
+    fn query_results_keep_their_series() {
+        let (s, bad) = parse("✔istio_requests_total{response_code=\"500\"}\nistio_requests_total{response_code=\"503\",response_flags=\"UC\"}\t1\n");
+        assert_eq!(bad, 0);
+        assert!(s[0].value.is_nan());
+        assert_eq!(s[1].value, 1.0);
+        assert_eq!(s[1].label("response_flags"), Some("UC"));
+    }
+
+    #[test]
+    fn log_lines_do_not_look_like_metrics() {
+        assert!(!looks_like("[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"));
+        assert!(!looks_like("hello world\nfoo bar"));
+        assert!(!looks_like("no healthy upstream"));
+        assert!(looks_like("# TYPE x counter\nx 1"));
+        assert!(looks_like("request_total{a=\"b\"} 1"));
+    }
 }

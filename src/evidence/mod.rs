@@ -15,6 +15,7 @@ pub mod http;
 pub mod interop;
 pub mod linkerd;
 pub mod metrics;
+mod text;
 
 use serde::Serialize;
 use std::fmt;
@@ -112,7 +113,7 @@ impl Level {
     pub fn parse(s: &str) -> Option<Level> {
         let s = s.trim_matches(|c: char| c == '[' || c == ']' || c == '!' || c == ':');
         Some(match s.to_ascii_lowercase().as_str() {
-            "trace" | "trc" | "t" => Level::Trace,
+            "trace" | "trc" | "trce" | "t" => Level::Trace,
             "debug" | "dbug" | "dbg" | "d" => Level::Debug,
             "info" | "inf" | "i" => Level::Info,
             "warn" | "warning" | "wrn" | "w" => Level::Warn,

@@ -1,0 +1,171 @@
+//! Small byte-scanning helpers shared by the line parsers: collector
+//! prefixes (kubectl `--timestamps`, stern/k9s pod and container columns),
+//! `key=value` runs as `tracing` and ztunnel print them, safe slicing.
+//!
+//! Everything here works on `&str` and only ever cuts at ASCII bytes, so a
+//! slice can never split a UTF-8 character.
+
+/// `true` for an RFC 3339 timestamp as kubectl `--timestamps`, istio and
+/// Envoy JSON print it (`2021-05-04T10:00:00.123456789Z`, `…+00:00`).
+pub(crate) fn is_rfc3339(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+        && (b[10] == b'T' || b[10] == b't')
+        && b[11..13].iter().all(u8::is_ascii_digit)
+        && b[13] == b':'
+}
+
+/// Splits off the first whitespace-delimited token: `(token, rest)`, with
+/// `rest` starting at the next non-blank byte.
+pub(crate) fn split_token(s: &str) -> (&str, &str) {
+    let s = s.trim_start_matches([' ', '\t']);
+    match s.find([' ', '\t']) {
+        Some(i) => (&s[..i], s[i..].trim_start_matches([' ', '\t'])),
+        None => (s, ""),
+    }
+}
+
+/// Strips a leading kubectl `--timestamps` stamp (`2021-…Z ` or `2021-…Z\t`).
+pub(crate) fn strip_kubectl_ts(s: &str) -> (Option<&str>, &str) {
+    let (tok, rest) = split_token(s);
+    if is_rfc3339(tok) {
+        (Some(tok), rest)
+    } else {
+        (None, s)
+    }
+}
+
+/// `true` for an identifier as `tracing` prints field names (`client.addr`,
+/// `error.sources`, `server.id`, `dst.hbone_addr`).
+pub(crate) fn is_field_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.' || *c == b'-')
+        && b[b.len() - 1] != b'.'
+}
+
+/// Byte offsets of every ` key=` at bracket depth 0 in `s` (the offset of
+/// the key's first byte); the start of `s` counts when it begins with `key=`.
+///
+/// Depth counts `{}`, `()`, `[]` and double quotes, so Rust `Debug` values
+/// such as `tls=Some(Established { client_id: … })` (linkerd2-pr-9286.log)
+/// stay in one value.
+pub(crate) fn field_starts(s: &str) -> Vec<usize> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut depth: i32 = 0;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if quoted {
+            if c == b'\\' {
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                quoted = false;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' => quoted = true,
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth = (depth - 1).max(0),
+            _ => {}
+        }
+        if depth == 0 && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t') && c != b' ' {
+            // A candidate key runs to the next '=' (no blanks inside).
+            let mut j = i;
+            while j < b.len() && b[j] != b'=' && b[j] != b' ' && b[j] != b'\t' {
+                j += 1;
+            }
+            if j < b.len() && b[j] == b'=' && is_field_key(&s[i..j]) {
+                out.push(i);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Removes one pair of surrounding double quotes.
+pub(crate) fn unquote(v: &str) -> &str {
+    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    }
+}
+
+/// Parses `k1=v1 k2=some value k3="q"` into pairs; a value runs to the next
+/// ` key=` at depth 0. Returns the text before the first key (the message).
+pub(crate) fn parse_fields<'a>(s: &'a str, out: &mut Vec<(String, String)>) -> &'a str {
+    let starts = field_starts(s);
+    let head = match starts.first() {
+        Some(&i) => &s[..i],
+        None => return s,
+    };
+    for (n, &i) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(s.len());
+        let kv = &s[i..end];
+        if let Some(eq) = kv.find('=') {
+            let k = &kv[..eq];
+            let v = kv[eq + 1..].trim_end_matches([' ', '\t']);
+            out.push((k.to_string(), unquote(v).to_string()));
+        }
+    }
+    head
+}
+
+/// The longest prefix of `s` no longer than `max` bytes that ends on a char
+/// boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_stop_at_the_next_key_and_keep_debug_values_whole() {
+        let mut f = Vec::new();
+        let head = parse_fields(
+            "Connection denied server.name=x tls=Some(Established { client_id: None }) client=1.2.3.4:5",
+            &mut f,
+        );
+        assert_eq!(head, "Connection denied ");
+        assert_eq!(f[1].1, "Some(Established { client_id: None })");
+        assert_eq!(f[2], ("client".into(), "1.2.3.4:5".into()));
+    }
+
+    #[test]
+    fn clip_never_splits_a_character() {
+        assert_eq!(clip("aé", 2), "a");
+        assert_eq!(clip("abc", 10), "abc");
+    }
+
+    #[test]
+    fn kubectl_timestamps_are_recognised() {
+        assert!(is_rfc3339("2021-05-04T10:00:00.123456789Z"));
+        assert!(!is_rfc3339("[2021-05-04"));
+        assert_eq!(strip_kubectl_ts("2023-06-28T10:52:48Z\t[ 1.0s]").1, "[ 1.0s]");
+    }
+}
