@@ -438,7 +438,12 @@ impl<'r> Matcher<'r> {
                     }
                     None => (sum, format!("{} = {}", c.name, sum)),
                 };
-                if value > c.above && !matching.is_empty() {
+                // A series listed without a value (a query-result listing) still
+                // proves the series exists: it satisfies a presence check (`above: 0`).
+                let listed = c.over.is_none()
+                    && c.above == 0.0
+                    && matching.iter().any(|(_, m)| m.value.is_nan());
+                if (value > c.above || listed) && !matching.is_empty() {
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
                     hit.add(&s.name, &origin, &shown, None);

@@ -276,11 +276,15 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
         method,
         path: s("path"),
         protocol,
-        status: s("response_code").and_then(|x| x.parse::<u16>().ok()).or_else(|| {
-            // "-" / absent response code on TCP records means none sent.
-            o.get("response_code").map(|_| 0)
-        }),
-        flags: s("response_flags").map(|f| split_flags(&f)).unwrap_or_default(),
+        status: s("response_code")
+            .and_then(|x| x.parse::<u16>().ok())
+            .or_else(|| {
+                // "-" / absent response code on TCP records means none sent.
+                o.get("response_code").map(|_| 0)
+            }),
+        flags: s("response_flags")
+            .map(|f| split_flags(&f))
+            .unwrap_or_default(),
         details: s("response_code_details"),
         termination: s("connection_termination_details"),
         transport_failure: s("upstream_transport_failure_reason"),
@@ -382,8 +386,14 @@ mod tests {
         assert_eq!(r.duration_ms, Some(4));
         assert_eq!(r.authority.as_deref(), Some("httpbin:8000"));
         assert_eq!(r.upstream_host.as_deref(), Some("10.44.1.27:80"));
-        assert_eq!(r.upstream_cluster.as_deref(), Some("outbound|8000||httpbin.foo.svc.cluster.local"));
-        assert_eq!(r.request_id.as_deref(), Some("84961386-6d84-929d-98bd-c5aee93b5c88"));
+        assert_eq!(
+            r.upstream_cluster.as_deref(),
+            Some("outbound|8000||httpbin.foo.svc.cluster.local")
+        );
+        assert_eq!(
+            r.request_id.as_deref(),
+            Some("84961386-6d84-929d-98bd-c5aee93b5c88")
+        );
         assert_eq!(r.sni, None);
     }
 
@@ -393,7 +403,10 @@ mod tests {
         assert!(r.tcp);
         assert_eq!(r.status, Some(0));
         assert_eq!(r.flags, vec!["UF", "URX"]);
-        assert_eq!(r.transport_failure.as_deref(), Some("delayed_connect_error:_Connection_refused"));
+        assert_eq!(
+            r.transport_failure.as_deref(),
+            Some("delayed_connect_error:_Connection_refused")
+        );
         assert_eq!(r.upstream_host.as_deref(), Some("10.244.0.17:15008"));
         assert_eq!(r.upstream_cluster.as_deref(), Some("connect_originate"));
     }
@@ -402,7 +415,10 @@ mod tests {
     fn older_formats_are_told_apart_by_shape() {
         // 1.6 mixer era: "mixer" "failure"
         let r = parse_line(r#"[2020-10-08T14:48:48.231Z] "POST /email HTTP/1.1" 500 RLSE "-" "-" 0 0 0 - "10.9.3.98" "PostmanRuntime/7.26.5" "22a11ab3" "c4.com.br" "-" - - 10.9.3.53:8080 10.9.3.98:23"#).unwrap();
-        assert_eq!((r.status, r.flags.clone()), (Some(500), vec!["RLSE".to_string()]));
+        assert_eq!(
+            (r.status, r.flags.clone()),
+            (Some(500), vec!["RLSE".to_string()])
+        );
         assert_eq!(r.authority.as_deref(), Some("c4.com.br"));
         // 1.8: "failure"
         let r = parse_line(r#"[2021-02-03T20:14:37.105Z] "- - HTTP/1.1" 400 DPE "-" 0 11 0 - "-" "-" "-" "-" "-" - - 10.36.1.146:8080 10.36.1.1:51981 - "#).unwrap();
@@ -422,7 +438,11 @@ mod tests {
         assert_eq!(r.flags, vec!["URX", "UF"]);
         assert_eq!(r.status, Some(200));
         assert_eq!(r.duration_ms, Some(47));
-        assert!(r.details.unwrap().starts_with("upstream_reset_before_response_started{"));
+        assert!(
+            r.details
+                .unwrap()
+                .starts_with("upstream_reset_before_response_started{")
+        );
     }
 
     #[test]
@@ -433,7 +453,12 @@ mod tests {
         assert_eq!(r.duration_ms, Some(15001));
         let r = parse_line(r#"error   access  connection complete     src.addr=10.244.1.6:42020 dst.addr=10.244.1.9:15008 dst.hbone_addr=10.244.1.9:9080 dst.service="productpage.default.svc.cluster.local" bytes_sent=0 bytes_recv=0 duration="0ms" error="connection closed due to policy rejection: allow policies exist, but none allowed""#).unwrap();
         assert!(r.tcp);
-        assert_eq!(r.termination.as_deref(), Some("connection closed due to policy rejection: allow policies exist, but none allowed"));
+        assert_eq!(
+            r.termination.as_deref(),
+            Some(
+                "connection closed due to policy rejection: allow policies exist, but none allowed"
+            )
+        );
         let r = parse_line(r#"127.0.0.6 - - [11/Jul/2022:08:54:13 +0000] "GET /api/v1/version HTTP/1.1" 426 0 "https://x/login" "Mozilla/5.0" "172.16.0.4""#).unwrap();
         assert_eq!(r.status, Some(426));
         assert!(r.flags.is_empty());

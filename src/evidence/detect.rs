@@ -51,7 +51,13 @@ fn read_text_with(
             count_lines(text, &mut stats);
             let (samples, bad) = super::metrics::parse(text);
             stats.unparseable += bad;
-            emit(f, &mut stats, Item::Metrics { samples }, clip_raw(text), origin.clone());
+            emit(
+                f,
+                &mut stats,
+                Item::Metrics { samples },
+                clip_raw(text),
+                origin.clone(),
+            );
             return stats;
         }
         Some(Block::Http) => {
@@ -109,7 +115,13 @@ fn clip_raw(text: &str) -> String {
     super::text::clip(text.trim_end(), 4096).to_string()
 }
 
-fn emit(f: &mut dyn FnMut(Evidence), stats: &mut ReadStats, item: Item, raw: String, origin: Origin) {
+fn emit(
+    f: &mut dyn FnMut(Evidence),
+    stats: &mut ReadStats,
+    item: Item,
+    raw: String,
+    origin: Origin,
+) {
     stats.count(&item);
     f(Evidence { item, raw, origin });
 }
@@ -229,7 +241,13 @@ impl<'o> LineReader<'o> {
                     self.block_lines.clear();
                     // Raw: the record on one line, as text signals expect.
                     let raw = text.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-                    emit(f, &mut self.stats, Item::Access(rec), raw, self.origin.at_line(start));
+                    emit(
+                        f,
+                        &mut self.stats,
+                        Item::Access(rec),
+                        raw,
+                        self.origin.at_line(start),
+                    );
                 }
                 None => self.flush_block_lines(f),
             }
@@ -254,7 +272,13 @@ impl<'o> LineReader<'o> {
         let item = classify_line_as(line, self.kind).unwrap_or_else(|| Item::AppLog {
             message: line.to_string(),
         });
-        emit(f, &mut self.stats, item, line.to_string(), self.origin.at_line(n));
+        emit(
+            f,
+            &mut self.stats,
+            item,
+            line.to_string(),
+            self.origin.at_line(n),
+        );
     }
 
     fn oversized(&mut self, len: u64) {
@@ -315,7 +339,11 @@ fn next_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        let data = if done { &chunk[..take - 1] } else { &chunk[..take] };
+        let data = if done {
+            &chunk[..take - 1]
+        } else {
+            &chunk[..take]
+        };
         if !oversized {
             if buf.len() + data.len() > MAX_LINE {
                 oversized = true;
@@ -390,7 +418,10 @@ pub fn read_lines<R: BufRead>(
         }
         t
     };
-    let n_over = head.iter().filter(|(l, _)| matches!(l, HeadLine::Oversized)).count() as u64;
+    let n_over = head
+        .iter()
+        .filter(|(l, _)| matches!(l, HeadLine::Oversized))
+        .count() as u64;
     if eof {
         let text = joined();
         if block_kind(&text, kind).is_some() {
@@ -429,7 +460,13 @@ pub fn read_lines<R: BufRead>(
             metric_line(&decode(&buf), &mut stats, &mut samples, origin, f);
         }
         if !samples.is_empty() {
-            emit(f, &mut stats, Item::Metrics { samples }, String::new(), origin.clone());
+            emit(
+                f,
+                &mut stats,
+                Item::Metrics { samples },
+                String::new(),
+                origin.clone(),
+            );
         }
         return stats;
     }
@@ -470,7 +507,13 @@ fn metric_line(
     }
     if samples.len() >= METRICS_BATCH {
         let batch = std::mem::take(samples);
-        emit(f, stats, Item::Metrics { samples: batch }, String::new(), origin.clone());
+        emit(
+            f,
+            stats,
+            Item::Metrics { samples: batch },
+            String::new(),
+            origin.clone(),
+        );
     }
 }
 
@@ -490,13 +533,20 @@ mod tests {
 just some app text\n";
         let (ev, st) = read_text(text, InputKind::Auto, &o());
         assert_eq!(st.lines, 4);
-        assert_eq!((st.proxy_log, st.access_log, st.envoy_log, st.app_log), (1, 1, 1, 1));
+        assert_eq!(
+            (st.proxy_log, st.access_log, st.envoy_log, st.app_log),
+            (1, 1, 1, 1)
+        );
         assert_eq!(ev[1].origin, Origin::file("t", Some(2)));
     }
 
     #[test]
     fn a_lone_header_line_is_an_http_item() {
-        let (ev, _) = read_text("l5d-proxy-error: service in fail-fast", InputKind::Auto, &o());
+        let (ev, _) = read_text(
+            "l5d-proxy-error: service in fail-fast",
+            InputKind::Auto,
+            &o(),
+        );
         assert!(matches!(&ev[0].item, Item::Http(h) if h.header("l5d-proxy-error").is_some()));
         let (ev, _) = read_text("HTTP/1.1 503 Service Unavailable", InputKind::Auto, &o());
         assert!(matches!(&ev[0].item, Item::Http(h) if h.status == Some(503)));
@@ -516,7 +566,11 @@ just some app text\n";
 
     #[test]
     fn garbage_is_unparseable_but_free_text_is_app_log() {
-        let (_, st) = read_text("\u{1}\u{2}\u{3}\u{4}abc\nhello there\n\u{FFFD}\u{FFFD}x\n", InputKind::Auto, &o());
+        let (_, st) = read_text(
+            "\u{1}\u{2}\u{3}\u{4}abc\nhello there\n\u{FFFD}\u{FFFD}x\n",
+            InputKind::Auto,
+            &o(),
+        );
         assert_eq!(st.unparseable, 2);
         assert_eq!(st.app_log, 1);
         assert_eq!(st.lines, 3);
@@ -535,13 +589,20 @@ just some app text\n";
     #[test]
     fn streaming_skips_ten_megabyte_lines_and_decodes_invalid_utf8() {
         let mut input = Vec::new();
-        input.extend_from_slice(b"[ 1.0s]  WARN ThreadId(01) linkerd_reconnect: Failed to connect error=x\n");
+        input.extend_from_slice(
+            b"[ 1.0s]  WARN ThreadId(01) linkerd_reconnect: Failed to connect error=x\n",
+        );
         input.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
         input.push(b'\n');
         input.extend_from_slice(b"caf\xe9 ok\n");
         input.extend_from_slice(b"\xff\xfe\xfd\xfc\n");
         let mut items = Vec::new();
-        let st = read_lines(std::io::BufReader::new(&input[..]), InputKind::Auto, &o(), |e| items.push(e));
+        let st = read_lines(
+            std::io::BufReader::new(&input[..]),
+            InputKind::Auto,
+            &o(),
+            |e| items.push(e),
+        );
         assert_eq!(st.lines, 4);
         assert_eq!(st.oversized, 1);
         assert_eq!(st.proxy_log, 1);

@@ -106,15 +106,45 @@ fn parse_raw(line: &str) -> Option<EnvoyLogEvent> {
 
 /// Scopes istiod (pilot-discovery) logs under.
 const ISTIOD_SCOPES: &[&str] = &[
-    "ads", "model", "rbac", "authorization", "authn", "validation", "pilot", "kube", "klog",
-    "delta", "status", "serviceentry", "controllers", "analysis", "krt", "spiffe", "grpcgen",
-    "gateway", "leader", "security", "server", "networking", "wle", "xdsproxy-server",
+    "ads",
+    "model",
+    "rbac",
+    "authorization",
+    "authn",
+    "validation",
+    "pilot",
+    "kube",
+    "klog",
+    "delta",
+    "status",
+    "serviceentry",
+    "controllers",
+    "analysis",
+    "krt",
+    "spiffe",
+    "grpcgen",
+    "gateway",
+    "leader",
+    "security",
+    "server",
+    "networking",
+    "wle",
+    "xdsproxy-server",
 ];
 /// Scopes pilot-agent logs under (plus Envoy's own `envoy config` lines, which
 /// are about the agent's XDS connection to istiod).
 const AGENT_SCOPES: &[&str] = &[
-    "xdsproxy", "sds", "cache", "citadelclient", "dns", "healthcheck", "wasm", "istio-agent",
-    "iptables", "cni", "envoy config",
+    "xdsproxy",
+    "sds",
+    "cache",
+    "citadelclient",
+    "dns",
+    "healthcheck",
+    "wasm",
+    "istio-agent",
+    "iptables",
+    "cni",
+    "envoy config",
 ];
 
 fn component_for(scope: &str) -> String {
@@ -130,7 +160,9 @@ fn component_for(scope: &str) -> String {
 fn is_scope(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
-        && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.'))
+        && s.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.')
+        })
 }
 
 /// istio zap lines: `ts level scope message`, tab- or blank-separated.
@@ -216,15 +248,24 @@ mod tests {
         let e = parse_line("[Envoy (Epoch 0)] [2020-10-16 07:46:36.184][31][debug][http] [external/envoy/source/common/http/conn_manager_impl.cc:279] [C83] dispatch error: http/1.1 protocol error: HPE_INVALID_METHOD").unwrap();
         assert_eq!(e.level, Some(Level::Debug));
         assert_eq!(e.component.as_deref(), Some("http"));
-        assert_eq!(e.message, "[C83] dispatch error: http/1.1 protocol error: HPE_INVALID_METHOD");
+        assert_eq!(
+            e.message,
+            "[C83] dispatch error: http/1.1 protocol error: HPE_INVALID_METHOD"
+        );
         let e = parse_line("[2018-06-07 23:03:37.170][16][warning][upstream] external/envoy/source/common/config/grpc_mux_impl.cc:235] gRPC config stream closed: 14, no healthy upstream").unwrap();
         assert_eq!(e.level, Some(Level::Warn));
-        assert_eq!(e.message, "gRPC config stream closed: 14, no healthy upstream");
+        assert_eq!(
+            e.message,
+            "gRPC config stream closed: 14, no healthy upstream"
+        );
         let e = parse_line("[2017-05-17 03:00:52.735][14236][critical][assert] assert failure: fd_ != -1: external/envoy/source/common/network/connection_impl.cc:58").unwrap();
         assert_eq!(e.component.as_deref(), Some("assert"));
         assert!(e.message.starts_with("assert failure"));
         let e = parse_line(r#"1585346044212,"[2020-03-27 21:54:04.212][81][critical][backtrace] [bazel-out/k8-opt/bin/source/server/backtrace.h:83] Caught Aborted, suspect faulting address 0x53900000001""#).unwrap();
-        assert_eq!(e.message, "Caught Aborted, suspect faulting address 0x53900000001");
+        assert_eq!(
+            e.message,
+            "Caught Aborted, suspect faulting address 0x53900000001"
+        );
     }
 
     #[test]
@@ -242,7 +283,9 @@ mod tests {
         let e = parse_line("svc-one-deployment-7d8dcc748-4v7tp istio-proxy 2022-07-21T10:51:59.742415Z      debug   envoy router    [C440203][S374698705624913161] upstream timeout").unwrap();
         assert_eq!(e.component.as_deref(), Some("envoy router"));
         assert_eq!(e.message, "[C440203][S374698705624913161] upstream timeout");
-        let e = parse_line("2018-09-14T19:02:31.916960Z info    model   skipping server on gateway").unwrap();
+        let e =
+            parse_line("2018-09-14T19:02:31.916960Z info    model   skipping server on gateway")
+                .unwrap();
         assert_eq!(e.component.as_deref(), Some("istiod/model"));
     }
 

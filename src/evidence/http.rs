@@ -79,19 +79,24 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             let t = line.trim_start();
             if let Some(code) = t.strip_prefix("Code:") {
                 let code = code.trim();
-                let n = grpc_code(code).map(|n| n.to_string()).unwrap_or_else(|| code.to_string());
+                let n = grpc_code(code)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| code.to_string());
                 r.headers.push(("grpc-status".into(), n));
                 push_body(&mut r, line);
                 continue;
             }
             if let Some(msg) = t.strip_prefix("Message:") {
-                r.headers.push(("grpc-message".into(), msg.trim().to_string()));
+                r.headers
+                    .push(("grpc-message".into(), msg.trim().to_string()));
                 push_body(&mut r, line);
                 continue;
             }
             in_grpc_error = false;
         }
-        if in_raw_headers || (r.status.is_none() && r.headers.is_empty() && is_known_header_line(line)) {
+        if in_raw_headers
+            || (r.status.is_none() && r.headers.is_empty() && is_known_header_line(line))
+        {
             if let Some((k, v)) = header(line) {
                 saw_anything = true;
                 r.headers.push((k, v));
@@ -128,7 +133,8 @@ fn push_body(r: &mut HttpResponse, line: &str) {
         return;
     }
     let room = BODY_CAP - r.body.len();
-    r.body.push_str(super::text::clip(line, room.saturating_sub(1)));
+    r.body
+        .push_str(super::text::clip(line, room.saturating_sub(1)));
     r.body.push('\n');
 }
 
@@ -217,9 +223,23 @@ fn is_known_header_line(line: &str) -> bool {
 /// gRPC code names as grpcurl prints them → numbers.
 fn grpc_code(name: &str) -> Option<u8> {
     const CODES: [&str; 17] = [
-        "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
-        "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
-        "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
     ];
     if let Ok(n) = name.parse::<u8>() {
         return Some(n);
@@ -232,7 +252,10 @@ fn grpc_code(name: &str) -> Option<u8> {
 
 /// `true` when the text looks like a curl transcript or a header block.
 pub fn looks_like(text: &str) -> bool {
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty());
     let Some(first) = lines.next() else {
         return false;
     };
@@ -266,15 +289,22 @@ mod tests {
     fn curl_verbose_transcripts_split_request_response_and_body() {
         let r = parse("> GET / HTTP/1.1\n> Host: web\n> Expect: 100-continue\n>\n< HTTP/1.1 404 Not Found\n< l5d-proxy-error: no route found for request\n< Content-Length: 0\n<\n* Connection #0 left intact\n").unwrap();
         assert_eq!(r.status, Some(404));
-        assert_eq!(r.header("l5d-proxy-error"), Some("no route found for request"));
+        assert_eq!(
+            r.header("l5d-proxy-error"),
+            Some("no route found for request")
+        );
         assert_eq!(r.headers[1].0, "content-length");
-        assert_eq!(r.request_headers[1], ("expect".into(), "100-continue".into()));
+        assert_eq!(
+            r.request_headers[1],
+            ("expect".into(), "100-continue".into())
+        );
         assert!(r.body.contains("Connection #0 left intact"));
     }
 
     #[test]
     fn raw_header_blocks_and_http2_parse() {
-        let r = parse("HTTP/2 503\nserver: envoy\ncontent-length: 19\n\nno healthy upstream\n").unwrap();
+        let r = parse("HTTP/2 503\nserver: envoy\ncontent-length: 19\n\nno healthy upstream\n")
+            .unwrap();
         assert_eq!(r.status, Some(503));
         assert_eq!(r.header("server"), Some("envoy"));
         assert_eq!(r.body, "no healthy upstream\n");
@@ -302,7 +332,9 @@ mod tests {
 
     #[test]
     fn client_errors_keep_their_text_and_quoted_status() {
-        let r = parse("curl: (35) error:1408F10B:SSL routines:ssl3_get_record:wrong version number").unwrap();
+        let r =
+            parse("curl: (35) error:1408F10B:SSL routines:ssl3_get_record:wrong version number")
+                .unwrap();
         assert_eq!(r.status, None);
         assert!(r.body.contains("wrong version number"));
         let r = parse("wget: server returned error: HTTP/1.1 403 Forbidden").unwrap();
@@ -315,7 +347,9 @@ mod tests {
 
     #[test]
     fn log_lines_do_not_look_like_http() {
-        assert!(!looks_like("[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"));
+        assert!(!looks_like(
+            "[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"
+        ));
         assert!(!looks_like("note: something"));
         assert!(!looks_like("HTTP/1.1 is a protocol"));
         assert!(!looks_like(""));

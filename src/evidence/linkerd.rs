@@ -171,8 +171,7 @@ fn is_rust_path(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_lowercase() || b[0] == b'_')
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b':')
         && !s.ends_with(':')
         && !s.contains(":::")
@@ -216,7 +215,10 @@ fn parse_body(body: &str, strong: bool, ev: &mut ProxyLogEvent) -> Option<()> {
         }
         let tok = &body[tok_start..i];
         if is_rust_path(tok) && (tok.contains("::") || is_linkerd_target(tok)) {
-            let spans = body[..tok_start].trim_end().trim_end_matches(':').trim_end();
+            let spans = body[..tok_start]
+                .trim_end()
+                .trim_end_matches(':')
+                .trim_end();
             let acceptable = strong
                 || is_linkerd_target(tok)
                 || (!spans.is_empty() && tok.contains("::") && known_span_root(spans));
@@ -224,7 +226,10 @@ fn parse_body(body: &str, strong: bool, ev: &mut ProxyLogEvent) -> Option<()> {
                 return None;
             }
             ev.target = Some(tok.to_string());
-            let msg = body.get(i + usize::from(colon_end)..).unwrap_or("").trim_start();
+            let msg = body
+                .get(i + usize::from(colon_end)..)
+                .unwrap_or("")
+                .trim_start();
             if !spans.is_empty() {
                 span_fields(spans, &mut ev.fields);
                 ev.spans = Some(spans.to_string());
@@ -260,13 +265,16 @@ fn is_context_token(tok: &str, span_chain_end: bool) -> bool {
         return true;
     }
     // `10.0.0.6:80`, `[::1]:80`
-    if t.bytes().all(|c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b'[' | b']')) {
+    if t.bytes()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b'[' | b']'))
+    {
         return t.bytes().any(|c| c.is_ascii_digit());
     }
     // bare span names (`inbound`, `orig-proto-upgrade`) only end a chain: `inbound: target: …`
     span_chain_end
-        && t.bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b':'))
+        && t.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b':')
+        })
 }
 
 /// Fields of every `{…}` group of a span chain (`service{ns= name=svc port=0}`),
@@ -315,7 +323,10 @@ fn parse_json(s: &str) -> Option<ProxyLogEvent> {
     let target = o.get("target")?.as_str()?;
     let mut ev = ProxyLogEvent {
         target: Some(target.to_string()),
-        level: o.get("level").and_then(|l| l.as_str()).and_then(Level::parse),
+        level: o
+            .get("level")
+            .and_then(|l| l.as_str())
+            .and_then(Level::parse),
         ..Default::default()
     };
     if let Some(ts) = o.get("timestamp").and_then(|t| t.as_str()) {
@@ -376,7 +387,10 @@ mod tests {
         let e = parse_line("[   299.092239s]  INFO ThreadId(01) inbound:server{port=80}:rescue{client.addr=10.0.2.192:53320}: linkerd_app_core::errors::respond: Request failed error=connection closed before message completed").unwrap();
         assert_eq!(e.uptime, Some(299.092239));
         assert_eq!(e.level, Some(Level::Info));
-        assert_eq!(e.target.as_deref(), Some("linkerd_app_core::errors::respond"));
+        assert_eq!(
+            e.target.as_deref(),
+            Some("linkerd_app_core::errors::respond")
+        );
         assert_eq!(
             e.spans.as_deref(),
             Some("inbound:server{port=80}:rescue{client.addr=10.0.2.192:53320}")
@@ -384,16 +398,28 @@ mod tests {
         assert_eq!(e.field("port"), Some("80"));
         assert_eq!(e.field("client.addr"), Some("10.0.2.192:53320"));
         assert_eq!(e.message, "Request failed");
-        assert_eq!(e.error.as_deref(), Some("connection closed before message completed"));
+        assert_eq!(
+            e.error.as_deref(),
+            Some("connection closed before message completed")
+        );
     }
 
     #[test]
     fn error_stops_before_error_sources_and_trailing_fields() {
         let e = parse_line("[     1.785436s]  WARN ThreadId(02) identity:controller{addr=x:8080}:endpoint{addr=10.129.192.22:8080}: linkerd_reconnect: Failed to connect error=endpoint 10.129.192.22:8080: invalid peer certificate: UnknownIssuer error.sources=[invalid peer certificate: UnknownIssuer]").unwrap();
-        assert_eq!(e.error.as_deref(), Some("endpoint 10.129.192.22:8080: invalid peer certificate: UnknownIssuer"));
-        assert_eq!(e.field("error.sources"), Some("[invalid peer certificate: UnknownIssuer]"));
+        assert_eq!(
+            e.error.as_deref(),
+            Some("endpoint 10.129.192.22:8080: invalid peer certificate: UnknownIssuer")
+        );
+        assert_eq!(
+            e.field("error.sources"),
+            Some("[invalid peer certificate: UnknownIssuer]")
+        );
         let e = parse_line("[ 27936.615209s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: Connection closed error=a named target must be provided on gateway connections client.addr=10.103.185.209:49782").unwrap();
-        assert_eq!(e.error.as_deref(), Some("a named target must be provided on gateway connections"));
+        assert_eq!(
+            e.error.as_deref(),
+            Some("a named target must be provided on gateway connections")
+        );
         assert_eq!(e.field("client.addr"), Some("10.103.185.209:49782"));
     }
 
@@ -416,9 +442,15 @@ mod tests {
         assert!(e.message.starts_with("turning an IO error"));
         let e = parse_line("WARN 10.0.0.6:80 linkerd2_proxy::proxy::reconnect connect error to Config { target: x }: operation timed out after 300ms").unwrap();
         assert_eq!(e.field("addr"), Some("10.0.0.6:80"));
-        assert_eq!(e.target.as_deref(), Some("linkerd2_proxy::proxy::reconnect"));
+        assert_eq!(
+            e.target.as_deref(),
+            Some("linkerd2_proxy::proxy::reconnect")
+        );
         let e = parse_line("linkerd2_app_core::errors: Failed to proxy request: connection closed before message completed").unwrap();
-        assert_eq!(e.message, "Failed to proxy request: connection closed before message completed");
+        assert_eq!(
+            e.message,
+            "Failed to proxy request: connection closed before message completed"
+        );
         let e = parse_line("linkerd-proxy ERR! [  4300.896499s] linkerd2_proxy::app::errors unexpected error: error trying to connect: request timed out").unwrap();
         assert_eq!(e.level, Some(Level::Error));
         assert_eq!(e.uptime, Some(4300.896499));
@@ -442,7 +474,10 @@ mod tests {
     fn json_lines_parse() {
         let e = parse_line(r#"{"timestamp":"[ 10132.943961s]","level":"INFO","fields":{"message":"Continuing after timeout"},"target":"linkerd_detect","spans":[{"name":"outbound"},{"addr":"10.163.70.5:9000","name":"proxy"}],"threadId":"ThreadId(2)"}"#).unwrap();
         assert_eq!(e.uptime, Some(10132.943961));
-        assert_eq!(e.spans.as_deref(), Some("outbound:proxy{addr=10.163.70.5:9000}"));
+        assert_eq!(
+            e.spans.as_deref(),
+            Some("outbound:proxy{addr=10.163.70.5:9000}")
+        );
         assert_eq!(e.field("addr"), Some("10.163.70.5:9000"));
         assert_eq!(e.message, "Continuing after timeout");
     }

@@ -81,9 +81,9 @@ pub fn parse_value(v: &str) -> Option<f64> {
             let b = v.as_bytes();
             // Rust also accepts "infinity" and friends; keep to digits.
             if b.is_empty()
-                || !b
-                    .iter()
-                    .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E' | b'_'))
+                || !b.iter().all(|c| {
+                    c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E' | b'_')
+                })
             {
                 return None;
             }
@@ -217,17 +217,52 @@ fn parse_labels(t: &str, mut i: usize, out: &mut Vec<(String, String)>) -> Optio
 }
 
 /// Envoy `/stats`: `dotted.stat.name: 12`.
+///
+/// Cluster stats are renamed the way Envoy's own `/stats/prometheus` does, so
+/// one metric condition covers both endpoints:
+/// `cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow: 12`
+/// becomes `envoy_cluster_upstream_rq_pending_overflow{cluster_name="outbound|8000||httpbin.default.svc.cluster.local"}`.
 fn envoy_stat(t: &str) -> Option<MetricSample> {
     let (name, v) = t.rsplit_once(": ")?;
     if name.is_empty() || name.contains(' ') || !name.contains('.') {
         return None;
     }
     let value = parse_value(v.trim())?;
+    if let Some((cluster, stat)) = split_cluster_stat(name) {
+        return Some(MetricSample {
+            name: format!("envoy_cluster_{}", stat.replace('.', "_")),
+            labels: vec![("cluster_name".to_string(), cluster.to_string())],
+            value,
+        });
+    }
     Some(MetricSample {
         name: name.to_string(),
         labels: Vec::new(),
         value,
     })
+}
+
+/// Splits `cluster.<name>.<stat>`. Istio cluster names hold dots
+/// (`outbound|8000||httpbin.default.svc.cluster.local`), so the name ends at
+/// the service domain when there is one, else at the first dot (`xds-grpc`).
+fn split_cluster_stat(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix("cluster.")?;
+    for domain in [".svc.cluster.local.", ".cluster.local."] {
+        if let Some(i) = rest.find(domain) {
+            let end = i + domain.len() - 1;
+            return Some((&rest[..end], &rest[end + 1..]));
+        }
+    }
+    if rest.contains('|') {
+        // outbound|80||example.com.upstream_cx_total: the stat is the known tail.
+        let i = rest.rfind("|")?;
+        let tail = &rest[i + 1..];
+        let j = tail
+            .find(".upstream_")
+            .or_else(|| tail.find(".circuit_breakers."))?;
+        return Some((&rest[..i + 1 + j], &tail[j + 1..]));
+    }
+    rest.split_once('.')
 }
 
 /// Envoy `/clusters`: `cluster::host::stat::value` or `cluster::stat::value`.
@@ -238,14 +273,21 @@ fn envoy_clusters(t: &str) -> Option<MetricSample> {
     let parts: Vec<&str> = t.split("::").collect();
     let (labels, name, v) = match parts.as_slice() {
         [c, h, n, v] => (
-            vec![("cluster".to_string(), c.to_string()), ("host".to_string(), h.to_string())],
+            vec![
+                ("cluster".to_string(), c.to_string()),
+                ("host".to_string(), h.to_string()),
+            ],
             *n,
             *v,
         ),
         [c, n, v] => (vec![("cluster".to_string(), c.to_string())], *n, *v),
         _ => return None,
     };
-    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+    {
         return None;
     }
     let mut labels = labels;
@@ -269,8 +311,14 @@ fn envoy_clusters(t: &str) -> Option<MetricSample> {
 pub fn looks_like(text: &str) -> bool {
     let mut seen = 0;
     let mut samples = 0;
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()).take(20) {
-        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") || line.starts_with("# UNIT ") {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(20)
+    {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") || line.starts_with("# UNIT ")
+        {
             return true;
         }
         if line.starts_with('#') {
@@ -322,11 +370,34 @@ mod tests {
     }
 
     #[test]
+    fn envoy_cluster_stats_get_prometheus_names_and_cluster_label() {
+        let (s, _) = parse(
+            "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow: 21\ncluster.xds-grpc.upstream_cx_total: 3\ncluster.outbound|443||www.example.com.circuit_breakers.default.cx_open: 1\n",
+        );
+        assert_eq!(s[0].name, "envoy_cluster_upstream_rq_pending_overflow");
+        assert_eq!(
+            s[0].label("cluster_name"),
+            Some("outbound|8000||httpbin.default.svc.cluster.local")
+        );
+        assert_eq!(s[1].name, "envoy_cluster_upstream_cx_total");
+        assert_eq!(s[1].label("cluster_name"), Some("xds-grpc"));
+        assert_eq!(s[2].name, "envoy_cluster_circuit_breakers_default_cx_open");
+        assert_eq!(
+            s[2].label("cluster_name"),
+            Some("outbound|443||www.example.com")
+        );
+    }
+
+    #[test]
     fn envoy_admin_stats_and_clusters_parse() {
-        let (s, _) = parse("cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow: 21\n");
-        assert_eq!(s[0].name, "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow");
+        let (s, _) = parse(
+            "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow: 21\n",
+        );
+        assert_eq!(s[0].name, "envoy_cluster_upstream_rq_pending_overflow");
         assert_eq!(s[0].value, 21.0);
-        let (s, _) = parse("outbound|9000||x.svc.cluster.local::10.244.25.4:9000::rq_error::2\noutbound|9000||x::10.1.1.1:9000::health_flags::healthy\n");
+        let (s, _) = parse(
+            "outbound|9000||x.svc.cluster.local::10.244.25.4:9000::rq_error::2\noutbound|9000||x::10.1.1.1:9000::health_flags::healthy\n",
+        );
         assert_eq!(s[0].name, "rq_error");
         assert_eq!(s[0].label("host"), Some("10.244.25.4:9000"));
         assert_eq!(s[1].label("value"), Some("healthy"));
@@ -334,7 +405,9 @@ mod tests {
 
     #[test]
     fn query_results_keep_their_series() {
-        let (s, bad) = parse("✔istio_requests_total{response_code=\"500\"}\nistio_requests_total{response_code=\"503\",response_flags=\"UC\"}\t1\n");
+        let (s, bad) = parse(
+            "✔istio_requests_total{response_code=\"500\"}\nistio_requests_total{response_code=\"503\",response_flags=\"UC\"}\t1\n",
+        );
         assert_eq!(bad, 0);
         assert!(s[0].value.is_nan());
         assert_eq!(s[1].value, 1.0);
@@ -343,7 +416,9 @@ mod tests {
 
     #[test]
     fn log_lines_do_not_look_like_metrics() {
-        assert!(!looks_like("[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"));
+        assert!(!looks_like(
+            "[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"
+        ));
         assert!(!looks_like("hello world\nfoo bar"));
         assert!(!looks_like("no healthy upstream"));
         assert!(looks_like("# TYPE x counter\nx 1"));

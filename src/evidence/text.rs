@@ -46,8 +46,7 @@ pub(crate) fn is_field_key(k: &str) -> bool {
     let b = k.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.' || *c == b'-')
         && b[b.len() - 1] != b'.'
 }
@@ -166,6 +165,9 @@ mod tests {
     fn kubectl_timestamps_are_recognised() {
         assert!(is_rfc3339("2021-05-04T10:00:00.123456789Z"));
         assert!(!is_rfc3339("[2021-05-04"));
-        assert_eq!(strip_kubectl_ts("2023-06-28T10:52:48Z\t[ 1.0s]").1, "[ 1.0s]");
+        assert_eq!(
+            strip_kubectl_ts("2023-06-28T10:52:48Z\t[ 1.0s]").1,
+            "[ 1.0s]"
+        );
     }
 }
