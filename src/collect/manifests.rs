@@ -268,20 +268,28 @@ enum Step<'a> {
     Index(usize),
 }
 
+/// Splits `spec.ingress[0].ports` into steps; keys that contain dots are
+/// written quoted in brackets: `data["tls.crt"]`.
 fn parse_path(path: &str) -> Vec<Step<'_>> {
     let mut out = Vec::new();
-    for part in path.split('.') {
-        let (key, rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !key.is_empty() {
-            out.push(Step::Key(key));
-        }
-        for idx in rest.split('[').filter(|s| !s.is_empty()) {
-            if let Ok(n) = idx.trim_end_matches(']').parse() {
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("[\"") {
+            let end = r.find("\"]").unwrap_or(r.len());
+            out.push(Step::Key(&r[..end]));
+            rest = r.get(end + 2..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            if let Ok(n) = r[..end].parse() {
                 out.push(Step::Index(n));
             }
+            rest = r.get(end + 1..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('.') {
+            rest = r;
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            out.push(Step::Key(&rest[..end]));
+            rest = &rest[end..];
         }
     }
     out
@@ -474,6 +482,22 @@ metadata: {name: web}
             Some((14, 9))
         );
         assert_eq!(locate_field(NETPOL, 2, 1, "metadata.name"), Some((5, 3)));
+    }
+
+    #[test]
+    fn keys_with_dots_are_written_in_quoted_brackets() {
+        let t = "kind: Secret\ndata:\n  tls.crt: abc\n";
+        assert_eq!(locate_field(t, 1, 1, "data[\"tls.crt\"]"), Some((3, 3)));
+        assert_eq!(
+            parse_path("a.b[2][\"x.y\"].c"),
+            [
+                Step::Key("a"),
+                Step::Key("b"),
+                Step::Index(2),
+                Step::Key("x.y"),
+                Step::Key("c")
+            ]
+        );
     }
 
     #[test]

@@ -516,7 +516,7 @@ fn webhook(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
                     ),
                     c,
                     c.expiry(opts.now, opts.cert_warn),
-                    s.at("data.tls.crt"),
+                    s.at("data[\"tls.crt\"]"),
                     ROTATE_INJECTOR,
                 ) {
                     out.push(f);
@@ -562,7 +562,7 @@ fn trust_anchor(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
                 if let Ok(c) = certs::parse_pem(pem.as_bytes()) {
                     check(
                         cm,
-                        "data.ca-bundle.crt",
+                        "data[\"ca-bundle.crt\"]",
                         format!(
                             "The Linkerd trust anchor in ConfigMap {}/{}",
                             cm.namespace(),
@@ -584,7 +584,7 @@ fn trust_anchor(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
                 if let Ok(c) = certs::parse_b64_pem(b) {
                     check(
                         s,
-                        &format!("data.{key}"),
+                        &format!("data[\"{key}\"]"),
                         format!(
                             "The Linkerd identity issuer certificate in Secret {}/{}",
                             s.namespace(),

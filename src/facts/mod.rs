@@ -304,7 +304,11 @@ impl Fact {
         if let Some(ns) = &subject.namespace {
             vars.insert("namespace".to_string(), ns.clone());
         }
-        vars.insert("object".to_string(), subject.to_string());
+        // kubectl's `kind/name` form, usable in `kubectl get {object} -n {namespace}`.
+        vars.insert(
+            "object".to_string(),
+            format!("{}/{}", subject.kind.to_lowercase(), subject.name),
+        );
         Fact {
             name,
             subject,
