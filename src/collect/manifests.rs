@@ -37,6 +37,16 @@ struct ListItems {
     items: Vec<Spanned<serde::de::IgnoredAny>>,
 }
 
+/// Drops the parser's own `error: line N column M: ` prefix: the place is
+/// already in the ManifestError.
+fn strip_position(msg: &str) -> &str {
+    let m = msg.strip_prefix("error: ").unwrap_or(msg);
+    match m.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map(|(_, tail)| tail).unwrap_or(m),
+        None => m,
+    }
+}
+
 /// Where the first unrendered Go template action (`{{`) sits outside comments.
 fn helm_marker(text: &str) -> Option<(u32, u32)> {
     text.lines().enumerate().find_map(|(i, l)| {
@@ -85,18 +95,17 @@ pub fn load_into(
                     .location()
                     .map(|l| (l.line() as u32, l.column() as u32))
                     .unwrap_or((1, 1));
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("parse error")
+                    .trim();
                 return Err(ManifestError {
                     path: path.to_string(),
                     line: line.max(1),
                     column: column.max(1),
-                    message: format!(
-                        "invalid YAML: {}",
-                        e.to_string()
-                            .lines()
-                            .find(|l| !l.trim().is_empty())
-                            .unwrap_or("parse error")
-                            .trim()
-                    ),
+                    message: format!("invalid YAML: {}", strip_position(first)),
                 });
             }
         };

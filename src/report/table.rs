@@ -29,8 +29,13 @@ pub fn render(report: &Report, verbose: bool) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(
             out,
-            "{} no root cause found in {}",
+            "{} {} in {}",
             "✓".green(),
+            if report.command == "check" {
+                "no findings"
+            } else {
+                "no root cause found"
+            },
             strip_controls(&report.input)
         );
         render_missing(report, &mut out);
