@@ -3,6 +3,7 @@
 //! format, progress and warnings to stderr.
 
 pub mod diagnose;
+pub mod check;
 pub mod explain;
 pub mod rules;
 
@@ -91,6 +92,9 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Diagnose from evidence: a bundle, log/metrics/http/manifest files, or stdin.
     Diagnose(diagnose::DiagnoseArgs),
+    /// CI preflight: check Kubernetes/mesh manifests (files, directories, `-` for stdin)
+    /// for root causes visible before anything ships. Exit 1 on findings at or above --fail-on.
+    Check(check::CheckArgs),
     /// List, show, test rules; print the rule JSON Schema.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -134,16 +138,37 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Prints a report in the requested format and returns the exit code.
 pub fn emit(report: &crate::report::Report, g: &Global) -> anyhow::Result<Code> {
+    emit_with(report, g, None)
+}
+
+/// [`emit`] with the rule set at hand (SARIF and JUnit list rules; without
+/// it they are loaded again).
+pub fn emit_with(
+    report: &crate::report::Report,
+    g: &Global,
+    rules: Option<&RuleSet>,
+) -> anyhow::Result<Code> {
+    let loaded;
+    let rules = match (rules, g.output) {
+        (Some(r), _) => r,
+        (None, Format::Sarif | Format::Junit) => {
+            loaded = load_rules(g)?;
+            &loaded
+        }
+        (None, _) => {
+            loaded = RuleSet::default();
+            &loaded
+        }
+    };
     let text = match g.output {
         Format::Json | Format::Yaml => {
             crate::report::render_machine(report, g.output).unwrap_or_default()
         }
         Format::Markdown => crate::report::markdown::render(report),
         Format::Table => crate::report::table::render(report, g.verbose),
-        other => anyhow::bail!(
-            "output format {other:?} is not available for `{}`; use table, json, yaml or markdown",
-            report.command
-        ),
+        Format::Sarif => crate::report::sarif::render(report, rules),
+        Format::Junit => crate::report::junit::render(report, rules),
+        Format::Github => crate::report::github::render(report),
     };
     print(&text)?;
     Ok(if !g.exit_zero && report.fails(g.fail_on.into()) {
@@ -158,6 +183,7 @@ pub fn main() -> anyhow::Result<Code> {
     match cli.command {
         Command::Explain(a) => explain::run(a, &cli.global),
         Command::Diagnose(a) => diagnose::run(a, &cli.global),
+        Command::Check(a) => check::run(a, &cli.global),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -1,10 +1,18 @@
 //! Kubernetes manifests: files, directories, stdin; multi-document YAML and
 //! JSON; `List` kinds. Each object keeps the file, line and column it came from.
+//!
+//! Loading never stops at the first bad file: [`load_paths`] returns every
+//! object it could read plus one [`ManifestError`] per unreadable file, so
+//! `meshdoc check` can report all of them and still check the rest.
 
 use crate::facts::{ObjRef, Object, ObjectSet};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A manifest that could not be read, at file:line:column.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{path}:{line}:{column}: {message}")]
 pub struct ManifestError {
     pub path: String,
@@ -13,47 +21,549 @@ pub struct ManifestError {
     pub message: String,
 }
 
+/// The parser options for manifests. `legacy_octal_numbers` because
+/// Kubernetes' YAML library (go-yaml v2 semantics) reads `defaultMode: 0644`
+/// as octal 420; reading it as decimal 644 would misrepresent the object.
+fn options() -> serde_saphyr::Options {
+    let mut o = serde_saphyr::Options::default();
+    o.legacy_octal_numbers = true;
+    o
+}
+
+/// The `items` of a `List` document, each with its position.
+#[derive(Deserialize)]
+struct ListItems {
+    #[serde(default)]
+    items: Vec<Spanned<serde::de::IgnoredAny>>,
+}
+
+/// Drops the parser's own `error: line N column M: ` prefix: the place is
+/// already in the ManifestError.
+fn strip_position(msg: &str) -> &str {
+    let m = msg.strip_prefix("error: ").unwrap_or(msg);
+    match m.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map(|(_, tail)| tail).unwrap_or(m),
+        None => m,
+    }
+}
+
+/// Where the first unrendered Go template action (`{{`) sits outside comments.
+fn helm_marker(text: &str) -> Option<(u32, u32)> {
+    text.lines().enumerate().find_map(|(i, l)| {
+        let code = l.trim_start();
+        if code.starts_with('#') {
+            return None;
+        }
+        l.find("{{").map(|c| (i as u32 + 1, c as u32 + 1))
+    })
+}
+
 /// Parses multi-document YAML (or JSON) text into objects; namespace-less
 /// objects get `default_ns`.
 pub fn load_str(text: &str, path: &str, default_ns: &str) -> Result<ObjectSet, ManifestError> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line() as u32, l.column() as u32))
-            .unwrap_or((1, 1));
-        ManifestError {
-            path: path.to_string(),
-            line,
-            column,
-            message: e.to_string().lines().next().unwrap_or("").to_string(),
-        }
-    })?;
     let mut set = ObjectSet::default();
-    for d in docs {
-        if d.get("kind").is_none() {
+    load_into(&mut set, text, path, default_ns)?;
+    Ok(set)
+}
+
+/// Parses `text` and appends its objects to `set`; on error nothing is added.
+pub fn load_into(
+    set: &mut ObjectSet,
+    text: &str,
+    path: &str,
+    default_ns: &str,
+) -> Result<(), ManifestError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let docs: Vec<Spanned<serde_json::Value>> =
+        match serde_saphyr::from_multiple_with_options(text, options()) {
+            Ok(d) => d,
+            Err(e) => {
+                // A failing parse with `{{` in it is almost always an unrendered
+                // chart; the YAML error itself would only confuse.
+                if let Some((line, column)) = helm_marker(text) {
+                    return Err(ManifestError {
+                        path: path.to_string(),
+                        line,
+                        column,
+                        message: "this looks like an unrendered Helm template (`{{ … }}`); \
+                                  render it first and pipe the output: \
+                                  `helm template RELEASE CHART | meshdoc check -`"
+                            .to_string(),
+                    });
+                }
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line() as u32, l.column() as u32))
+                    .unwrap_or((1, 1));
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("parse error")
+                    .trim();
+                return Err(ManifestError {
+                    path: path.to_string(),
+                    line: line.max(1),
+                    column: column.max(1),
+                    message: format!("invalid YAML: {}", strip_position(first)),
+                });
+            }
+        };
+    let source: Arc<str> = Arc::from(text);
+    set.sources.insert(path.to_string(), source);
+    let file: Arc<str> = Arc::from(path);
+    let mut list_positions: Option<Vec<Vec<(u32, u32)>>> = None;
+    for (di, d) in docs.into_iter().enumerate() {
+        let (line, column) = (d.referenced.line() as u32, d.referenced.column() as u32);
+        let value = d.value;
+        let Some(kind) = value.get("kind").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if kind == "List" || (kind.ends_with("List") && value.get("items").is_some()) {
+            // Item positions need a second, typed pass; only files that hold a
+            // List pay for it.
+            let positions = list_positions.get_or_insert_with(|| list_item_positions(text));
+            let pos = positions.get(di).cloned().unwrap_or_default();
+            if let Some(serde_json::Value::Array(items)) = value.get("items").cloned() {
+                for (ii, item) in items.into_iter().enumerate() {
+                    let (l, c) = pos.get(ii).copied().unwrap_or((line, column));
+                    push(set, item, &file, l, c, default_ns);
+                }
+            }
             continue;
         }
-        let ns = d
-            .pointer("/metadata/namespace")
-            .and_then(|v| v.as_str())
-            .unwrap_or(default_ns)
-            .to_string();
-        let origin = ObjRef {
-            kind: d
-                .get("kind")
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string(),
-            namespace: Some(ns),
-            name: d
-                .pointer("/metadata/name")
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string(),
-            file: Some(path.to_string()),
-            ..ObjRef::default()
-        };
-        set.objects.push(Object { value: d, origin });
+        push(set, value, &file, line, column, default_ns);
     }
-    Ok(set)
+    Ok(())
+}
+
+fn list_item_positions(text: &str) -> Vec<Vec<(u32, u32)>> {
+    let docs: Vec<Option<ListItems>> =
+        serde_saphyr::from_multiple_with_options(text, options()).unwrap_or_default();
+    docs.into_iter()
+        .map(|d| {
+            d.map(|l| {
+                l.items
+                    .iter()
+                    .map(|s| (s.referenced.line() as u32, s.referenced.column() as u32))
+                    .collect()
+            })
+            .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn push(
+    set: &mut ObjectSet,
+    value: serde_json::Value,
+    file: &Arc<str>,
+    line: u32,
+    column: u32,
+    default_ns: &str,
+) {
+    let Some(kind) = value.get("kind").and_then(|v| v.as_str()) else {
+        return;
+    };
+    let ns = if crate::facts::is_cluster_scoped(kind) {
+        None
+    } else {
+        Some(
+            value
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .unwrap_or(default_ns)
+                .to_string(),
+        )
+    };
+    let origin = ObjRef {
+        kind: kind.to_string(),
+        namespace: ns,
+        name: value
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        file: Some(file.to_string()),
+        line: Some(line.max(1)),
+        column: Some(column.max(1)),
+        field: None,
+    };
+    set.objects.push(Object { value, origin });
+}
+
+/// Is this a manifest file by its extension?
+fn is_manifest(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Expands the inputs: files as given, directories recursively (sorted, so
+/// output order is stable), `-` for stdin.
+fn expand(inputs: &[PathBuf], out: &mut Vec<PathBuf>, errors: &mut Vec<ManifestError>) {
+    for p in inputs {
+        if p.as_os_str() == "-" {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut entries: Vec<PathBuf> =
+                        rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                    entries.sort();
+                    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) =
+                        entries.into_iter().partition(|e| e.is_dir());
+                    out.extend(files.into_iter().filter(|f| is_manifest(f)));
+                    expand(&dirs, out, errors);
+                }
+                Err(e) => errors.push(io_error(p, &e)),
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+}
+
+fn io_error(p: &Path, e: &std::io::Error) -> ManifestError {
+    ManifestError {
+        path: p.display().to_string(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    }
+}
+
+/// Loads every input; returns the objects that could be read and one error
+/// per input that could not.
+pub fn load_paths(inputs: &[PathBuf], default_ns: &str) -> (ObjectSet, Vec<ManifestError>) {
+    let mut set = ObjectSet::default();
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    expand(inputs, &mut files, &mut errors);
+    for f in files {
+        let (name, text) = if f.as_os_str() == "-" {
+            let mut s = String::new();
+            match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+                Ok(_) => ("-".to_string(), s),
+                Err(e) => {
+                    errors.push(io_error(&f, &e));
+                    continue;
+                }
+            }
+        } else {
+            match std::fs::read(&f) {
+                Ok(bytes) => (
+                    f.display().to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ),
+                Err(e) => {
+                    errors.push(io_error(&f, &e));
+                    continue;
+                }
+            }
+        };
+        if let Err(e) = load_into(&mut set, &text, &name, default_ns) {
+            errors.push(e);
+        }
+    }
+    (set, errors)
+}
+
+/// One step of a field path: `spec`, `ingress`, `[0]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Splits `spec.ingress[0].ports` into steps; keys that contain dots are
+/// written quoted in brackets: `data["tls.crt"]`.
+fn parse_path(path: &str) -> Vec<Step<'_>> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("[\"") {
+            let end = r.find("\"]").unwrap_or(r.len());
+            out.push(Step::Key(&r[..end]));
+            rest = r.get(end + 2..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            if let Ok(n) = r[..end].parse() {
+                out.push(Step::Index(n));
+            }
+            rest = r.get(end + 1..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('.') {
+            rest = r;
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            out.push(Step::Key(&rest[..end]));
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+/// A line split into its block-structure parts: indentation of the content
+/// after any `- ` sequence markers, and where each marker sits.
+struct Line<'a> {
+    /// Column (0-based) of each `-` sequence marker on the line.
+    dashes: Vec<usize>,
+    /// Column (0-based) of the content after the markers.
+    indent: usize,
+    content: &'a str,
+}
+
+fn split_line(l: &str) -> Option<Line<'_>> {
+    let mut col = l.len() - l.trim_start_matches(' ').len();
+    let mut rest = &l[col..];
+    if rest.is_empty() || rest.starts_with('#') {
+        return None;
+    }
+    let mut dashes = Vec::new();
+    while rest == "-" || rest.starts_with("- ") {
+        dashes.push(col);
+        let after = &rest[1..];
+        let sp = after.len() - after.trim_start_matches(' ').len();
+        col += 1 + sp;
+        rest = &after[sp..];
+    }
+    Some(Line {
+        dashes,
+        indent: col,
+        content: rest,
+    })
+}
+
+fn key_of(content: &str) -> Option<&str> {
+    let (k, _) = content.split_once(':')?;
+    let k = k.trim();
+    Some(k.trim_matches('"').trim_matches('\''))
+}
+
+/// Finds the line and column (1-based) of a field inside an object that
+/// starts at `start_line`/`start_col`, following a path such as
+/// `spec.ingress[0].ports`. Block-style YAML only (what `kubectl`, Helm and
+/// kustomize write); for flow style or JSON the deepest field that could be
+/// found is returned, or `None` when not even the first step matches.
+pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> Option<(u32, u32)> {
+    let steps = parse_path(path);
+    let lines: Vec<&str> = text.lines().collect();
+    let first = (start_line as usize).checked_sub(1)?;
+    if first >= lines.len() {
+        return None;
+    }
+    // The object's region: from its start to the next line that is less
+    // indented than the object itself (or a document separator).
+    let obj_indent = (start_col as usize).saturating_sub(1);
+    let end = region_end(&lines, first, obj_indent);
+    let mut best = None;
+    let (mut lo, mut hi, mut indent) = (first, end, obj_indent);
+    for step in &steps {
+        match *step {
+            Step::Key(k) => {
+                let hit = (lo..hi).find_map(|n| {
+                    let l = split_line(lines[n])?;
+                    (l.indent == indent && key_of(l.content) == Some(k)).then_some(n)
+                });
+                let Some(n) = hit else { break };
+                best = Some((n as u32 + 1, indent as u32 + 1));
+                // The value: following lines indented deeper, or sequence
+                // items at the same indent (`ports:\n- port: 80`).
+                let vend = value_end(&lines, n + 1, hi, indent);
+                lo = n + 1;
+                hi = vend;
+                // The child indent is that of the first content line.
+                match (lo..hi).find_map(|m| split_line(lines[m])) {
+                    Some(l) => indent = l.dashes.first().copied().unwrap_or(l.indent),
+                    None => break,
+                }
+            }
+            Step::Index(want) => {
+                let seq_indent = indent;
+                let mut count = 0;
+                let mut found = None;
+                for n in lo..hi {
+                    if let Some(l) = split_line(lines[n]) {
+                        if l.dashes.first() == Some(&seq_indent) {
+                            if count == want {
+                                found = Some((n, l));
+                                break;
+                            }
+                            count += 1;
+                        }
+                    }
+                }
+                let Some((n, l)) = found else { break };
+                best = Some((n as u32 + 1, l.indent as u32 + 1));
+                let next = (n + 1..hi)
+                    .find(|&m| {
+                        split_line(lines[m]).is_some_and(|x| {
+                            x.dashes.first() == Some(&seq_indent)
+                                || (x.dashes.is_empty() && x.indent <= seq_indent)
+                        })
+                    })
+                    .unwrap_or(hi);
+                lo = n;
+                hi = next;
+                indent = l.indent;
+            }
+        }
+    }
+    best
+}
+
+fn region_end(lines: &[&str], first: usize, indent: usize) -> usize {
+    for (n, l) in lines.iter().enumerate().skip(first + 1) {
+        if l.starts_with("---") || l.starts_with("...") {
+            return n;
+        }
+        if let Some(s) = split_line(l) {
+            if s.dashes.first().copied().unwrap_or(s.indent) < indent {
+                return n;
+            }
+        }
+    }
+    lines.len()
+}
+
+fn value_end(lines: &[&str], from: usize, hi: usize, key_indent: usize) -> usize {
+    for (n, l) in lines.iter().enumerate().take(hi).skip(from) {
+        if let Some(s) = split_line(l) {
+            let at = s.dashes.first().copied().unwrap_or(s.indent);
+            let deeper = at > key_indent || (at == key_indent && !s.dashes.is_empty());
+            if !deeper {
+                return n;
+            }
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NETPOL: &str = "\
+# leading comment
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-web
+spec:
+  podSelector: {}
+  ingress:
+  - from:
+    - podSelector: {}
+    ports:
+    - port: 8080
+  - ports:
+      - port: 9090
+---
+kind: Service
+metadata: {name: web}
+";
+
+    #[test]
+    fn documents_keep_their_first_line_and_column() {
+        let set = load_str(NETPOL, "a.yaml", "default").unwrap();
+        assert_eq!(set.objects.len(), 2);
+        assert_eq!(set.objects[0].origin.line, Some(2));
+        assert_eq!(set.objects[0].origin.column, Some(1));
+        assert_eq!(set.objects[1].origin.line, Some(16));
+        assert_eq!(set.objects[1].origin.namespace.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn a_field_path_is_found_line_by_line() {
+        assert_eq!(locate_field(NETPOL, 2, 1, "spec.ingress"), Some((8, 3)));
+        assert_eq!(locate_field(NETPOL, 2, 1, "spec.ingress[0]"), Some((9, 5)));
+        assert_eq!(
+            locate_field(NETPOL, 2, 1, "spec.ingress[0].ports"),
+            Some((11, 5))
+        );
+        assert_eq!(
+            locate_field(NETPOL, 2, 1, "spec.ingress[1].ports"),
+            Some((13, 5))
+        );
+        assert_eq!(
+            locate_field(NETPOL, 2, 1, "spec.ingress[1].ports[0].port"),
+            Some((14, 9))
+        );
+        assert_eq!(locate_field(NETPOL, 2, 1, "metadata.name"), Some((5, 3)));
+    }
+
+    #[test]
+    fn keys_with_dots_are_written_in_quoted_brackets() {
+        let t = "kind: Secret\ndata:\n  tls.crt: abc\n";
+        assert_eq!(locate_field(t, 1, 1, "data[\"tls.crt\"]"), Some((3, 3)));
+        assert_eq!(
+            parse_path("a.b[2][\"x.y\"].c"),
+            [
+                Step::Key("a"),
+                Step::Key("b"),
+                Step::Index(2),
+                Step::Key("x.y"),
+                Step::Key("c")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_field_falls_back_to_the_deepest_found() {
+        assert_eq!(locate_field(NETPOL, 2, 1, "spec.egress"), Some((6, 1)));
+        assert_eq!(locate_field(NETPOL, 2, 1, "status"), None);
+        assert_eq!(locate_field(NETPOL, 2, 1, "spec.ingress[5]"), Some((8, 3)));
+        assert_eq!(locate_field(NETPOL, 16, 1, "metadata.name"), Some((17, 1)));
+    }
+
+    #[test]
+    fn list_items_become_objects_with_their_own_position() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- kind: Service\n  metadata:\n    name: a\n    namespace: x\n- kind: ConfigMap\n  metadata:\n    name: b\n";
+        let set = load_str(text, "l.yaml", "default").unwrap();
+        assert_eq!(set.objects.len(), 2);
+        assert_eq!(set.objects[0].origin.line, Some(4));
+        assert_eq!(set.objects[0].origin.column, Some(3));
+        assert_eq!(set.objects[0].origin.namespace.as_deref(), Some("x"));
+        assert_eq!(set.objects[1].origin.line, Some(8));
+        assert_eq!(locate_field(text, 8, 3, "metadata.name"), Some((10, 5)));
+    }
+
+    #[test]
+    fn invalid_yaml_is_reported_at_its_place() {
+        let e = load_str("kind: A\nmetadata:\n  name: [x\n", "bad.yaml", "d").unwrap_err();
+        assert_eq!(e.path, "bad.yaml");
+        assert!(e.line >= 3, "{e}");
+        assert!(e.message.starts_with("invalid YAML"), "{e}");
+    }
+
+    #[test]
+    fn an_unrendered_helm_template_says_to_pipe_helm_template() {
+        let t = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n";
+        let e = load_str(t, "svc.yaml", "d").unwrap_err();
+        assert_eq!((e.line, e.column), (4, 9));
+        assert!(e.message.contains("helm template"), "{e}");
+    }
+
+    #[test]
+    fn legacy_octal_numbers_read_like_kubernetes_does() {
+        let t = "kind: ConfigMap\nmetadata: {name: a}\nmode: 0644\n";
+        let set = load_str(t, "o.yaml", "d").unwrap();
+        assert_eq!(set.objects[0].value["mode"], 420);
+    }
+
+    #[test]
+    fn json_manifests_load_too() {
+        let t = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"j"}}"#;
+        let set = load_str(t, "j.json", "ns1").unwrap();
+        assert_eq!(set.objects[0].origin.name, "j");
+        assert_eq!(set.objects[0].origin.namespace.as_deref(), Some("ns1"));
+    }
+
+    #[test]
+    fn cluster_scoped_kinds_get_no_namespace() {
+        let t = "kind: Namespace\nmetadata: {name: a}\n";
+        let set = load_str(t, "n.yaml", "d").unwrap();
+        assert_eq!(set.objects[0].origin.namespace, None);
+    }
 }

@@ -103,6 +103,7 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
             signals,
             evidence,
             objects: sup.objects,
+            location: None,
             targets,
             confirm: render_steps(&rule.docs.confirm, &sup.vars),
             fix: render_steps(&rule.docs.fix, &sup.vars),

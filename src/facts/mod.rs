@@ -5,8 +5,16 @@
 //! `fact:` signal. Each fact names the objects involved so a finding can point
 //! at file:line:column or kind/namespace/name.
 
+pub mod certs;
+pub mod istio;
+pub mod linkerd;
+pub mod netpol;
+pub mod selector;
+pub mod workloads;
+
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// A Kubernetes object plus where it came from.
 #[derive(Debug, Clone)]
@@ -16,6 +24,32 @@ pub struct Object {
 }
 
 impl Object {
+    /// This object's reference pointing at one of its fields
+    /// (`spec.ingress[0].ports`); the CLI turns the field into a line.
+    pub fn at(&self, field: impl Into<String>) -> ObjRef {
+        ObjRef {
+            field: Some(field.into()),
+            ..self.origin.clone()
+        }
+    }
+    /// A label value from `metadata.labels`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.value
+            .pointer("/metadata/labels")
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_str())
+    }
+    /// An annotation value from `metadata.annotations`.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.value
+            .pointer("/metadata/annotations")
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_str())
+    }
+    /// `spec` or JSON null.
+    pub fn spec(&self) -> &serde_json::Value {
+        self.value.get("spec").unwrap_or(&serde_json::Value::Null)
+    }
     pub fn kind(&self) -> &str {
         self.value
             .get("kind")
@@ -44,6 +78,9 @@ impl Object {
 #[derive(Debug, Clone, Default)]
 pub struct ObjectSet {
     pub objects: Vec<Object>,
+    /// Source text of each manifest file by path, so a finding's field can
+    /// be turned into a line and column. Empty for live objects.
+    pub sources: HashMap<String, Arc<str>>,
 }
 
 impl ObjectSet {
@@ -68,6 +105,18 @@ pub struct ObjRef {
     /// The offending field, as a JSON-pointer-like path (`spec.ingress[0].ports`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+impl ObjRef {
+    /// `file:line:column` when the object came from a file, else
+    /// `Kind/ns/name`.
+    pub fn place(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(f), Some(l)) => format!("{f}:{l}:{}", self.column.unwrap_or(1)),
+            (Some(f), None) => f.clone(),
+            _ => self.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for ObjRef {
@@ -108,7 +157,7 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
     ),
     (
         "opaque-ports-mismatch",
-        "A port is opaque on the pod (or its template) but not on the Service that targets it, or the reverse.",
+        "A port is opaque on the pod (or its template) but not on the Service that targets it, so clients skip the opaque transport the server proxy expects. (Opaque only on the Service, e.g. appProtocol tcp, is the documented fix for detection stalls and is not reported.)",
     ),
     (
         "serviceprofile-and-httproute-same-service",
@@ -208,10 +257,84 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Computes every fact over an object set.
+/// Computes every fact over an object set. Pure: objects in, facts out, in
+/// a stable order (by module, then by object order in the set).
 pub fn derive(objects: &ObjectSet, opts: &FactOptions) -> Vec<Fact> {
-    let _ = (objects, opts);
-    Vec::new()
+    let ix = workloads::Index::new(objects);
+    let mut out = Vec::new();
+    workloads::facts(&ix, &mut out);
+    linkerd::facts(&ix, opts, &mut out);
+    netpol::facts(&ix, &mut out);
+    istio::facts(&ix, &mut out);
+    out
+}
+
+/// Kinds that have no namespace; the loader must not give them `-n`.
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "CustomResourceDefinition"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+            | "StorageClass"
+            | "PriorityClass"
+            | "IngressClass"
+            | "RuntimeClass"
+            | "APIService"
+            | "CSIDriver"
+            | "CSINode"
+            | "GatewayClass"
+            | "CiliumClusterwideNetworkPolicy"
+            | "PodSecurityPolicy"
+    )
+}
+
+impl Fact {
+    /// A fact about `subject` with a message; vars and patch are added with
+    /// the builder methods.
+    pub fn new(name: &'static str, subject: ObjRef, message: impl Into<String>) -> Self {
+        let mut vars = BTreeMap::new();
+        if let Some(ns) = &subject.namespace {
+            vars.insert("namespace".to_string(), ns.clone());
+        }
+        // kubectl's `kind/name` form, usable in `kubectl get {object} -n {namespace}`.
+        vars.insert(
+            "object".to_string(),
+            format!("{}/{}", subject.kind.to_lowercase(), subject.name),
+        );
+        Fact {
+            name,
+            subject,
+            related: Vec::new(),
+            message: message.into(),
+            vars,
+            patch: None,
+        }
+    }
+    /// Adds a placeholder value.
+    pub fn var(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.vars.insert(k.to_string(), v.into());
+        self
+    }
+    /// Adds a related object (once).
+    pub fn related(mut self, o: ObjRef) -> Self {
+        if o != self.subject && !self.related.contains(&o) {
+            self.related.push(o);
+        }
+        self
+    }
+    /// Sets the patch or command that fixes it.
+    pub fn patch(mut self, p: impl Into<String>) -> Self {
+        self.patch = Some(p.into());
+        self
+    }
 }
 
 /// Knobs for fact derivation.

@@ -17,20 +17,48 @@ pub fn render(report: &Report) -> String {
         cell(&report.input)
     );
     if report.findings.is_empty() {
-        out.push_str("No root cause found.\n");
+        out.push_str(if report.command == "check" {
+            "No findings.\n"
+        } else {
+            "No root cause found.\n"
+        });
         return out;
     }
-    out.push_str("| # | cause | severity | score | confidence |\n|---|---|---|---|---|\n");
-    for f in &report.findings {
-        let _ = writeln!(
-            out,
-            "| {} | `{}` | {:?} | {:.1} | {:?} |",
-            f.rank, f.id, f.severity, f.score, f.confidence
-        );
+    if report.findings.iter().any(|f| f.location.is_some()) {
+        out.push_str("| # | rule | severity | where | object |\n|---|---|---|---|---|\n");
+        for f in &report.findings {
+            let (at, obj) = f
+                .location
+                .as_ref()
+                .map(|l| (cell(&l.place()), cell(&l.to_string())))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {:?} | `{at}` | {obj} |",
+                f.rank, f.id, f.severity
+            );
+        }
+    } else {
+        out.push_str("| # | cause | severity | score | confidence |\n|---|---|---|---|---|\n");
+        for f in &report.findings {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {:?} | {:.1} | {:?} |",
+                f.rank, f.id, f.severity, f.score, f.confidence
+            );
+        }
     }
     out.push('\n');
     for f in &report.findings {
         let _ = writeln!(out, "### {}. `{}` — {}\n", f.rank, f.id, cell(&f.title));
+        if let Some(l) = &f.location {
+            let _ = writeln!(
+                out,
+                "**At:** `{}` ({})\n",
+                cell(&l.place()),
+                cell(&l.to_string())
+            );
+        }
         let _ = writeln!(out, "{}\n", strip_controls(f.summary.trim()));
         if let Some(q) = &f.question {
             let _ = writeln!(out, "**Tell apart:** {}\n", strip_controls(q));
@@ -48,6 +76,17 @@ pub fn render(report: &Report) -> String {
                 );
             }
             out.push_str("```\n\n");
+        }
+        for p in &f.patches {
+            let _ = writeln!(
+                out,
+                "**Patch**\n\n```yaml\n{}\n```\n",
+                p.lines()
+                    .map(strip_controls)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .replace("```", "'''")
+            );
         }
         for (title, steps) in [("Confirm", &f.confirm), ("Fix", &f.fix)] {
             let _ = writeln!(out, "**{title}**\n");

@@ -5,8 +5,11 @@
 //! `"version"` and `"findings"` in rank order. Human formats strip control
 //! sequences from evidence before it reaches a terminal.
 
+pub mod github;
+pub mod junit;
 pub mod markdown;
 pub mod sanitize;
+pub mod sarif;
 pub mod table;
 
 use crate::evidence::ReadStats;
@@ -46,6 +49,11 @@ pub struct Finding {
     pub evidence: Vec<EvidenceLine>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<ObjRef>,
+    /// Where the finding points (`meshdoc check`): the offending object with
+    /// file:line:column (of the field when known), or kind/namespace/name
+    /// for live objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<ObjRef>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetCount>,
     pub confirm: Vec<Step>,

@@ -29,8 +29,13 @@ pub fn render(report: &Report, verbose: bool) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(
             out,
-            "{} no root cause found in {}",
+            "{} {} in {}",
             "✓".green(),
+            if report.command == "check" {
+                "no findings"
+            } else {
+                "no root cause found"
+            },
             strip_controls(&report.input)
         );
         render_missing(report, &mut out);
@@ -40,15 +45,37 @@ pub fn render(report: &Report, verbose: bool) -> String {
     t.load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(110);
-    t.set_header(vec!["#", "cause", "severity", "score", "confidence"]);
+    let located = report.findings.iter().any(|f| f.location.is_some());
+    if located {
+        t.set_header(vec!["#", "rule", "severity", "where", "object"]);
+    } else {
+        t.set_header(vec!["#", "cause", "severity", "score", "confidence"]);
+    }
     for f in &report.findings {
-        t.add_row(vec![
-            f.rank.to_string(),
-            f.id.clone(),
-            format!("{:?}", f.severity).to_lowercase(),
-            format!("{:.1}", f.score),
-            format!("{:?}", f.confidence).to_lowercase(),
-        ]);
+        let sev = format!("{:?}", f.severity).to_lowercase();
+        match (&f.location, located) {
+            (Some(l), _) => t.add_row(vec![
+                f.rank.to_string(),
+                f.id.clone(),
+                sev,
+                strip_controls(&l.place()),
+                strip_controls(&l.to_string()),
+            ]),
+            (None, true) => t.add_row(vec![
+                f.rank.to_string(),
+                f.id.clone(),
+                sev,
+                String::new(),
+                String::new(),
+            ]),
+            (None, false) => t.add_row(vec![
+                f.rank.to_string(),
+                f.id.clone(),
+                sev,
+                format!("{:.1}", f.score),
+                format!("{:?}", f.confidence).to_lowercase(),
+            ]),
+        };
     }
     let _ = writeln!(out, "{t}\n");
     let n = if verbose {
@@ -107,6 +134,20 @@ fn render_finding(f: &Finding, out: &mut String) {
         "   {}",
         strip_controls(&f.summary).replace('\n', "\n   ")
     );
+    if let Some(l) = &f.location {
+        let field = l
+            .field
+            .as_ref()
+            .map(|x| format!(" {x}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "   {} {} ({l}{})",
+            "At:".cyan(),
+            strip_controls(&l.place()),
+            strip_controls(&field)
+        );
+    }
     if let Some(q) = &f.question {
         let _ = writeln!(out, "   {} {}", "Tell apart:".cyan(), strip_controls(q));
     }
@@ -169,9 +210,8 @@ fn render_finding(f: &Finding, out: &mut String) {
             out,
             "   {}\n{}",
             "Patch:".cyan(),
-            strip_controls(p)
-                .lines()
-                .map(|l| format!("     {l}"))
+            p.lines()
+                .map(|l| format!("     {}", strip_controls(l)))
                 .collect::<Vec<_>>()
                 .join("\n")
         );

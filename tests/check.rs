@@ -1,0 +1,427 @@
+//! `meshdoc check` through the binary: per-rule bad/good testdata with
+//! expected findings, golden outputs per format, SARIF schema validation,
+//! the exit-code contract for every format, bad input, stdin, suppression.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+const RULES: &str = "tests/testdata/check/rules";
+const CASES: &str = "tests/testdata/check/cases";
+const FORMATS: &[&str] = &[
+    "table", "json", "yaml", "markdown", "sarif", "junit", "github",
+];
+
+fn meshdoc() -> Command {
+    let mut c = Command::cargo_bin("meshdoc").unwrap_or_else(|e| panic!("binary: {e}"));
+    c.env_remove("MESHDOC_RULES").env("NO_COLOR", "1");
+    c.args(["--no-builtin", "--rules", RULES]);
+    c
+}
+
+fn json_of(args: &[&str]) -> (Value, i32) {
+    let out = meshdoc()
+        .args(["check", "-o", "json"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("json: {e}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (v, out.status.code().unwrap_or(-1))
+}
+
+/// `id @ file:line:column` of every finding, in rank order.
+fn located(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    let l = &f["location"];
+                    format!(
+                        "{} {} @ {}:{}:{}",
+                        f["rank"],
+                        f["id"].as_str().unwrap_or(""),
+                        l["file"].as_str().unwrap_or(""),
+                        l["line"],
+                        l["column"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_rule_fires_on_its_bad_testdata_at_the_expected_rank_and_place_and_stays_quiet_on_the_good()
+{
+    let mut cases: Vec<_> = std::fs::read_dir(CASES)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 15, "{} cases", cases.len());
+    for dir in cases {
+        let id = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let bad = dir.join("bad.yaml");
+        let good = dir.join("good.yaml");
+        let (v, code) = json_of(&["--fail-on", "info", bad.to_str().unwrap_or("")]);
+        assert_eq!(code, 1, "{id}: bad.yaml must exit 1");
+        let got = located(&v);
+        let expected: Vec<String> = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("expected.json"))
+                .unwrap_or_else(|e| panic!("{id}: {e}")),
+        )
+        .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(got, expected, "{id}: findings on bad.yaml");
+        assert!(
+            got.iter().any(|g| g.contains(&format!(" {id} @ "))),
+            "{id} did not fire"
+        );
+        let (v, _) = json_of(&["--fail-on", "info", good.to_str().unwrap_or("")]);
+        assert!(
+            !located(&v).iter().any(|g| g.contains(&format!(" {id} @ "))),
+            "{id} fired on good.yaml: {:?}",
+            located(&v)
+        );
+    }
+}
+
+#[test]
+fn the_test_rules_pass_their_own_examples() {
+    let out = meshdoc()
+        .args(["rules", "test"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+const GOLDEN: &str = "tests/testdata/check/golden";
+
+fn golden(format: &str) -> String {
+    let out = meshdoc()
+        .args(["check", "-o", format, GOLDEN])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{format}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).replace(env!("CARGO_PKG_VERSION"), "[version]")
+}
+
+#[test]
+fn golden_table() {
+    insta::assert_snapshot!(golden("table"));
+}
+
+#[test]
+fn golden_json() {
+    insta::assert_snapshot!(golden("json"));
+}
+
+#[test]
+fn golden_yaml() {
+    insta::assert_snapshot!(golden("yaml"));
+}
+
+#[test]
+fn golden_markdown() {
+    insta::assert_snapshot!(golden("markdown"));
+}
+
+#[test]
+fn golden_sarif() {
+    insta::assert_snapshot!(golden("sarif"));
+}
+
+#[test]
+fn golden_junit() {
+    insta::assert_snapshot!(golden("junit"));
+}
+
+#[test]
+fn golden_github() {
+    insta::assert_snapshot!(golden("github"));
+}
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/testdata/sarif-2.1.0-subset.json")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("schema: {e}"));
+    for input in [GOLDEN, CASES] {
+        let out = meshdoc()
+            .args(["check", "-o", "sarif", input])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let log: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{input}: {errors:#?}");
+        let results = log["runs"][0]["results"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0);
+        assert!(results > 0, "{input}: no results");
+        // Every result's ruleIndex points at its rule.
+        for r in log["runs"][0]["results"].as_array().into_iter().flatten() {
+            let i = r["ruleIndex"].as_u64().unwrap_or(u64::MAX) as usize;
+            assert_eq!(
+                log["runs"][0]["tool"]["driver"]["rules"][i]["id"],
+                r["ruleId"]
+            );
+        }
+    }
+    // A deliberately broken log is rejected, so the schema has teeth.
+    let bad = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": [{"level": "fatal"}]}]});
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn every_format_exits_1_on_errors_0_when_clean_and_0_with_exit_zero() {
+    let bad = format!("{CASES}/istio-dr-tls-conflict/bad.yaml");
+    let good = format!("{CASES}/istio-dr-tls-conflict/good.yaml");
+    for f in FORMATS {
+        meshdoc().args(["check", "-o", f, &bad]).assert().code(1);
+        meshdoc().args(["check", "-o", f, &good]).assert().code(0);
+        meshdoc()
+            .args(["check", "--exit-zero", "-o", f, &bad])
+            .assert()
+            .code(0);
+    }
+}
+
+#[test]
+fn fail_on_sets_the_threshold_for_every_format() {
+    // Only a warning-severity rule fires here.
+    let warn = format!("{CASES}/istio-envoyfilter-relative-order/bad.yaml");
+    for f in FORMATS {
+        meshdoc().args(["check", "-o", f, &warn]).assert().code(0);
+        meshdoc()
+            .args(["check", "--fail-on", "warning", "-o", f, &warn])
+            .assert()
+            .code(1);
+        meshdoc()
+            .args(["check", "--fail-on", "info", "-o", f, &warn])
+            .assert()
+            .code(1);
+    }
+}
+
+#[test]
+fn invalid_yaml_is_reported_at_file_line_column_the_other_files_are_still_checked_and_exit_is_2() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("a-broken.yaml"),
+        "kind: Service\nmetadata:\n  name: [oops\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        format!("{CASES}/istio-dr-tls-conflict/bad.yaml"),
+        dir.path().join("b-dr.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for f in FORMATS {
+        let out = meshdoc()
+            .args(["check", "-o", f])
+            .arg(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(2), "{f}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("a-broken.yaml:3:"), "{f}: {err}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("istio-dr-tls-conflict"),
+            "{f}: the other file was not checked:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn an_unrendered_helm_template_says_to_pipe_helm_template_output() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path().join("deployment.yaml");
+    std::fs::write(&p, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"app.fullname\" . }}\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = meshdoc()
+        .args(["check"])
+        .arg(&p)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("deployment.yaml:4:9") && err.contains("helm template"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_kinds_are_expanded_and_items_keep_their_own_line() {
+    let (v, code) = json_of(&["tests/testdata/check/inputs/list.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        located(&v),
+        [
+            "1 \"istio-dr-tls-conflict\" @ \"tests/testdata/check/inputs/list.yaml\":18:9"
+                .replace('"', "")
+        ]
+    );
+}
+
+#[test]
+fn stdin_is_read_with_dash_and_namespace_less_objects_get_dash_n() {
+    let text = std::fs::read_to_string(format!("{CASES}/istio-dr-tls-conflict/bad.yaml"))
+        .unwrap_or_default();
+    let out = meshdoc()
+        .args(["check", "-o", "json", "-n", "team-a", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["findings"][0]["location"]["file"], "-");
+    assert_eq!(v["findings"][0]["location"]["namespace"], "team-a");
+}
+
+#[test]
+fn unknown_kinds_are_ignored_not_errors() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path().join("x.yaml");
+    std::fs::write(
+        &p,
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n# just a comment\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    meshdoc().args(["check"]).arg(&p).assert().code(0);
+}
+
+#[test]
+fn ignore_flag_annotation_and_baseline_suppress_findings() {
+    let bad = format!("{CASES}/istio-dr-tls-conflict/bad.yaml");
+    let n = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push(&bad);
+        json_of(&a).0["findings"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
+    };
+    assert_eq!(n(&[]), 1);
+    assert_eq!(n(&["--ignore", "istio-dr-*"]), 0);
+    assert_eq!(
+        n(&[
+            "--ignore",
+            "istio-dr-tls-conflict=DestinationRule/default/reviews"
+        ]),
+        0
+    );
+    assert_eq!(
+        n(&["--ignore", "istio-dr-tls-conflict=DestinationRule/other/*"]),
+        1
+    );
+
+    let text = std::fs::read_to_string(&bad).unwrap_or_default().replace(
+        "metadata: {name: reviews}",
+        "metadata: {name: reviews, annotations: {meshdoc.io/ignore: \"linkerd-fail-fast, istio-dr-tls-conflict\"}}",
+    );
+    let out = meshdoc()
+        .args(["check", "-o", "json", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0));
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = dir.path().join("baseline.json");
+    let b = base.to_str().unwrap_or("");
+    meshdoc()
+        .args(["check", "--write-baseline", b, &bad])
+        .assert()
+        .code(0);
+    let fps: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap_or_default())
+            .unwrap_or_default();
+    assert_eq!(
+        fps,
+        ["istio-dr-tls-conflict:DestinationRule/default/reviews"]
+    );
+    meshdoc()
+        .args(["check", "--baseline", b, &bad])
+        .assert()
+        .code(0);
+    // Line numbers are not part of the fingerprint: shifting the file keeps it suppressed.
+    let shifted = dir.path().join("shifted.yaml");
+    std::fs::write(
+        &shifted,
+        format!(
+            "# a new comment\n\n{}",
+            std::fs::read_to_string(&bad).unwrap_or_default()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    meshdoc()
+        .args(["check", "--baseline", b])
+        .arg(&shifted)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn cert_warn_turns_a_certificate_expiring_within_the_window_into_a_finding() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pem = std::fs::read_to_string("tests/testdata/check/certs/valid.pem").unwrap_or_default();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
+    let p = dir.path().join("webhook.yaml");
+    std::fs::write(&p, format!("apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {{name: linkerd-proxy-injector-webhook-config}}\nwebhooks:\n- name: linkerd-proxy-injector.linkerd.io\n  clientConfig: {{caBundle: {b64}}}\n  failurePolicy: Fail\n")).unwrap_or_else(|e| panic!("{e}"));
+    let path = p.to_str().unwrap_or("");
+    let (v, _) = json_of(&["--fail-on", "info", path]);
+    assert_eq!(v["findings"].as_array().map(|a| a.len()), Some(0));
+    // The valid certificate ends in 2036: a 20-year window reaches it.
+    let (v, code) = json_of(&["--fail-on", "info", "--cert-warn", "7300d", path]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        v["findings"][0]["id"],
+        "linkerd-injector-webhook-cert-expired"
+    );
+    assert_eq!(
+        v["findings"][0]["location"]["field"],
+        "webhooks[0].clientConfig.caBundle"
+    );
+}
+
+#[test]
+fn cluster_mode_without_a_client_fails_clearly() {
+    let out = meshdoc()
+        .args(["check", "--cluster"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kubectl get"));
+}
+
+#[test]
+fn a_missing_input_file_is_exit_2() {
+    meshdoc()
+        .args(["check", "does/not/exist.yaml"])
+        .assert()
+        .code(2);
+    assert!(Path::new(CASES).exists());
+}
