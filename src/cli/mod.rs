@@ -2,8 +2,8 @@
 //! edge: `anyhow` errors with context, output to stdout only in the requested
 //! format, progress and warnings to stderr.
 
-pub mod diagnose;
 pub mod check;
+pub mod diagnose;
 pub mod explain;
 pub mod rules;
 

@@ -39,6 +39,14 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
             continue;
         }
         let rule = &rules.rules[ri];
+        if sup.symptoms.is_empty()
+            && sup
+                .hits
+                .iter()
+                .all(|(si, ..)| rule.signals[*si].corroborates)
+        {
+            continue;
+        }
         let mut families = std::collections::BTreeSet::new();
         let mut raw = 0.0;
         let mut signals = Vec::new();

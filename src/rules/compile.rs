@@ -322,6 +322,7 @@ pub fn compile(
                 name: sig.name.clone(),
                 weight: sig.weight,
                 note: sig.note.clone(),
+                corroborates: sig.corroborates,
                 kind,
             });
         }

@@ -55,6 +55,8 @@ pub struct Signal {
     pub name: String,
     pub weight: f64,
     pub note: Option<String>,
+    /// Counts only alongside a non-corroborating signal of the same rule.
+    pub corroborates: bool,
     pub kind: SignalKind,
 }
 

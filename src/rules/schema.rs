@@ -143,6 +143,10 @@ pub struct Signal {
     /// What this signal means, shown beside its evidence.
     #[serde(default)]
     pub note: Option<String>,
+    /// Only strengthens a finding that another signal of the rule raised; on
+    /// its own it raises nothing (a not-ready pod alone is not fail-fast).
+    #[serde(default)]
+    pub corroborates: bool,
 }
 
 fn default_weight() -> f64 {
