@@ -303,11 +303,12 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
 /// They have no HTTP status; they are TCP records.
 fn parse_ztunnel(s: &str) -> Option<AccessRecord> {
     let (lvl, rest) = split_token(s);
-    super::Level::parse(lvl)?;
     let (scope, rest) = split_token(rest);
+    // Cheap checks first: this runs on every line that is not an access record.
     if scope != "access" || !rest.starts_with("connection ") {
         return None;
     }
+    super::Level::parse(lvl)?;
     let mut f = Vec::new();
     parse_fields(rest, &mut f);
     let get = |k: &str| f.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());

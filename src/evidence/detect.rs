@@ -205,6 +205,10 @@ impl<'o> LineReader<'o> {
 
     /// One physical line (without its newline); `len` is its size in bytes on input.
     fn push(&mut self, line: &str, len: u64, f: &mut dyn FnMut(Evidence)) {
+        if line.len() > MAX_LINE {
+            self.oversized(len);
+            return;
+        }
         self.lineno += 1;
         self.stats.lines += 1;
         self.stats.bytes += len;

@@ -1,0 +1,10 @@
+//! Linkerd proxy log line parser on arbitrary (lossily decoded) bytes.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let s = String::from_utf8_lossy(data);
+    for line in s.lines() {
+        let _ = meshdoc::evidence::linkerd::parse_line(line);
+    }
+});
