@@ -1,4 +1,7 @@
 //! Where evidence comes from: files and stdin, bundle directories and
 //! archives, manifests, and (read-only) a live cluster.
 
+pub mod bundle_write;
+pub mod cluster;
 pub mod manifests;
+pub mod redact;
