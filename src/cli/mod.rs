@@ -2,7 +2,9 @@
 //! edge: `anyhow` errors with context, output to stdout only in the requested
 //! format, progress and warnings to stderr.
 
+pub mod diagnose;
 pub mod explain;
+pub mod rbac;
 pub mod rules;
 
 use crate::report::Format;
@@ -88,6 +90,10 @@ pub enum Command {
     /// a header, a pasted proxy/access log line, a curl -v transcript, a file (--file F or -),
     /// or a rule id.
     Explain(explain::ExplainArgs),
+    /// Diagnose a workload in a live cluster (read-only): pod/NAME, deploy/NAME, svc/NAME.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Print the least-privilege ClusterRole and Roles that `diagnose` needs.
+    Rbac(rbac::RbacArgs),
     /// List, show, test rules; print the rule JSON Schema.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -154,6 +160,8 @@ pub fn main() -> anyhow::Result<Code> {
     let cli = Cli::parse();
     match cli.command {
         Command::Explain(a) => explain::run(a, &cli.global),
+        Command::Diagnose(a) => diagnose::run(a, &cli.global),
+        Command::Rbac(a) => rbac::run(a),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
