@@ -173,8 +173,8 @@ pub struct Collection {
     pub requests: u64,
     pub started_at: String,
     pub elapsed: Duration,
-    #[doc(hidden)]
-    seen: HashSet<(String, String, String, String)>,
+    /// Identity of objects already added (apiVersion, kind, namespace, name).
+    pub(crate) seen: HashSet<(String, String, String, String)>,
 }
 
 impl Collection {
