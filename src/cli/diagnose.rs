@@ -1,49 +1,125 @@
-//! `meshdoc diagnose`: ranked root causes from evidence — a bundle
+//! `meshdoc diagnose pod/NAME`: collect the workload's neighbourhood from the
+//! cluster (read-only), turn it into evidence and facts, match the rules and
+//! print ranked root causes naming the objects involved.
+//!
+//! The same command diagnoses saved evidence offline: a bundle
 //! (`--from DIR|FILE.tar.gz`), ad-hoc files (`--logs`, `--metrics`, `--http`,
 //! `--objects`, `--reports`), or stdin (`kubectl logs … | meshdoc diagnose -`).
+//!
+//! stdout carries only the report; the spinner, the "what I looked at"
+//! summary and warnings go to stderr.
 
 use super::{Code, Global, emit, note};
+use crate::collect::cluster::{
+    self, Collection, MeshChoice, Needs, Request, Target, client::ClientOptions,
+    target::parse_duration,
+};
 use crate::collect::bundle;
+use crate::engine::Matcher;
 use crate::engine::diagnosis::Diagnosis;
-use crate::evidence::{InputKind, Origin};
-use crate::facts::FactOptions;
-use crate::report::Report;
+use crate::evidence::{Evidence, InputKind, Item, Origin, ReadStats, detect};
+use crate::facts::{FactOptions, ObjRef, Object, ObjectSet};
+use crate::report::{Finding, Hop, Report};
+use crate::rules::Mesh;
 use anyhow::{Context, bail};
 use clap::Args;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
-    /// `-` reads proxy/app logs from stdin.
+    /// What to diagnose: pod/NAME, deploy/NAME or svc/NAME; `-` reads logs from stdin.
     #[arg(value_name = "TARGET")]
     pub target: Option<String>,
-    /// A bundle directory or .tar.gz written by `--save-bundle` (or by hand).
+    /// Namespace (default: the kubeconfig context's; offline: for objects that name none).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Offline: a bundle directory or .tar.gz written by `--save-bundle` (or by hand).
     #[arg(long, value_name = "DIR|FILE.tar.gz")]
     pub from: Option<PathBuf>,
-    /// Proxy, app or access log files.
+    /// Offline: proxy, app or access log files.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub logs: Vec<PathBuf>,
-    /// Prometheus/OpenMetrics scrapes (Linkerd :4191/metrics, Istio :15020/stats/prometheus).
+    /// Offline: Prometheus/OpenMetrics scrapes (Linkerd :4191/metrics, Istio :15020/stats/prometheus).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
-    /// curl -v transcripts or header blocks.
+    /// Offline: curl -v transcripts or header blocks.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub http: Vec<PathBuf>,
-    /// Kubernetes manifests (multi-document YAML or JSON).
+    /// Offline: Kubernetes manifests (multi-document YAML or JSON).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub objects: Vec<PathBuf>,
-    /// `linkerd check -o json` or `istioctl analyze` output.
+    /// Offline: `linkerd check -o json` or `istioctl analyze` output.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub reports: Vec<PathBuf>,
-    /// What the log inputs are, when auto-detection guesses wrong.
+    /// Offline: what the log inputs are, when auto-detection guesses wrong.
     #[arg(long, value_enum, default_value = "auto")]
     pub kind: super::explain::KindArg,
-    /// Namespace for objects that name none.
-    #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
+    /// Kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Read logs newer than this (30s, 5m, 1h).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub since: Duration,
+    /// Read at most this many lines per container.
+    #[arg(long, default_value_t = 2000)]
+    pub tail: u64,
+    /// Give up collecting after this long and diagnose what was gathered.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Which mesh's evidence to collect.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub mesh: MeshChoice,
     /// Exit 2 when some evidence could not be collected.
     #[arg(long)]
     pub strict: bool,
+    /// Also write everything collected to DIR as a bundle (redacted).
+    #[arg(long, value_name = "DIR")]
+    pub save_bundle: Option<PathBuf>,
+}
+
+/// A stderr spinner, only when stderr is a terminal.
+struct Spinner {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    fn start(msg: String) -> Spinner {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = std::io::stderr().is_terminal().then(|| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = write!(std::io::stderr(), "\r{} {msg}", frames[i % frames.len()]);
+                    let _ = std::io::stderr().flush();
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let _ = write!(std::io::stderr(), "\r\x1b[2K");
+                let _ = std::io::stderr().flush();
+            })
+        });
+        Spinner { stop, handle }
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// Runs an offline diagnosis and returns its report.
@@ -87,7 +163,7 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
         let text =
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
         let label = p.display().to_string();
-        d.manifests(&text, &label, &a.namespace)?;
+        d.manifests(&text, &label, a.namespace.as_deref().unwrap_or("default"))?;
         inputs.push(label);
     }
     if a.target.as_deref() == Some("-") {
@@ -125,24 +201,353 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     Ok(report)
 }
 
-pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
-    let rules = super::load_rules(g)?;
-    let is_offline = a.from.is_some()
-        || !a.logs.is_empty()
-        || !a.metrics.is_empty()
-        || !a.http.is_empty()
-        || !a.objects.is_empty()
-        || !a.reports.is_empty()
-        || a.target.as_deref() == Some("-");
-    if !is_offline {
-        bail!(
-            "live cluster diagnosis (`diagnose pod/NAME`) is not available in this build; use --from DIR or files"
-        );
+impl DiagnoseArgs {
+    /// `true` when the inputs are saved evidence rather than a live target.
+    pub fn is_offline(&self) -> bool {
+        self.from.is_some()
+            || !self.logs.is_empty()
+            || !self.metrics.is_empty()
+            || !self.http.is_empty()
+            || !self.objects.is_empty()
+            || !self.reports.is_empty()
+            || self.target.as_deref() == Some("-")
     }
-    let report = offline(&a, &rules)?;
+}
+
+pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
+    if a.is_offline() {
+        if a.save_bundle.is_some() {
+            bail!("--save-bundle writes what a live diagnosis collected; it does not apply to --from or file inputs");
+        }
+        let rules = super::load_rules(g)?;
+        let report = offline(&a, &rules)?;
+        let code = emit(&report, g)?;
+        if a.strict && !report.missing.is_empty() {
+            return Ok(Code::Failure);
+        }
+        return Ok(code);
+    }
+    let Some(target) = a.target.as_deref() else {
+        bail!("nothing to diagnose: give a target (pod/NAME, deploy/NAME, svc/NAME), --from DIR, evidence files, or `-` for stdin");
+    };
+    let target = Target::parse(target)?;
+    let rules = super::load_rules(g)?;
+    let needs = if a.save_bundle.is_some() {
+        Needs::everything()
+    } else {
+        Needs::from_rules(&rules)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let opts = ClientOptions {
+        kubeconfig: a.kubeconfig.clone(),
+        context: a.context.clone(),
+        namespace: a.namespace.clone(),
+    };
+    let spinner = Spinner::start(format!("collecting {target}…"));
+    let collected = rt.block_on(async {
+        let (client, ns, server) = cluster::client::connect(&opts).await?;
+        let req = Request {
+            target: target.clone(),
+            namespace: ns,
+            since: a.since,
+            tail: a.tail,
+            timeout: a.timeout,
+            mesh: a.mesh,
+            needs,
+        };
+        anyhow::Ok(cluster::collect(client, req, server).await?)
+    });
+    spinner.finish();
+    let c = collected.with_context(|| format!("cannot collect {target}"))?;
+
+    if let Some(dir) = &a.save_bundle {
+        let m = crate::collect::bundle_write::write_bundle(dir, &c)
+            .with_context(|| format!("cannot save the bundle to {}", dir.display()))?;
+        note(&format!(
+            "meshdoc: bundle written to {} ({} objects, {} logs, {} metrics pages, {} values redacted)",
+            dir.display(),
+            m.collected.objects.values().sum::<usize>(),
+            m.collected.logs.len(),
+            m.collected.metrics.len(),
+            m.redacted
+        ));
+    }
+
+    let rules = match c.mesh {
+        Some(m) => rules.for_mesh(Some(m)),
+        None => rules,
+    };
+    let report = diagnose_collection(&c, &rules, &FactOptions::default());
+    note(&summary(&c, report.read.as_ref()));
     let code = emit(&report, g)?;
-    if a.strict && !report.missing.is_empty() {
+    if a.strict && !c.failures.is_empty() {
+        note(&format!(
+            "meshdoc: --strict: {} piece(s) of evidence could not be collected",
+            c.failures.len()
+        ));
         return Ok(Code::Failure);
     }
     Ok(code)
+}
+
+/// Evidence items of a collection: every log line, each metrics page, Events.
+pub fn evidence_of(c: &Collection) -> (Vec<Evidence>, ReadStats) {
+    let mut out = Vec::new();
+    let mut stats = ReadStats::default();
+    for l in &c.logs {
+        let origin = Origin::Pod {
+            namespace: l.namespace.clone(),
+            pod: l.pod.clone(),
+            container: Some(l.container.clone()),
+            line: None,
+        };
+        let (items, st) = detect::read_text(&l.text, InputKind::Auto, &origin);
+        stats.add(&st);
+        out.extend(items);
+    }
+    for m in &c.metrics {
+        let (samples, bad) = crate::evidence::metrics::parse(&m.text);
+        stats.lines += m.text.lines().count() as u64;
+        stats.bytes += m.text.len() as u64;
+        stats.unparseable += bad;
+        let item = Item::Metrics { samples };
+        stats.count(&item);
+        out.push(Evidence {
+            item,
+            raw: String::new(),
+            origin: Origin::Pod {
+                namespace: m.namespace.clone(),
+                pod: m.pod.clone(),
+                container: Some(
+                    if m.source.starts_with("15020") {
+                        cluster::ISTIO_PROXY
+                    } else {
+                        cluster::LINKERD_PROXY
+                    }
+                    .to_string(),
+                ),
+                line: None,
+            },
+        });
+    }
+    // Events read like log lines ("Warning BackOff: Back-off restarting failed container").
+    for e in &c.events {
+        let s = |p: &str| e.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let line = format!("{} {}: {}", s("/type"), s("/reason"), s("/message"));
+        stats.app_log += 1;
+        out.push(Evidence {
+            item: Item::AppLog {
+                message: line.clone(),
+            },
+            raw: line,
+            origin: Origin::Pod {
+                namespace: s("/involvedObject/namespace").to_string(),
+                pod: s("/involvedObject/name").to_string(),
+                container: None,
+                line: None,
+            },
+        });
+    }
+    (out, stats)
+}
+
+/// Collected objects as an [`ObjectSet`] for the facts.
+pub fn object_set(c: &Collection) -> ObjectSet {
+    let objects = c
+        .objects
+        .iter()
+        .map(|v| {
+            let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+            Object {
+                origin: ObjRef {
+                    kind: s("/kind").unwrap_or_default(),
+                    namespace: s("/metadata/namespace"),
+                    name: s("/metadata/name").unwrap_or_default(),
+                    ..ObjRef::default()
+                },
+                value: v.clone(),
+            }
+        })
+        .collect();
+    ObjectSet { objects, ..ObjectSet::default() }
+}
+
+/// The library side of `diagnose`: collection → evidence + facts → findings.
+pub fn diagnose_collection(
+    c: &Collection,
+    rules: &crate::rules::RuleSet,
+    fact_opts: &FactOptions,
+) -> Report {
+    let mut m = Matcher::new(rules);
+    let (items, stats) = evidence_of(c);
+    for ev in &items {
+        m.observe(ev);
+    }
+    let set = object_set(c);
+    for f in crate::facts::derive(&set, fact_opts) {
+        m.observe_fact(&f);
+    }
+    m.default_vars(&target_vars(c));
+    let findings = m.finish();
+    let mut report = Report::new("diagnose", c.target.clone(), findings);
+    report.read = Some(stats);
+    report.missing = c.missing(rules);
+    report.notes = c.notes.clone();
+    report.path = Some(request_path(c, report.findings.first()));
+    report
+}
+
+/// `namespace`, `pod`, `deployment`, `service`, `container` from the run itself.
+fn target_vars(c: &Collection) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    v.insert("namespace".into(), c.namespace.clone());
+    if let Some(p) = c.pods.first() {
+        v.insert("pod".into(), p.clone());
+    }
+    let first = |kind: &str| {
+        c.objects
+            .iter()
+            .find(|o| {
+                o.get("kind").and_then(Value::as_str) == Some(kind)
+                    && o.pointer("/metadata/namespace").and_then(Value::as_str)
+                        == Some(c.namespace.as_str())
+            })
+            .and_then(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+            .map(str::to_string)
+    };
+    if let Some(d) = first("Deployment") {
+        v.insert("deployment".into(), d);
+    }
+    let svc = c
+        .called
+        .first()
+        .and_then(|s| s.split_once('/').map(|(_, n)| n.to_string()))
+        .or_else(|| first("Service"));
+    if let Some(s) = svc {
+        v.insert("service".into(), s);
+    }
+    let proxy = match c.mesh {
+        Some(Mesh::Istio) => cluster::ISTIO_PROXY,
+        _ => cluster::LINKERD_PROXY,
+    };
+    v.insert("container".into(), proxy.into());
+    v
+}
+
+/// Where along client app → client proxy → server proxy → server app a
+/// finding sits, judged from its id and tags.
+fn hop_of(f: &Finding) -> usize {
+    let id = f.id.as_str();
+    let has = |w: &str| id.contains(w);
+    if has("netpol") || has("detect-timeout") || has("tls-detect") || has("opaque") {
+        2
+    } else if has("injector") || has("missing-proxy") || has("policy-denied") || has("rbac") {
+        2
+    } else if has("fail-fast")
+        || has("failfast")
+        || has("application")
+        || has("connection-refused")
+        || has("no-ready")
+        || has("idle-timeout")
+        || has("upstream")
+        || has("expect-100")
+    {
+        3
+    } else if has("dr-") || has("tls") || has("route") || has("loadshed") || has("identity") {
+        1
+    } else if has("downstream") {
+        0
+    } else {
+        1
+    }
+}
+
+/// The request-path picture for table output.
+fn request_path(c: &Collection, top: Option<&Finding>) -> Vec<Hop> {
+    let (cp, sp) = match c.mesh {
+        Some(Mesh::Istio) => ("client sidecar (istio-proxy)", "server sidecar :15006"),
+        _ => ("client proxy", "server proxy :4143"),
+    };
+    let pod = c.pods.first().map(|p| format!("pod {}/{p}", c.namespace));
+    let server = c.called.first().map(|s| format!("Service {s}"));
+    let names = ["client app", cp, sp, "server app"];
+    let marked = top.map(hop_of);
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Hop {
+            name: n.to_string(),
+            detail: match (i, marked == Some(i), top) {
+                (_, true, Some(f)) => Some(format!(
+                    "{} ({})",
+                    f.id,
+                    if i >= 2 {
+                        server.clone().or_else(|| pod.clone()).unwrap_or_default()
+                    } else {
+                        pod.clone().unwrap_or_default()
+                    }
+                )),
+                _ => None,
+            },
+            marked: marked == Some(i),
+        })
+        .collect()
+}
+
+fn group(n: usize) -> String {
+    super::explain::group(n as u64)
+}
+
+/// The "what I looked at" lines for stderr.
+pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
+    let mut s = format!(
+        "meshdoc: looked at {} in {} ({}, {} API requests, {:.1}s)",
+        c.target,
+        c.namespace,
+        match c.mesh {
+            Some(Mesh::Linkerd) => "Linkerd",
+            Some(Mesh::Istio) => "Istio",
+            _ => "no mesh proxy found",
+        },
+        c.requests,
+        c.elapsed.as_secs_f64()
+    );
+    let parts: Vec<String> = c
+        .looked_at
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{} {k}", group(*n)))
+        .collect();
+    if !parts.is_empty() {
+        s.push_str(&format!("\n  read: {}", parts.join(", ")));
+    }
+    if !c.called.is_empty() {
+        s.push_str(&format!("\n  calls: {}", c.called.join(", ")));
+    }
+    if let Some(r) = read {
+        if r.lines > 0 {
+            s.push_str(&format!(
+                "\n  evidence: {} lines read, {} unparseable",
+                group(r.lines as usize),
+                group(r.unparseable as usize)
+            ));
+        }
+    }
+    for n in &c.notes {
+        s.push_str(&format!("\n  note: {n}"));
+    }
+    if !c.failures.is_empty() {
+        s.push_str(&format!(
+            "\n  could not read: {}",
+            c.failures
+                .iter()
+                .map(|f| f.what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s
 }

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod diagnose;
 pub mod explain;
+pub mod rbac;
 pub mod rules;
 
 use crate::report::Format;
@@ -90,11 +91,14 @@ pub enum Command {
     /// a header, a pasted proxy/access log line, a curl -v transcript, a file (--file F or -),
     /// or a rule id.
     Explain(explain::ExplainArgs),
-    /// Diagnose from evidence: a bundle, log/metrics/http/manifest files, or stdin.
+    /// Diagnose a workload in a live cluster (read-only: pod/NAME, deploy/NAME, svc/NAME),
+    /// or from evidence: a bundle (--from), log/metrics/http/manifest files, or stdin (`-`).
     Diagnose(diagnose::DiagnoseArgs),
     /// CI preflight: check Kubernetes/mesh manifests (files, directories, `-` for stdin)
     /// for root causes visible before anything ships. Exit 1 on findings at or above --fail-on.
     Check(check::CheckArgs),
+    /// Print the least-privilege ClusterRole and Roles that `diagnose` needs.
+    Rbac(rbac::RbacArgs),
     /// List, show, test rules; print the rule JSON Schema.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -184,6 +188,7 @@ pub fn main() -> anyhow::Result<Code> {
         Command::Explain(a) => explain::run(a, &cli.global),
         Command::Diagnose(a) => diagnose::run(a, &cli.global),
         Command::Check(a) => check::run(a, &cli.global),
+        Command::Rbac(a) => rbac::run(a),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

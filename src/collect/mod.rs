@@ -2,4 +2,7 @@
 //! archives, manifests, and (read-only) a live cluster.
 
 pub mod bundle;
+pub mod bundle_write;
+pub mod cluster;
 pub mod manifests;
+pub mod redact;

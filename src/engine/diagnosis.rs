@@ -92,6 +92,7 @@ impl<'r> Diagnosis<'r> {
         self.read
             .push(format!("{path}: {} objects", set.objects.len()));
         self.objects.objects.extend(set.objects);
+        self.objects.sources.extend(set.sources);
         Ok(())
     }
 

@@ -364,6 +364,17 @@ impl<'r> Matcher<'r> {
         }
     }
 
+    /// Placeholder values known from the run itself (the target's namespace,
+    /// pod, deployment); they fill only what evidence and facts left unset.
+    /// Call just before [`Matcher::finish`].
+    pub fn default_vars(&mut self, vars: &BTreeMap<String, String>) {
+        for acc in &mut self.acc {
+            for (k, v) in vars {
+                acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+
     /// `true` when anything at all matched so far.
     pub fn any(&self) -> bool {
         self.acc

@@ -118,6 +118,21 @@ pub struct Report {
     /// Free-form notes for humans (how the input was understood).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The request path through the mesh, with the hop where the top finding
+    /// sits marked (live diagnosis only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<Vec<Hop>>,
+}
+
+/// One hop of a request path: `client app`, `client proxy`, `server proxy :4143`, `server app`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    pub name: String,
+    /// Who or what this hop is in the cluster (`pod shop/web-1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The top finding sits here.
+    pub marked: bool,
 }
 
 impl Report {
@@ -130,6 +145,7 @@ impl Report {
             read: None,
             missing: Vec::new(),
             notes: Vec::new(),
+            path: None,
         }
     }
 

@@ -78,6 +78,7 @@ pub fn render(report: &Report, verbose: bool) -> String {
         };
     }
     let _ = writeln!(out, "{t}\n");
+    render_path(report, &mut out);
     let n = if verbose {
         report.findings.len()
     } else {
@@ -99,6 +100,39 @@ pub fn render(report: &Report, verbose: bool) -> String {
     }
     render_missing(report, &mut out);
     out
+}
+
+/// `client app → client proxy → ✗ server proxy :4143 → server app`, with the
+/// hop of the top finding marked and what each hop is underneath.
+fn render_path(report: &Report, out: &mut String) {
+    let Some(path) = &report.path else { return };
+    if path.is_empty() {
+        return;
+    }
+    let hops: Vec<String> = path
+        .iter()
+        .map(|h| {
+            let name = strip_controls(&h.name);
+            if h.marked {
+                format!("✗ {name}").red().bold().to_string()
+            } else {
+                name
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "{} {}", "Path:".cyan(), hops.join(" → "));
+    for h in path.iter().filter(|h| h.marked) {
+        if let Some(d) = &h.detail {
+            let _ = writeln!(
+                out,
+                "      {} {}: {}",
+                "✗".red(),
+                strip_controls(&h.name),
+                strip_controls(d)
+            );
+        }
+    }
+    out.push('\n');
 }
 
 fn render_missing(report: &Report, out: &mut String) {

@@ -1,0 +1,398 @@
+//! `meshdoc diagnose` end to end: the built binary against the in-process API
+//! server, `-o json`, asserting the rank-1 cause.
+//!
+//! Two kinds of test live here:
+//! - pipeline tests with the stand-in rule in `tests/testdata/cluster/rules`,
+//!   which hold on this branch alone;
+//! - scenario tests that need the real rule pack and the derived facts, both
+//!   written in parallel on other branches. They read the rules from
+//!   `MESHDOC_TEST_RULES` (default: the built-in pack) and are `#[ignore]`d
+//!   until rules + facts are merged:
+//!   `MESHDOC_TEST_RULES=/work/rules-wip cargo test --test cluster_diagnose -- --ignored`.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+use support::apiserver::{ApiServer, Fault, Scenario};
+use support::scenarios::{self, Backend, CLIENT_POD};
+
+fn stand_in_rules() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/cluster/rules")
+}
+
+/// `--rules` arguments for the real pack: MESHDOC_TEST_RULES dirs, or the built-in pack.
+fn real_rules() -> Vec<String> {
+    match std::env::var_os("MESHDOC_TEST_RULES") {
+        Some(v) => std::env::split_paths(&v)
+            .flat_map(|p| ["--rules".to_string(), p.display().to_string()])
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+struct Run {
+    json: Value,
+    stderr: String,
+    code: i32,
+}
+
+fn diagnose(
+    s: Scenario,
+    ns: &str,
+    target: &str,
+    rules: &[String],
+    extra: &[&str],
+) -> (Run, ApiServer) {
+    let server = ApiServer::start(s);
+    let d = tempfile::tempdir().unwrap();
+    let kc = server.write_kubeconfig(d.path(), ns);
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .env_remove("KUBECONFIG")
+        .env_remove("MESHDOC_RULES")
+        .arg("diagnose")
+        .arg(target)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["-o", "json", "--timeout", "20s"])
+        .args(rules)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    (
+        Run {
+            json,
+            stderr,
+            code: out.status.code().unwrap_or(-1),
+        },
+        server,
+    )
+}
+
+fn stand_in() -> Vec<String> {
+    vec![
+        "--no-builtin".into(),
+        "--rules".into(),
+        stand_in_rules().display().to_string(),
+    ]
+}
+
+fn rank1(r: &Run) -> &str {
+    r.json["findings"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no findings:\n{}\nstderr:\n{}", r.json, r.stderr))
+}
+
+#[test]
+fn diagnose_runs_live_and_ranks_what_the_proxy_logs_say() {
+    let (r, server) = diagnose(
+        scenarios::linkerd_failfast(Backend::ZeroReplicas),
+        "shop",
+        &format!("pod/{CLIENT_POD}"),
+        &stand_in(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "test-cluster-failfast");
+    assert_eq!(r.json["command"], "diagnose");
+    assert_eq!(r.json["version"], 1);
+    // Fix commands carry the real names.
+    let fix = r.json["findings"][0]["fix"][0]["command"].as_str().unwrap();
+    assert_eq!(fix, format!("kubectl -n shop delete pod {CLIENT_POD}"));
+    assert!(r.json["path"].is_array());
+    assert!(r.json.get("missing").is_none(), "{}", r.json);
+    assert!(
+        r.stderr.contains("looked at pod/") && r.stderr.contains("API requests"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 1, "an error-severity finding exits 1");
+    assert!(server.requests().iter().all(|q| q.method == "GET"));
+}
+
+#[test]
+fn every_request_of_every_scenario_is_a_get() {
+    for (s, ns, target) in [
+        (
+            scenarios::linkerd_failfast(Backend::SelectorMismatch),
+            "shop",
+            format!("pod/{CLIENT_POD}"),
+        ),
+        (
+            scenarios::linkerd_netpol(),
+            "shop",
+            "deploy/web".to_string(),
+        ),
+        (
+            scenarios::linkerd_detect_timeout(),
+            "shop",
+            "svc/mysql".to_string(),
+        ),
+        (
+            scenarios::linkerd_injector_expired(),
+            "shop",
+            "pod/web-5f7b9c-p0o9i".to_string(),
+        ),
+        (
+            scenarios::istio_dr_tls_conflict(),
+            "bookinfo",
+            "pod/loadgen-5f7b9c-w2e3r".to_string(),
+        ),
+    ] {
+        let (_r, server) = diagnose(s, ns, &target, &real_rules(), &[]);
+        let reqs = server.requests();
+        assert!(!reqs.is_empty());
+        for q in reqs {
+            assert_eq!(q.method, "GET", "{target}: {q:?}");
+        }
+    }
+}
+
+#[test]
+fn a_403_on_networkpolicies_still_diagnoses_and_says_they_could_not_be_read() {
+    let mut s = scenarios::linkerd_failfast(Backend::ZeroReplicas);
+    s.fault(Fault::status(
+        "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
+        403,
+    ));
+    let (r, _server) = diagnose(s, "shop", &format!("pod/{CLIENT_POD}"), &stand_in(), &[]);
+    assert_eq!(rank1(&r), "test-cluster-failfast");
+    let missing = r.json["missing"]
+        .as_array()
+        .expect("missing evidence listed");
+    let np = missing
+        .iter()
+        .find(|m| m["what"].as_str().unwrap().contains("NetworkPolicies"))
+        .expect("NetworkPolicies listed as missing");
+    assert!(np["reason"].as_str().unwrap().contains("403"));
+    assert_eq!(np["rules"], serde_json::json!(["test-cluster-failfast"]));
+    assert_eq!(r.code, 1, "partial evidence does not change the exit code");
+    let (strict, _s) = {
+        let mut s = scenarios::linkerd_failfast(Backend::ZeroReplicas);
+        s.fault(Fault::status(
+            "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
+            403,
+        ));
+        diagnose(
+            s,
+            "shop",
+            &format!("pod/{CLIENT_POD}"),
+            &stand_in(),
+            &["--strict"],
+        )
+    };
+    assert_eq!(
+        strict.code, 2,
+        "--strict turns partial evidence into a failure"
+    );
+}
+
+#[test]
+fn table_output_draws_the_request_path_and_keeps_stdout_free_of_progress() {
+    let server = ApiServer::start(scenarios::linkerd_failfast(Backend::ZeroReplicas));
+    let d = tempfile::tempdir().unwrap();
+    let kc = server.write_kubeconfig(d.path(), "shop");
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .args(["diagnose", &format!("pod/{CLIENT_POD}"), "--kubeconfig"])
+        .arg(&kc)
+        .args(stand_in())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("client app → client proxy → server proxy :4143 → ✗ server app"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("looked at"),
+        "the summary belongs on stderr"
+    );
+}
+
+fn save_bundle(s: Scenario, ns: &str, target: &str) -> (tempfile::TempDir, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _server) = diagnose(
+        s,
+        ns,
+        target,
+        &stand_in(),
+        &["--save-bundle", dir.path().to_str().unwrap()],
+    );
+    (dir, r)
+}
+
+#[test]
+fn save_bundle_writes_the_issue_3_layout_redacted() {
+    let mut s = scenarios::linkerd_failfast(Backend::CrashLoop);
+    s.log(
+        "shop",
+        CLIENT_POD,
+        "client",
+        false,
+        "GET /pay authorization: Bearer s3cr3t-t0ken cookie: sid=abc\n",
+    );
+    let (dir, r) = save_bundle(s, "shop", &format!("pod/{CLIENT_POD}"));
+    assert_eq!(rank1(&r), "test-cluster-failfast");
+    let p = dir.path();
+    for f in [
+        "bundle.yaml",
+        "objects/pod.yaml",
+        "objects/service.yaml",
+        "objects/endpointslice.yaml",
+        "objects/mutatingwebhookconfiguration.yaml",
+        &format!("logs/shop/{CLIENT_POD}/linkerd-proxy.log"),
+        &format!("logs/shop/{CLIENT_POD}/client.log"),
+        &format!("metrics/shop/{CLIENT_POD}.prom"),
+    ] {
+        assert!(p.join(f).is_file(), "{f} missing");
+    }
+    let app =
+        std::fs::read_to_string(p.join(format!("logs/shop/{CLIENT_POD}/client.log"))).unwrap();
+    assert!(!app.contains("s3cr3t") && !app.contains("sid=abc"), "{app}");
+    let manifest: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(p.join("bundle.yaml")).unwrap()).unwrap();
+    assert_eq!(manifest["target"], format!("pod/{CLIENT_POD}"));
+    assert_eq!(manifest["meshdoc_version"], env!("CARGO_PKG_VERSION"));
+    assert!(manifest["collected_at"].is_string());
+    assert!(manifest["failed"].is_array());
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(p.join("objects/pod.yaml")).unwrap())
+            .unwrap();
+    assert!(
+        docs.iter()
+            .all(|d| d["kind"] == "Pod" && d["metadata"]["namespace"] == "shop")
+    );
+}
+
+#[test]
+#[ignore = "needs `diagnose --from DIR` (offline bundles, built on another branch); un-ignore after merge"]
+fn save_bundle_then_from_gives_identical_findings() {
+    let (dir, live) = save_bundle(
+        scenarios::linkerd_failfast(Backend::CrashLoop),
+        "shop",
+        &format!("pod/{CLIENT_POD}"),
+    );
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .args(["diagnose", "--from"])
+        .arg(dir.path())
+        .args(["-o", "json"])
+        .args(stand_in())
+        .output()
+        .unwrap();
+    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&live.json), ids(&offline));
+    assert_eq!(
+        live.json["findings"][0]["objects"],
+        offline["findings"][0]["objects"]
+    );
+}
+
+// --- Scenario tests: need the real rules and facts (other branches). ---
+
+fn scenario_rank1(s: Scenario, ns: &str, target: &str) -> (String, Run) {
+    let (r, _server) = diagnose(s, ns, target, &real_rules(), &[]);
+    (rank1(&r).to_string(), r)
+}
+
+#[test]
+#[ignore = "needs the linkerd rule pack and facts (selector semantics, endpoint readiness) merged"]
+fn failfast_from_a_service_selector_that_matches_no_pod() {
+    let (id, r) = scenario_rank1(
+        scenarios::linkerd_failfast(Backend::SelectorMismatch),
+        "shop",
+        &format!("pod/{CLIENT_POD}"),
+    );
+    assert_eq!(id, "linkerd-fail-fast", "{}", r.json);
+    let objs = r.json["findings"][0]["objects"].to_string();
+    assert!(
+        objs.contains("payments"),
+        "the finding names the Service: {objs}"
+    );
+}
+
+#[test]
+#[ignore = "needs the linkerd rule pack and facts (workload-zero-replicas) merged"]
+fn failfast_from_a_backend_scaled_to_zero() {
+    let (id, r) = scenario_rank1(
+        scenarios::linkerd_failfast(Backend::ZeroReplicas),
+        "shop",
+        "deploy/client",
+    );
+    assert_eq!(id, "linkerd-fail-fast", "{}", r.json);
+}
+
+#[test]
+#[ignore = "needs the linkerd rule pack and facts (pod-crashlooping) merged"]
+fn failfast_from_a_crashlooping_backend() {
+    let (id, r) = scenario_rank1(
+        scenarios::linkerd_failfast(Backend::CrashLoop),
+        "shop",
+        &format!("pod/{CLIENT_POD}"),
+    );
+    assert_eq!(id, "linkerd-fail-fast", "{}", r.json);
+}
+
+#[test]
+#[ignore = "needs the linkerd rule pack and facts (NetworkPolicy evaluation) merged"]
+fn a_networkpolicy_without_4143_blocks_meshed_traffic() {
+    let (id, r) = scenario_rank1(scenarios::linkerd_netpol(), "shop", "pod/web-5f7b9c-k8s9d");
+    assert_eq!(id, "linkerd-netpol-blocks-proxy-port", "{}", r.json);
+    assert!(
+        r.json["findings"][0]["objects"]
+            .to_string()
+            .contains("api-allow-http")
+    );
+}
+
+#[test]
+#[ignore = "needs the linkerd rule pack, the proxy-log parser and facts (opaque-port resolution) merged"]
+fn detect_timeout_on_a_mysql_port_that_is_not_opaque() {
+    let (id, r) = scenario_rank1(
+        scenarios::linkerd_detect_timeout(),
+        "shop",
+        "pod/orders-5f7b9c-m5n6b",
+    );
+    assert_eq!(
+        id, "linkerd-detect-timeout-server-speaks-first",
+        "{}",
+        r.json
+    );
+}
+
+#[test]
+#[ignore = "needs the linkerd rule pack and facts (certificate expiry from PEM) merged"]
+fn an_expired_injector_webhook_certificate() {
+    let (id, r) = scenario_rank1(
+        scenarios::linkerd_injector_expired(),
+        "shop",
+        "pod/web-5f7b9c-p0o9i",
+    );
+    assert_eq!(id, "linkerd-injector-webhook-cert-expired", "{}", r.json);
+}
+
+#[test]
+#[ignore = "needs the istio rule pack and facts (DestinationRule TLS vs PeerAuthentication) merged"]
+fn a_destinationrule_disabling_tls_under_strict_mtls() {
+    let (id, r) = scenario_rank1(
+        scenarios::istio_dr_tls_conflict(),
+        "bookinfo",
+        "pod/loadgen-5f7b9c-w2e3r",
+    );
+    assert_eq!(id, "istio-dr-tls-conflict", "{}", r.json);
+}

@@ -1,0 +1,624 @@
+//! Scenario clusters for the API-server fixture: objects we write, plus real
+//! proxy log lines from `shared/corpus` as the logs the pods print.
+
+#![allow(dead_code)]
+
+use super::apiserver::Scenario;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// Where the shared corpus is: `$MESHDOC_CORPUS`, else `../shared/corpus`
+/// beside the repository (as in CI).
+pub fn corpus_dir() -> PathBuf {
+    std::env::var_os("MESHDOC_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
+}
+
+/// A corpus file's text (the test fails loudly when the corpus is absent).
+pub fn corpus(rel: &str) -> String {
+    let p = corpus_dir().join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("corpus file {}: {e}", p.display()))
+}
+
+pub fn testdata(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata/cluster")
+        .join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// How a pod is doing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Running,
+    CrashLoop,
+}
+
+/// A pod of Deployment `deploy` (ReplicaSet `deploy-<hash>`), with the app
+/// container listening on `port` and, when `mesh` is set, the proxy container.
+pub fn pod(
+    ns: &str,
+    name: &str,
+    app: &str,
+    deploy: &str,
+    port: u16,
+    mesh: Option<&str>,
+    health: Health,
+) -> Value {
+    let mut containers = vec![json!({"name": app, "image": format!("example/{app}:1"),
+        "ports": [{"containerPort": port, "name": "app"}]})];
+    let mut statuses = vec![];
+    let app_status = match health {
+        Health::Running => json!({"name": app, "ready": true, "restartCount": 0,
+            "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}),
+        Health::CrashLoop => json!({"name": app, "ready": false, "restartCount": 7,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "2025-01-01T00:10:00Z"}}}),
+    };
+    statuses.push(app_status);
+    let mut annotations = json!({});
+    match mesh {
+        Some("linkerd") => {
+            containers.push(json!({"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy:edge-24.11.8",
+                "ports": [{"containerPort": 4143, "name": "linkerd-proxy"}, {"containerPort": 4191, "name": "linkerd-admin"}]}));
+            statuses.push(json!({"name": "linkerd-proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}));
+            annotations =
+                json!({"linkerd.io/inject": "enabled", "linkerd.io/proxy-version": "edge-24.11.8"});
+        }
+        Some("istio") => {
+            containers.push(json!({"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.0",
+                "ports": [{"containerPort": 15090, "name": "http-envoy-prom"}, {"containerPort": 15020, "name": "status-port"}]}));
+            statuses.push(json!({"name": "istio-proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}));
+            annotations = json!({"sidecar.istio.io/status": "{\"containers\":[\"istio-proxy\"]}"});
+        }
+        _ => {}
+    }
+    let ready = if health == Health::Running {
+        "True"
+    } else {
+        "False"
+    };
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app, "pod-template-hash": "5f7b9c"},
+            "annotations": annotations,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{deploy}-5f7b9c"),
+                "uid": format!("uid-{deploy}-rs"), "controller": true}]},
+        "spec": {"containers": containers},
+        "status": {"phase": "Running", "podIP": "10.244.0.10",
+            "conditions": [{"type": "Ready", "status": ready}, {"type": "ContainersReady", "status": ready}],
+            "containerStatuses": statuses}
+    })
+}
+
+/// Deployment + its ReplicaSet.
+pub fn deployment(ns: &str, name: &str, app: &str, replicas: u32) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
+                "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": app, "image": "x"}]}}},
+            "status": {"replicas": replicas, "readyReplicas": replicas}}),
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": format!("{name}-5f7b9c"), "namespace": ns, "labels": {"app": app},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": format!("uid-{name}"), "controller": true}]},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}}}}),
+    ]
+}
+
+pub fn service(ns: &str, name: &str, selector_app: &str, port: u16, port_name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"selector": {"app": selector_app}, "clusterIP": "10.96.0.20",
+            "ports": [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}]}})
+}
+
+/// An EndpointSlice of `svc` with one endpoint per (pod, ready).
+pub fn endpointslice(ns: &str, svc: &str, port: u16, endpoints: &[(&str, bool)]) -> Value {
+    let eps: Vec<Value> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (pod, ready))| {
+            json!({"addresses": [format!("10.244.1.{}", i + 10)],
+            "conditions": {"ready": ready, "serving": ready, "terminating": false},
+            "targetRef": {"kind": "Pod", "namespace": ns, "name": pod}})
+        })
+        .collect();
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("{svc}-x7k2p"), "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
+        "addressType": "IPv4", "endpoints": eps, "ports": [{"name": "http", "port": port, "protocol": "TCP"}]})
+}
+
+pub fn namespace(name: &str, annotations: Value, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "annotations": annotations, "labels": labels}, "status": {"phase": "Active"}})
+}
+
+fn event(ns: &str, pod: &str, reason: &str, kind: &str, message: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{pod}.{}", reason.to_ascii_lowercase()), "namespace": ns},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod},
+        "reason": reason, "type": kind, "message": message, "count": 12})
+}
+
+/// The Linkerd control-plane objects meshdoc reads: the injector webhook
+/// (with `ca_pem` as caBundle) and the trust roots.
+pub fn linkerd_control_plane(ca_pem: &str, failure_policy: &str) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "linkerd-proxy-injector-webhook-config", "labels": {"linkerd.io/control-plane-component": "proxy-injector"}},
+            "webhooks": [{"name": "linkerd-proxy-injector.linkerd.io", "failurePolicy": failure_policy,
+                "admissionReviewVersions": ["v1", "v1beta1"], "sideEffects": "None",
+                "clientConfig": {"service": {"name": "linkerd-proxy-injector", "namespace": "linkerd", "path": "/"},
+                    "caBundle": b64(ca_pem)},
+                "namespaceSelector": {"matchExpressions": [{"key": "config.linkerd.io/admission-webhooks", "operator": "NotIn", "values": ["disabled"]}]}}]}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "linkerd-identity-trust-roots", "namespace": "linkerd"},
+            "data": {"ca-bundle.crt": testdata("valid-until-2035.pem")}}),
+        namespace(
+            "linkerd",
+            json!({}),
+            json!({"linkerd.io/is-control-plane": "true"}),
+        ),
+    ]
+}
+
+/// Linkerd proxy metrics as the client proxy would serve them for calls to `svc`.
+pub fn linkerd_metrics(ns: &str, svc: &str, port: u16, status: u16, count: u64) -> String {
+    format!(
+        "# HELP request_total Total count of HTTP requests.\n# TYPE request_total counter\n\
+request_total{{direction=\"outbound\",authority=\"{svc}.{ns}.svc.cluster.local:{port}\",target_addr=\"10.96.0.20:{port}\",target_ip=\"10.96.0.20\",target_port=\"{port}\",tls=\"true\",server_id=\"default.{ns}.serviceaccount.identity.linkerd.cluster.local\",dst_namespace=\"{ns}\",dst_service=\"{svc}\"}} {count}\n\
+# HELP response_total Total count of HTTP responses.\n# TYPE response_total counter\n\
+response_total{{direction=\"outbound\",authority=\"{svc}.{ns}.svc.cluster.local:{port}\",target_addr=\"10.96.0.20:{port}\",tls=\"true\",dst_namespace=\"{ns}\",dst_service=\"{svc}\",status_code=\"{status}\",classification=\"failure\",grpc_status=\"\",error=\"\"}} {count}\n\
+# HELP outbound_http_errors_total The total number of inbound HTTP requests that could not be processed due to a proxy error.\n# TYPE outbound_http_errors_total counter\n\
+outbound_http_errors_total{{error=\"unexpected\",target_addr=\"10.96.0.20:{port}\"}} {count}\n# EOF\n"
+    )
+}
+
+/// How the fail-fast scenario's backend is broken.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    SelectorMismatch,
+    ZeroReplicas,
+    CrashLoop,
+}
+
+pub const CLIENT_POD: &str = "client-5f7b9c-x2x7p";
+
+/// `client` calls Service `payments` in `shop`, whose backends are broken.
+pub fn linkerd_failfast(backend: Backend) -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    s.objects.extend(deployment(ns, "client", "client", 1));
+    s.objects.push(pod(
+        ns,
+        CLIENT_POD,
+        "client",
+        "client",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    ));
+    s.objects
+        .push(service(ns, "client", "client", 8080, "http"));
+    let replicas = if backend == Backend::ZeroReplicas {
+        0
+    } else {
+        2
+    };
+    s.objects
+        .extend(deployment(ns, "payments", "payments", replicas));
+    let selector = if backend == Backend::SelectorMismatch {
+        "payment"
+    } else {
+        "payments"
+    };
+    s.objects
+        .push(service(ns, "payments", selector, 8080, "http"));
+    match backend {
+        Backend::SelectorMismatch => {
+            for p in ["payments-5f7b9c-a1b2c", "payments-5f7b9c-d3e4f"] {
+                s.objects.push(pod(
+                    ns,
+                    p,
+                    "payments",
+                    "payments",
+                    8080,
+                    Some("linkerd"),
+                    Health::Running,
+                ));
+            }
+            s.objects.push(endpointslice(ns, "payments", 8080, &[]));
+        }
+        Backend::ZeroReplicas => s.objects.push(endpointslice(ns, "payments", 8080, &[])),
+        Backend::CrashLoop => {
+            let p = "payments-5f7b9c-a1b2c";
+            s.objects.push(pod(
+                ns,
+                p,
+                "payments",
+                "payments",
+                8080,
+                Some("linkerd"),
+                Health::CrashLoop,
+            ));
+            s.objects
+                .push(endpointslice(ns, "payments", 8080, &[(p, false)]));
+            s.objects.push(event(
+                ns,
+                p,
+                "BackOff",
+                "Warning",
+                "Back-off restarting failed container payments in pod payments-5f7b9c-a1b2c_shop",
+            ));
+            s.log(ns, p, "payments", true, "panic: failed to connect to database: dial tcp 10.96.0.99:5432: connect: connection refused\n");
+        }
+    }
+    s.log(
+        ns,
+        CLIENT_POD,
+        "linkerd-proxy",
+        false,
+        &corpus("linkerd/logs/failfast/linkerd2-issue-7768.log"),
+    );
+    s.log(
+        ns,
+        CLIENT_POD,
+        "client",
+        false,
+        "GET /pay -> 504 Gateway Timeout\n",
+    );
+    s.proxy(
+        ns,
+        CLIENT_POD,
+        4191,
+        "metrics",
+        &linkerd_metrics(ns, "payments", 8080, 504, 37),
+    );
+    s
+}
+
+/// `web` calls `api`, whose pods are selected by a NetworkPolicy that allows
+/// the app port 8080 but not the Linkerd inbound port 4143.
+pub fn linkerd_netpol() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    s.objects.extend(deployment(ns, "web", "web", 1));
+    s.objects.push(pod(
+        ns,
+        "web-5f7b9c-k8s9d",
+        "web",
+        "web",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    ));
+    s.objects.extend(deployment(ns, "api", "api", 2));
+    let api_pods = ["api-5f7b9c-q1w2e", "api-5f7b9c-r3t4y"];
+    for p in api_pods {
+        s.objects.push(pod(
+            ns,
+            p,
+            "api",
+            "api",
+            8080,
+            Some("linkerd"),
+            Health::Running,
+        ));
+    }
+    s.objects.push(service(ns, "api", "api", 8080, "http"));
+    s.objects.push(endpointslice(
+        ns,
+        "api",
+        8080,
+        &[(api_pods[0], true), (api_pods[1], true)],
+    ));
+    s.yaml(
+        r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: api-allow-http
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels:
+      app: api
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {}
+    ports:
+    - protocol: TCP
+      port: 8080
+"#,
+    );
+    s.log(
+        ns,
+        "web-5f7b9c-k8s9d",
+        "linkerd-proxy",
+        false,
+        &corpus("linkerd/logs/failfast/linkerd2-issue-7768.log"),
+    );
+    s.proxy(
+        ns,
+        "web-5f7b9c-k8s9d",
+        4191,
+        "metrics",
+        &linkerd_metrics(ns, "api", 8080, 504, 12),
+    );
+    s
+}
+
+/// `orders` talks MySQL to `mysql:3306`; the namespace's opaque-ports
+/// annotation replaces Linkerd's defaults, so 3306 is no longer opaque.
+pub fn linkerd_detect_timeout() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled", "config.linkerd.io/opaque-ports": "5432"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    s.objects.extend(deployment(ns, "orders", "orders", 1));
+    s.objects.push(pod(
+        ns,
+        "orders-5f7b9c-m5n6b",
+        "orders",
+        "orders",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    ));
+    s.objects.extend(deployment(ns, "mysql", "mysql", 1));
+    s.objects.push(pod(
+        ns,
+        "mysql-5f7b9c-z9x8c",
+        "mysql",
+        "mysql",
+        3306,
+        Some("linkerd"),
+        Health::Running,
+    ));
+    s.objects.push(service(ns, "mysql", "mysql", 3306, "mysql"));
+    s.objects.push(endpointslice(
+        ns,
+        "mysql",
+        3306,
+        &[("mysql-5f7b9c-z9x8c", true)],
+    ));
+    let mut log = corpus("linkerd/logs/protocol-detection/linkerd-website-issue-1480.log");
+    log.push_str(&corpus(
+        "linkerd/logs/json-format/linkerd2-issue-12505-protocol-detect-timeout.log",
+    ));
+    s.log(ns, "orders-5f7b9c-m5n6b", "linkerd-proxy", false, &log);
+    s.proxy(
+        ns,
+        "orders-5f7b9c-m5n6b",
+        4191,
+        "metrics",
+        "# TYPE tcp_open_total counter\ntcp_open_total{direction=\"outbound\",peer=\"dst\",authority=\"mysql.shop.svc.cluster.local:3306\",dst_namespace=\"shop\",dst_service=\"mysql\",tls=\"true\"} 40\n# EOF\n",
+    );
+    s
+}
+
+/// New pods in an injection-enabled namespace start without a proxy: the
+/// injector's webhook certificate expired and failurePolicy is Ignore.
+pub fn linkerd_injector_expired() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("injector-expired.pem"),
+        "Ignore",
+    ));
+    s.objects.extend(deployment(ns, "web", "web", 1));
+    s.objects.push(pod(
+        ns,
+        "web-5f7b9c-p0o9i",
+        "web",
+        "web",
+        8080,
+        None,
+        Health::Running,
+    ));
+    s.objects.push(service(ns, "web", "web", 8080, "http"));
+    s.objects.push(endpointslice(
+        ns,
+        "web",
+        8080,
+        &[("web-5f7b9c-p0o9i", true)],
+    ));
+    s.log(ns, "web-5f7b9c-p0o9i", "web", false, "listening on :8080\n");
+    s
+}
+
+/// `loadgen` calls `productpage` (Istio): the DestinationRule disables TLS
+/// while the mesh-wide PeerAuthentication is STRICT.
+pub fn istio_dr_tls_conflict() -> Scenario {
+    let ns = "bookinfo";
+    let mut s = Scenario::default();
+    s.crds(&["networking.istio.io", "security.istio.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({}),
+        json!({"istio-injection": "enabled"}),
+    ));
+    s.objects
+        .push(namespace("istio-system", json!({}), json!({})));
+    s.objects.extend(deployment(ns, "loadgen", "loadgen", 1));
+    s.objects.push(pod(
+        ns,
+        "loadgen-5f7b9c-w2e3r",
+        "loadgen",
+        "loadgen",
+        8080,
+        Some("istio"),
+        Health::Running,
+    ));
+    s.objects
+        .extend(deployment(ns, "productpage-v1", "productpage", 1));
+    s.objects.push(pod(
+        ns,
+        "productpage-v1-5f7b9c-t5y6u",
+        "productpage",
+        "productpage-v1",
+        9080,
+        Some("istio"),
+        Health::Running,
+    ));
+    s.objects
+        .push(service(ns, "productpage", "productpage", 9080, "http"));
+    s.objects.push(endpointslice(
+        ns,
+        "productpage",
+        9080,
+        &[("productpage-v1-5f7b9c-t5y6u", true)],
+    ));
+    s.yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: productpage
+  namespace: bookinfo
+spec:
+  host: productpage.bookinfo.svc.cluster.local
+  trafficPolicy:
+    tls:
+      mode: DISABLE
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: istio-system
+spec:
+  mtls:
+    mode: STRICT
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio
+  namespace: istio-system
+data:
+  mesh: |-
+    enableAutoMtls: true
+    rootNamespace: istio-system
+"#,
+    );
+    // Line 1 is the bookinfo productpage call; the file's other lines come
+    // from other clusters (echo.default) and would add Services to follow.
+    let log = corpus("istio/access-logs/503-UF.log");
+    let first = format!("{}\n", log.lines().next().unwrap_or(""));
+    s.log(ns, "loadgen-5f7b9c-w2e3r", "istio-proxy", false, &first);
+    s.proxy(
+        ns,
+        "loadgen-5f7b9c-w2e3r",
+        15020,
+        "stats/prometheus",
+        "# TYPE istio_requests_total counter\nistio_requests_total{reporter=\"source\",source_workload=\"loadgen\",source_workload_namespace=\"bookinfo\",destination_service=\"productpage.bookinfo.svc.cluster.local\",destination_service_name=\"productpage\",destination_service_namespace=\"bookinfo\",request_protocol=\"http\",response_code=\"503\",response_flags=\"UF\",connection_security_policy=\"unknown\"} 12\n",
+    );
+    s
+}
+
+/// One meshed pod in a namespace of 2,000 pods, 1,000 Services and 500
+/// NetworkPolicies (the committed benchmark's cluster).
+pub fn big_namespace() -> Scenario {
+    let ns = "big";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    for i in 0..2000 {
+        let app = format!("app-{}", i / 2);
+        s.objects.push(pod(
+            ns,
+            &format!("{app}-5f7b9c-{i:05}"),
+            &app,
+            &app,
+            8080,
+            Some("linkerd"),
+            Health::Running,
+        ));
+    }
+    for i in 0..1000 {
+        let app = format!("app-{i}");
+        s.objects
+            .push(service(ns, &format!("svc-{i}"), &app, 8080, "http"));
+        s.objects.push(endpointslice(
+            ns,
+            &format!("svc-{i}"),
+            8080,
+            &[(&format!("{app}-5f7b9c-{:05}", i * 2), true)],
+        ));
+    }
+    for i in 0..500 {
+        s.objects.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": format!("np-{i}"), "namespace": ns},
+            "spec": {"podSelector": {"matchLabels": {"app": format!("app-{i}")}}, "policyTypes": ["Ingress"],
+                "ingress": [{"ports": [{"port": 8080}, {"port": 4143}]}]}}));
+    }
+    s.objects.extend(deployment(ns, "app-7", "app-7", 2));
+    let target = "app-7-5f7b9c-00014";
+    s.log(
+        ns,
+        target,
+        "linkerd-proxy",
+        false,
+        &corpus("linkerd/logs/failfast/linkerd2-issue-7768.log"),
+    );
+    s.log(ns, target, "app-7", false, "ok\n");
+    s.proxy(
+        ns,
+        target,
+        4191,
+        "metrics",
+        &linkerd_metrics(ns, "svc-3", 8080, 504, 5),
+    );
+    s
+}
