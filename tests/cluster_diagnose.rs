@@ -2,13 +2,9 @@
 //! server, `-o json`, asserting the rank-1 cause.
 //!
 //! Two kinds of test live here:
-//! - pipeline tests with the stand-in rule in `tests/testdata/cluster/rules`,
-//!   which hold on this branch alone;
-//! - scenario tests that need the real rule pack and the derived facts, both
-//!   written in parallel on other branches. They read the rules from
-//!   `MESHDOC_TEST_RULES` (default: the built-in pack) and are `#[ignore]`d
-//!   until rules + facts are merged:
-//!   `MESHDOC_TEST_RULES=/work/rules-wip cargo test --test cluster_diagnose -- --ignored`.
+//! - pipeline tests with the stand-in rule in `tests/testdata/cluster/rules`;
+//! - scenario tests with the real rule pack and derived facts. They read the
+//!   rules from `MESHDOC_TEST_RULES` when set (default: the built-in pack).
 
 mod support;
 
@@ -272,7 +268,6 @@ fn save_bundle_writes_the_issue_3_layout_redacted() {
 }
 
 #[test]
-#[ignore = "needs `diagnose --from DIR` (offline bundles, built on another branch); un-ignore after merge"]
 fn save_bundle_then_from_gives_identical_findings() {
     let (dir, live) = save_bundle(
         scenarios::linkerd_failfast(Backend::CrashLoop),
@@ -287,7 +282,8 @@ fn save_bundle_then_from_gives_identical_findings() {
         .args(stand_in())
         .output()
         .unwrap();
-    let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let offline: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let ids = |v: &Value| -> Vec<String> {
         v["findings"]
             .as_array()
@@ -297,13 +293,34 @@ fn save_bundle_then_from_gives_identical_findings() {
             .collect()
     };
     assert_eq!(ids(&live.json), ids(&offline));
-    assert_eq!(
-        live.json["findings"][0]["objects"],
-        offline["findings"][0]["objects"]
-    );
+    // The same findings with the same scores, naming the same objects; read
+    // back from files, the objects also carry their file:line:column.
+    let identity = |v: &Value| -> Vec<(String, f64, Vec<String>)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let objs = f["objects"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|o| format!("{}/{}/{}", o["kind"], o["namespace"], o["name"]))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    f["score"].as_f64().unwrap(),
+                    objs,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(identity(&live.json), identity(&offline));
 }
 
-// --- Scenario tests: need the real rules and facts (other branches). ---
+// --- Scenario tests: the real rules and facts. ---
 
 fn scenario_rank1(s: Scenario, ns: &str, target: &str) -> (String, Run) {
     let (r, _server) = diagnose(s, ns, target, &real_rules(), &[]);
@@ -311,7 +328,6 @@ fn scenario_rank1(s: Scenario, ns: &str, target: &str) -> (String, Run) {
 }
 
 #[test]
-#[ignore = "needs the linkerd rule pack and facts (selector semantics, endpoint readiness) merged"]
 fn failfast_from_a_service_selector_that_matches_no_pod() {
     let (id, r) = scenario_rank1(
         scenarios::linkerd_failfast(Backend::SelectorMismatch),
@@ -327,7 +343,6 @@ fn failfast_from_a_service_selector_that_matches_no_pod() {
 }
 
 #[test]
-#[ignore = "needs the linkerd rule pack and facts (workload-zero-replicas) merged"]
 fn failfast_from_a_backend_scaled_to_zero() {
     let (id, r) = scenario_rank1(
         scenarios::linkerd_failfast(Backend::ZeroReplicas),
@@ -338,7 +353,6 @@ fn failfast_from_a_backend_scaled_to_zero() {
 }
 
 #[test]
-#[ignore = "needs the linkerd rule pack and facts (pod-crashlooping) merged"]
 fn failfast_from_a_crashlooping_backend() {
     let (id, r) = scenario_rank1(
         scenarios::linkerd_failfast(Backend::CrashLoop),
@@ -349,7 +363,6 @@ fn failfast_from_a_crashlooping_backend() {
 }
 
 #[test]
-#[ignore = "needs the linkerd rule pack and facts (NetworkPolicy evaluation) merged"]
 fn a_networkpolicy_without_4143_blocks_meshed_traffic() {
     let (id, r) = scenario_rank1(scenarios::linkerd_netpol(), "shop", "pod/web-5f7b9c-k8s9d");
     assert_eq!(id, "linkerd-netpol-blocks-proxy-port", "{}", r.json);
@@ -361,7 +374,6 @@ fn a_networkpolicy_without_4143_blocks_meshed_traffic() {
 }
 
 #[test]
-#[ignore = "needs the linkerd rule pack, the proxy-log parser and facts (opaque-port resolution) merged"]
 fn detect_timeout_on_a_mysql_port_that_is_not_opaque() {
     let (id, r) = scenario_rank1(
         scenarios::linkerd_detect_timeout(),
@@ -376,7 +388,6 @@ fn detect_timeout_on_a_mysql_port_that_is_not_opaque() {
 }
 
 #[test]
-#[ignore = "needs the linkerd rule pack and facts (certificate expiry from PEM) merged"]
 fn an_expired_injector_webhook_certificate() {
     let (id, r) = scenario_rank1(
         scenarios::linkerd_injector_expired(),
@@ -387,7 +398,6 @@ fn an_expired_injector_webhook_certificate() {
 }
 
 #[test]
-#[ignore = "needs the istio rule pack and facts (DestinationRule TLS vs PeerAuthentication) merged"]
 fn a_destinationrule_disabling_tls_under_strict_mtls() {
     let (id, r) = scenario_rank1(
         scenarios::istio_dr_tls_conflict(),

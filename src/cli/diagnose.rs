@@ -10,11 +10,11 @@
 //! summary and warnings go to stderr.
 
 use super::{Code, Global, emit, note};
+use crate::collect::bundle;
 use crate::collect::cluster::{
     self, Collection, MeshChoice, Needs, Request, Target, client::ClientOptions,
     target::parse_duration,
 };
-use crate::collect::bundle;
 use crate::engine::Matcher;
 use crate::engine::diagnosis::Diagnosis;
 use crate::evidence::{Evidence, InputKind, Item, Origin, ReadStats, detect};
@@ -217,7 +217,9 @@ impl DiagnoseArgs {
 pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     if a.is_offline() {
         if a.save_bundle.is_some() {
-            bail!("--save-bundle writes what a live diagnosis collected; it does not apply to --from or file inputs");
+            bail!(
+                "--save-bundle writes what a live diagnosis collected; it does not apply to --from or file inputs"
+            );
         }
         let rules = super::load_rules(g)?;
         let report = offline(&a, &rules)?;
@@ -228,7 +230,9 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         return Ok(code);
     }
     let Some(target) = a.target.as_deref() else {
-        bail!("nothing to diagnose: give a target (pod/NAME, deploy/NAME, svc/NAME), --from DIR, evidence files, or `-` for stdin");
+        bail!(
+            "nothing to diagnose: give a target (pod/NAME, deploy/NAME, svc/NAME), --from DIR, evidence files, or `-` for stdin"
+        );
     };
     let target = Target::parse(target)?;
     let rules = super::load_rules(g)?;
@@ -372,7 +376,10 @@ pub fn object_set(c: &Collection) -> ObjectSet {
             }
         })
         .collect();
-    ObjectSet { objects, ..ObjectSet::default() }
+    ObjectSet {
+        objects,
+        ..ObjectSet::default()
+    }
 }
 
 /// The library side of `diagnose`: collection → evidence + facts → findings.

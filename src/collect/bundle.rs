@@ -13,17 +13,21 @@
 use crate::engine::diagnosis::Diagnosis;
 use crate::evidence::{InputKind, Origin};
 use crate::report::Missing;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// `bundle.yaml`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `bundle.yaml`, as read back. The writer (`bundle_write`) records more
+/// (API request counts, files per family, redaction counts); reading keeps
+/// what a diagnosis needs and ignores the rest.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Manifest {
     /// Layout version.
+    #[serde(alias = "bundle_version")]
     pub version: u32,
     /// meshdoc version that wrote it.
+    #[serde(alias = "meshdoc_version")]
     pub meshdoc: String,
     /// What was diagnosed (`pod/web-1`).
     pub target: String,
@@ -31,13 +35,13 @@ pub struct Manifest {
     pub namespace: String,
     pub mesh: String,
     pub collected_at: String,
-    /// What was collected.
-    pub collected: Vec<String>,
+    /// What was collected (a list, or the writer's files-per-family map).
+    pub collected: serde_json::Value,
     /// What could not be collected, and why.
     pub failed: Vec<FailedItem>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct FailedItem {
     pub what: String,

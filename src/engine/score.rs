@@ -116,20 +116,45 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
             confirm: render_steps(&rule.docs.confirm, &sup.vars),
             fix: render_steps(&rule.docs.fix, &sup.vars),
             patches: sup.patches,
+            explained_by: None,
             prior: rule.prior,
         });
     }
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.prior.total_cmp(&a.prior))
-            .then(b.severity.cmp(&a.severity))
-            .then(a.id.cmp(&b.id))
-    });
+    out.sort_by(order);
+    // A cause backed by an object fact explains the symptoms it produces:
+    // those findings rank just below it and say whose consequence they are.
+    let causes: Vec<(String, f64, Vec<String>)> = out
+        .iter()
+        .filter(|f| f.signals.iter().any(|s| s.family == "object"))
+        .filter_map(|f| {
+            let rule = rules.get(&f.id)?;
+            (!rule.explains.is_empty()).then(|| (f.id.clone(), f.score, rule.explains.clone()))
+        })
+        .collect();
+    for (cause, score, explains) in &causes {
+        for f in out.iter_mut().filter(|f| explains.contains(&f.id)) {
+            if f.score >= *score {
+                f.score = score * 0.95;
+            }
+            f.explained_by = Some(cause.clone());
+        }
+    }
+    if !causes.is_empty() {
+        out.sort_by(order);
+    }
     // Rank on the exact score; round only for display.
     for (i, f) in out.iter_mut().enumerate() {
         f.rank = i + 1;
         f.score = (f.score * 100.0).round() / 100.0;
     }
     out
+}
+
+/// Rank order: score, then how common the cause is, then severity, then id.
+fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(b.prior.total_cmp(&a.prior))
+        .then(b.severity.cmp(&a.severity))
+        .then(a.id.cmp(&b.id))
 }

@@ -60,6 +60,9 @@ pub struct Finding {
     pub fix: Vec<Step>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<String>,
+    /// The root cause this finding is a consequence of, when one was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explained_by: Option<String>,
     #[serde(skip)]
     pub prior: f64,
 }

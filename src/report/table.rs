@@ -182,6 +182,14 @@ fn render_finding(f: &Finding, out: &mut String) {
             strip_controls(&field)
         );
     }
+    if let Some(c) = &f.explained_by {
+        let _ = writeln!(
+            out,
+            "   {} {} (see that cause first)",
+            "Consequence of:".yellow(),
+            c
+        );
+    }
     if let Some(q) = &f.question {
         let _ = writeln!(out, "   {} {}", "Tell apart:".cyan(), strip_controls(q));
     }

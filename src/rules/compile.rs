@@ -383,6 +383,7 @@ pub fn compile(
         signals,
         docs: file.docs.value,
         versions: file.versions,
+        explains: file.explains,
         examples: file.examples.into_iter().map(|e| e.value).collect(),
         path: path.to_string(),
     })

@@ -125,6 +125,12 @@ fn user_files(dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), LoadErr
 }
 
 fn compile_all(files: Vec<(String, String)>) -> Result<RuleSet, LoadError> {
+    let mut explains_line = std::collections::HashMap::new();
+    for (path, text) in &files {
+        if let Some(i) = text.lines().position(|l| l.starts_with("explains:")) {
+            explains_line.insert(path.clone(), i as u32 + 1);
+        }
+    }
     let mut rules: Vec<Rule> = Vec::new();
     let mut errors = Vec::new();
     for (path, text) in files {
@@ -151,6 +157,21 @@ fn compile_all(files: Vec<(String, String)>) -> Result<RuleSet, LoadError> {
                 }
             }
             Err(mut e) => errors.append(&mut e),
+        }
+    }
+    // `explains` may name rules from any loaded file, so it is checked last.
+    for r in &rules {
+        for id in &r.explains {
+            if !rules.iter().any(|o| &o.id == id) {
+                let line = explains_line.get(&r.path).copied().unwrap_or(1);
+                errors.push(RuleError {
+                    path: r.path.clone(),
+                    line,
+                    column: 1,
+                    field: "explains".into(),
+                    message: format!("unknown rule id `{id}`"),
+                });
+            }
         }
     }
     if errors.is_empty() {

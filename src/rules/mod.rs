@@ -27,6 +27,8 @@ pub struct Rule {
     pub signals: Vec<Signal>,
     pub docs: Docs,
     pub versions: Vec<VersionNote>,
+    /// Ids this cause produces as symptoms (see the schema's `explains`).
+    pub explains: Vec<String>,
     pub examples: Vec<Example>,
     /// `builtin:rules/linkerd/x.yaml` or a user path.
     pub path: String,

@@ -41,6 +41,11 @@ pub struct RuleFile {
     /// Behaviour that changed across proxy/mesh versions.
     #[serde(default)]
     pub versions: Vec<VersionNote>,
+    /// Causes this one produces as symptoms (a NetworkPolicy that blocks 4143
+    /// drives clients into fail-fast). When this rule is backed by an object
+    /// fact, findings for these ids rank below it, marked as its consequence.
+    #[serde(default)]
+    pub explains: Vec<String>,
     /// Firing and quiet examples; run by `meshdoc rules test` and `cargo test`.
     #[serde(default)]
     #[schemars(with = "Vec<Example>")]
