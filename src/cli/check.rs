@@ -182,12 +182,21 @@ fn identity(o: &ObjRef) -> (String, Option<String>, String, Option<String>) {
 }
 
 /// Turns a subject's field into a line and column when the source is known.
-fn locate(set: &ObjectSet, o: &ObjRef) -> ObjRef {
+/// `lines` caches each file split into lines: a large file is split once,
+/// not once per finding.
+fn locate<'s>(
+    set: &'s ObjectSet,
+    lines: &mut HashMap<&'s str, Vec<&'s str>>,
+    o: &ObjRef,
+) -> ObjRef {
     let mut r = o.clone();
     if let (Some(field), Some(file), Some(line), Some(col)) = (&o.field, &o.file, o.line, o.column)
     {
-        if let Some(text) = set.sources.get(file) {
-            if let Some((l, c)) = crate::collect::manifests::locate_field(text, line, col, field) {
+        if let Some((path, text)) = set.sources.get_key_value(file) {
+            let ls = lines
+                .entry(path.as_str())
+                .or_insert_with(|| text.lines().collect());
+            if let Some((l, c)) = crate::collect::manifests::locate_field_in(ls, line, col, field) {
                 r.line = Some(l);
                 r.column = Some(c);
             }
@@ -219,6 +228,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
         }
     }
     let mut findings = Vec::new();
+    let mut lines = HashMap::new();
     let (mut by_ignore, mut by_annotation, mut by_baseline) = (0, 0, 0);
     for (key, fs) in groups {
         let mut m = Matcher::new(&frules);
@@ -240,7 +250,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
             let Some(first) = fs.iter().find(|f| names.contains(&f.name)) else {
                 continue;
             };
-            let loc = locate(set, &first.subject);
+            let loc = locate(set, &mut lines, &first.subject);
             let obj = object_key(&loc);
             if opts.ignore.iter().any(|p| p.matches(&finding.id, &obj)) {
                 by_ignore += 1;

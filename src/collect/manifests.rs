@@ -24,9 +24,22 @@ pub struct ManifestError {
 /// The parser options for manifests. `legacy_octal_numbers` because
 /// Kubernetes' YAML library (go-yaml v2 semantics) reads `defaultMode: 0644`
 /// as octal 420; reading it as decimal 644 would misrepresent the object.
-fn options() -> serde_saphyr::Options {
+///
+/// The parser's resource budget defaults suit one config file (1,024
+/// documents, 250k nodes); a rendered chart or a generated bundle of 100k
+/// objects is larger but grows linearly with its size. So the counting
+/// limits scale with the input length (a node or event needs at least a
+/// byte or two of text), while the anchor/alias limits that stop
+/// amplification ("billion laughs") keep their defaults.
+fn options(len: usize) -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     o.legacy_octal_numbers = true;
+    let mut b = serde_saphyr::Budget::default();
+    b.max_documents = b.max_documents.max(len / 8);
+    b.max_events = b.max_events.max(len);
+    b.max_nodes = b.max_nodes.max(len);
+    b.max_total_scalar_bytes = b.max_total_scalar_bytes.max(len);
+    o.budget = Some(b);
     o
 }
 
@@ -75,7 +88,7 @@ pub fn load_into(
 ) -> Result<(), ManifestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let docs: Vec<Spanned<serde_json::Value>> =
-        match serde_saphyr::from_multiple_with_options(text, options()) {
+        match serde_saphyr::from_multiple_with_options(text, options(text.len())) {
             Ok(d) => d,
             Err(e) => {
                 // A failing parse with `{{` in it is almost always an unrendered
@@ -139,7 +152,7 @@ pub fn load_into(
 
 fn list_item_positions(text: &str) -> Vec<Vec<(u32, u32)>> {
     let docs: Vec<Option<ListItems>> =
-        serde_saphyr::from_multiple_with_options(text, options()).unwrap_or_default();
+        serde_saphyr::from_multiple_with_options(text, options(text.len())).unwrap_or_default();
     docs.into_iter()
         .map(|d| {
             d.map(|l| {
@@ -347,8 +360,19 @@ fn key_of(content: &str) -> Option<&str> {
 /// kustomize write); for flow style or JSON the deepest field that could be
 /// found is returned, or `None` when not even the first step matches.
 pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> Option<(u32, u32)> {
-    let steps = parse_path(path);
     let lines: Vec<&str> = text.lines().collect();
+    locate_field_in(&lines, start_line, start_col, path)
+}
+
+/// [`locate_field`] over a file already split into lines; callers locating
+/// many fields in one large file split it once.
+pub fn locate_field_in(
+    lines: &[&str],
+    start_line: u32,
+    start_col: u32,
+    path: &str,
+) -> Option<(u32, u32)> {
+    let steps = parse_path(path);
     let first = (start_line as usize).checked_sub(1)?;
     if first >= lines.len() {
         return None;
@@ -356,7 +380,7 @@ pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> 
     // The object's region: from its start to the next line that is less
     // indented than the object itself (or a document separator).
     let obj_indent = (start_col as usize).saturating_sub(1);
-    let end = region_end(&lines, first, obj_indent);
+    let end = region_end(lines, first, obj_indent);
     let mut best = None;
     let (mut lo, mut hi, mut indent) = (first, end, obj_indent);
     for step in &steps {
@@ -370,7 +394,7 @@ pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> 
                 best = Some((n as u32 + 1, indent as u32 + 1));
                 // The value: following lines indented deeper, or sequence
                 // items at the same indent (`ports:\n- port: 80`).
-                let vend = value_end(&lines, n + 1, hi, indent);
+                let vend = value_end(lines, n + 1, hi, indent);
                 lo = n + 1;
                 hi = vend;
                 // The child indent is that of the first content line.
@@ -550,6 +574,32 @@ metadata: {name: web}
         let t = "kind: ConfigMap\nmetadata: {name: a}\nmode: 0644\n";
         let set = load_str(t, "o.yaml", "d").unwrap();
         assert_eq!(set.objects[0].value["mode"], 420);
+    }
+
+    #[test]
+    fn more_documents_than_the_parsers_default_budget_load() {
+        let text = "kind: ConfigMap\nmetadata: {name: a}\n---\n".repeat(3000);
+        assert_eq!(
+            load_str(&text, "big.yaml", "d")
+                .map(|s| s.objects.len())
+                .ok(),
+            Some(3000)
+        );
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_not_expanded() {
+        let mut t = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
+            t.push_str(&format!("b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        t.push_str("kind: ConfigMap\n");
+        assert!(load_str(&t, "bomb.yaml", "d").is_err());
     }
 
     #[test]

@@ -206,7 +206,10 @@ pub fn peer_auth_mode<'a>(
             _ => None,
         }
     };
-    let pas: Vec<&Object> = ix.of_kind("PeerAuthentication").collect();
+    let mut pas: Vec<&Object> = ix.of_kind_in("PeerAuthentication", ns);
+    if ns != ROOT_NS {
+        pas.extend(ix.of_kind_in("PeerAuthentication", ROOT_NS));
+    }
     let has_sel = |p: &Object| {
         p.value
             .pointer("/spec/selector/matchLabels")

@@ -166,7 +166,7 @@ fn opaque_patch(existing: &str, port: i64, field: &str) -> String {
 
 fn ports(ix: &Index, out: &mut Vec<Fact>) {
     // (pod-like index, container port) already judged through a Service.
-    let mut covered: Vec<(usize, i64)> = Vec::new();
+    let mut covered: std::collections::HashSet<(usize, i64)> = std::collections::HashSet::new();
     for svc in ix.of_kind("Service") {
         let Some(pods) = ix.service_pods(svc) else {
             continue;
@@ -193,7 +193,7 @@ fn ports(ix: &Index, out: &mut Vec<Fact>) {
             };
             for &pi in &meshed_pods {
                 if let Some(t) = target_port(sp, &ix.pods[pi]) {
-                    covered.push((pi, t));
+                    covered.insert((pi, t));
                 }
             }
             let (pod_set, pod_src) = pod_opaque(ix, p);

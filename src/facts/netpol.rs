@@ -554,7 +554,8 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
     }
     for ((_, path), (r, pods, dir)) in hits {
         let pol = r.policy;
-        let first = &ix.pods[pods[0]];
+        let Some(&p0) = pods.first() else { continue };
+        let first = &ix.pods[p0];
         let others = if pods.len() > 1 {
             format!(" and {} other workload(s)", pods.len() - 1)
         } else {
