@@ -79,6 +79,63 @@ pub fn load_str(text: &str, path: &str, default_ns: &str) -> Result<ObjectSet, M
     Ok(set)
 }
 
+/// Splits a stream at document separators (`---` at column 0, or `...`),
+/// returning each chunk with the 0-based line it starts on. Parsing chunk by
+/// chunk keeps the parser's working set to one document, so memory and time
+/// grow linearly with the stream. A separator inside a block scalar would
+/// have to be indented, so column-0 `---` is always a boundary in manifests.
+fn split_docs(text: &str) -> Vec<(u32, &str)> {
+    let mut out = Vec::new();
+    let (mut start, mut start_line) = (0usize, 0u32);
+    let mut pos = 0usize;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let l = line.trim_end_matches(['\n', '\r']);
+        let sep = l == "---" || l.starts_with("--- ") || l.starts_with("---\t") || l == "...";
+        if sep && pos > start {
+            out.push((start_line, &text[start..pos]));
+            start = pos;
+            start_line = n as u32;
+        }
+        pos += line.len();
+    }
+    if pos > start {
+        out.push((start_line, &text[start..]));
+    }
+    out
+}
+
+fn parse_error(e: &serde_saphyr::Error, text: &str, path: &str, offset: u32) -> ManifestError {
+    // A failing parse with `{{` in it is almost always an unrendered
+    // chart; the YAML error itself would only confuse.
+    if let Some((line, column)) = helm_marker(text) {
+        return ManifestError {
+            path: path.to_string(),
+            line,
+            column,
+            message: "this looks like an unrendered Helm template (`{{ … }}`); \
+                      render it first and pipe the output: \
+                      `helm template RELEASE CHART | meshdoc check -`"
+                .to_string(),
+        };
+    }
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line() as u32, l.column() as u32))
+        .unwrap_or((1, 1));
+    let msg = e.to_string();
+    let first = msg
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("parse error")
+        .trim();
+    ManifestError {
+        path: path.to_string(),
+        line: line.max(1) + offset,
+        column: column.max(1),
+        message: format!("invalid YAML: {}", strip_position(first)),
+    }
+}
+
 /// Parses `text` and appends its objects to `set`; on error nothing is added.
 pub fn load_into(
     set: &mut ObjectSet,
@@ -87,59 +144,42 @@ pub fn load_into(
     default_ns: &str,
 ) -> Result<(), ManifestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let docs: Vec<Spanned<serde_json::Value>> =
-        match serde_saphyr::from_multiple_with_options(text, options(text.len())) {
-            Ok(d) => d,
-            Err(e) => {
-                // A failing parse with `{{` in it is almost always an unrendered
-                // chart; the YAML error itself would only confuse.
-                if let Some((line, column)) = helm_marker(text) {
-                    return Err(ManifestError {
-                        path: path.to_string(),
-                        line,
-                        column,
-                        message: "this looks like an unrendered Helm template (`{{ … }}`); \
-                                  render it first and pipe the output: \
-                                  `helm template RELEASE CHART | meshdoc check -`"
-                            .to_string(),
-                    });
+    let mut docs: Vec<(u32, &str, usize, Spanned<serde_json::Value>)> = Vec::new();
+    for (offset, chunk) in split_docs(text) {
+        match serde_saphyr::from_multiple_with_options::<Spanned<serde_json::Value>>(
+            chunk,
+            options(chunk.len()),
+        ) {
+            Ok(ds) => {
+                for (i, d) in ds.into_iter().enumerate() {
+                    docs.push((offset, chunk, i, d));
                 }
-                let (line, column) = e
-                    .location()
-                    .map(|l| (l.line() as u32, l.column() as u32))
-                    .unwrap_or((1, 1));
-                let text = e.to_string();
-                let first = text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("parse error")
-                    .trim();
-                return Err(ManifestError {
-                    path: path.to_string(),
-                    line: line.max(1),
-                    column: column.max(1),
-                    message: format!("invalid YAML: {}", strip_position(first)),
-                });
             }
-        };
+            Err(e) => return Err(parse_error(&e, text, path, offset)),
+        }
+    }
     let source: Arc<str> = Arc::from(text);
     set.sources.insert(path.to_string(), source);
     let file: Arc<str> = Arc::from(path);
-    let mut list_positions: Option<Vec<Vec<(u32, u32)>>> = None;
-    for (di, d) in docs.into_iter().enumerate() {
-        let (line, column) = (d.referenced.line() as u32, d.referenced.column() as u32);
+    for (offset, chunk, di, d) in docs {
+        let (line, column) = (
+            d.referenced.line() as u32 + offset,
+            d.referenced.column() as u32,
+        );
         let value = d.value;
         let Some(kind) = value.get("kind").and_then(|v| v.as_str()) else {
             continue;
         };
         if kind == "List" || (kind.ends_with("List") && value.get("items").is_some()) {
-            // Item positions need a second, typed pass; only files that hold a
-            // List pay for it.
-            let positions = list_positions.get_or_insert_with(|| list_item_positions(text));
+            // Item positions need a second, typed pass; only Lists pay for it.
+            let positions = list_item_positions(chunk);
             let pos = positions.get(di).cloned().unwrap_or_default();
             if let Some(serde_json::Value::Array(items)) = value.get("items").cloned() {
                 for (ii, item) in items.into_iter().enumerate() {
-                    let (l, c) = pos.get(ii).copied().unwrap_or((line, column));
+                    let (l, c) = pos
+                        .get(ii)
+                        .map(|(l, c)| (l + offset, *c))
+                        .unwrap_or((line, column));
                     push(set, item, &file, l, c, default_ns);
                 }
             }
@@ -600,6 +640,21 @@ metadata: {name: web}
         }
         t.push_str("kind: ConfigMap\n");
         assert!(load_str(&t, "bomb.yaml", "d").is_err());
+    }
+
+    #[test]
+    fn documents_split_at_column_zero_separators_only() {
+        let t = "a: 1\n---\nb: |\n  ---\n  x\n--- {c: 3}\n...\n";
+        let d = split_docs(t);
+        assert_eq!(d.iter().map(|x| x.0).collect::<Vec<_>>(), [0, 1, 5, 6]);
+        assert_eq!(d[1].1, "---\nb: |\n  ---\n  x\n");
+    }
+
+    #[test]
+    fn an_error_in_a_later_document_keeps_its_file_line() {
+        let t = "kind: A\nmetadata: {name: a}\n---\nkind: B\nmetadata:\n  name: [x\n";
+        let e = load_str(t, "x.yaml", "d").unwrap_err();
+        assert!(e.line >= 6, "{e}");
     }
 
     #[test]
