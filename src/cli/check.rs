@@ -172,7 +172,10 @@ fn fact_rules(rules: &RuleSet) -> RuleSet {
     }
 }
 
-fn identity(o: &ObjRef) -> (String, Option<String>, String, Option<String>) {
+/// Kind, namespace, name and file: what makes two references the same object.
+type Identity = (String, Option<String>, String, Option<String>);
+
+fn identity(o: &ObjRef) -> Identity {
     (
         o.kind.clone(),
         o.namespace.clone(),
@@ -191,15 +194,14 @@ fn locate<'s>(
 ) -> ObjRef {
     let mut r = o.clone();
     if let (Some(field), Some(file), Some(line), Some(col)) = (&o.field, &o.file, o.line, o.column)
+        && let Some((path, text)) = set.sources.get_key_value(file)
     {
-        if let Some((path, text)) = set.sources.get_key_value(file) {
-            let ls = lines
-                .entry(path.as_str())
-                .or_insert_with(|| text.lines().collect());
-            if let Some((l, c)) = crate::collect::manifests::locate_field_in(ls, line, col, field) {
-                r.line = Some(l);
-                r.column = Some(c);
-            }
+        let ls = lines
+            .entry(path.as_str())
+            .or_insert_with(|| text.lines().collect());
+        if let Some((l, c)) = crate::collect::manifests::locate_field_in(ls, line, col, field) {
+            r.line = Some(l);
+            r.column = Some(c);
         }
     }
     r
@@ -215,10 +217,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
     for f in &facts {
         groups.entry(identity(&f.subject)).or_default().push(f);
     }
-    let mut annotations: HashMap<
-        (String, Option<String>, String, Option<String>),
-        HashSet<String>,
-    > = HashMap::new();
+    let mut annotations: HashMap<Identity, HashSet<String>> = HashMap::new();
     for o in &set.objects {
         if let Some(a) = o.annotation(IGNORE_ANNOTATION) {
             annotations.insert(

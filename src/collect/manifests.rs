@@ -447,15 +447,15 @@ pub fn locate_field_in(
                 let seq_indent = indent;
                 let mut count = 0;
                 let mut found = None;
-                for n in lo..hi {
-                    if let Some(l) = split_line(lines[n]) {
-                        if l.dashes.first() == Some(&seq_indent) {
-                            if count == want {
-                                found = Some((n, l));
-                                break;
-                            }
-                            count += 1;
+                for (n, line) in lines.iter().enumerate().take(hi).skip(lo) {
+                    if let Some(l) = split_line(line)
+                        && l.dashes.first() == Some(&seq_indent)
+                    {
+                        if count == want {
+                            found = Some((n, l));
+                            break;
                         }
+                        count += 1;
                     }
                 }
                 let Some((n, l)) = found else { break };
@@ -482,10 +482,10 @@ fn region_end(lines: &[&str], first: usize, indent: usize) -> usize {
         if l.starts_with("---") || l.starts_with("...") {
             return n;
         }
-        if let Some(s) = split_line(l) {
-            if s.dashes.first().copied().unwrap_or(s.indent) < indent {
-                return n;
-            }
+        if let Some(s) = split_line(l)
+            && s.dashes.first().copied().unwrap_or(s.indent) < indent
+        {
+            return n;
         }
     }
     lines.len()

@@ -83,7 +83,7 @@ impl PortEntry {
                 None => *n == port,
             },
             Some(PortRef::Name(name)) => {
-                let resolved = pod.and_then(|p| p.named_port(name)).or_else(|| {
+                let resolved = pod.and_then(|p| p.named_port(name)).or({
                     // Templates are injected at admission, so the proxy's
                     // named ports exist only on the live pod.
                     match (meshed_pod, name.as_str()) {
