@@ -172,7 +172,10 @@ fn fact_rules(rules: &RuleSet) -> RuleSet {
     }
 }
 
-fn identity(o: &ObjRef) -> (String, Option<String>, String, Option<String>) {
+/// Kind, namespace, name and file: what makes two references the same object.
+type Identity = (String, Option<String>, String, Option<String>);
+
+fn identity(o: &ObjRef) -> Identity {
     (
         o.kind.clone(),
         o.namespace.clone(),
@@ -182,15 +185,23 @@ fn identity(o: &ObjRef) -> (String, Option<String>, String, Option<String>) {
 }
 
 /// Turns a subject's field into a line and column when the source is known.
-fn locate(set: &ObjectSet, o: &ObjRef) -> ObjRef {
+/// `lines` caches each file split into lines: a large file is split once,
+/// not once per finding.
+fn locate<'s>(
+    set: &'s ObjectSet,
+    lines: &mut HashMap<&'s str, Vec<&'s str>>,
+    o: &ObjRef,
+) -> ObjRef {
     let mut r = o.clone();
     if let (Some(field), Some(file), Some(line), Some(col)) = (&o.field, &o.file, o.line, o.column)
+        && let Some((path, text)) = set.sources.get_key_value(file)
     {
-        if let Some(text) = set.sources.get(file) {
-            if let Some((l, c)) = crate::collect::manifests::locate_field(text, line, col, field) {
-                r.line = Some(l);
-                r.column = Some(c);
-            }
+        let ls = lines
+            .entry(path.as_str())
+            .or_insert_with(|| text.lines().collect());
+        if let Some((l, c)) = crate::collect::manifests::locate_field_in(ls, line, col, field) {
+            r.line = Some(l);
+            r.column = Some(c);
         }
     }
     r
@@ -206,10 +217,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
     for f in &facts {
         groups.entry(identity(&f.subject)).or_default().push(f);
     }
-    let mut annotations: HashMap<
-        (String, Option<String>, String, Option<String>),
-        HashSet<String>,
-    > = HashMap::new();
+    let mut annotations: HashMap<Identity, HashSet<String>> = HashMap::new();
     for o in &set.objects {
         if let Some(a) = o.annotation(IGNORE_ANNOTATION) {
             annotations.insert(
@@ -219,6 +227,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
         }
     }
     let mut findings = Vec::new();
+    let mut lines = HashMap::new();
     let (mut by_ignore, mut by_annotation, mut by_baseline) = (0, 0, 0);
     for (key, fs) in groups {
         let mut m = Matcher::new(&frules);
@@ -240,7 +249,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
             let Some(first) = fs.iter().find(|f| names.contains(&f.name)) else {
                 continue;
             };
-            let loc = locate(set, &first.subject);
+            let loc = locate(set, &mut lines, &first.subject);
             let obj = object_key(&loc);
             if opts.ignore.iter().any(|p| p.matches(&finding.id, &obj)) {
                 by_ignore += 1;

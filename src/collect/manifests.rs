@@ -24,9 +24,22 @@ pub struct ManifestError {
 /// The parser options for manifests. `legacy_octal_numbers` because
 /// Kubernetes' YAML library (go-yaml v2 semantics) reads `defaultMode: 0644`
 /// as octal 420; reading it as decimal 644 would misrepresent the object.
-fn options() -> serde_saphyr::Options {
+///
+/// The parser's resource budget defaults suit one config file (1,024
+/// documents, 250k nodes); a rendered chart or a generated bundle of 100k
+/// objects is larger but grows linearly with its size. So the counting
+/// limits scale with the input length (a node or event needs at least a
+/// byte or two of text), while the anchor/alias limits that stop
+/// amplification ("billion laughs") keep their defaults.
+fn options(len: usize) -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     o.legacy_octal_numbers = true;
+    let mut b = serde_saphyr::Budget::default();
+    b.max_documents = b.max_documents.max(len / 8);
+    b.max_events = b.max_events.max(len);
+    b.max_nodes = b.max_nodes.max(len);
+    b.max_total_scalar_bytes = b.max_total_scalar_bytes.max(len);
+    o.budget = Some(b);
     o
 }
 
@@ -66,6 +79,63 @@ pub fn load_str(text: &str, path: &str, default_ns: &str) -> Result<ObjectSet, M
     Ok(set)
 }
 
+/// Splits a stream at document separators (`---` at column 0, or `...`),
+/// returning each chunk with the 0-based line it starts on. Parsing chunk by
+/// chunk keeps the parser's working set to one document, so memory and time
+/// grow linearly with the stream. A separator inside a block scalar would
+/// have to be indented, so column-0 `---` is always a boundary in manifests.
+fn split_docs(text: &str) -> Vec<(u32, &str)> {
+    let mut out = Vec::new();
+    let (mut start, mut start_line) = (0usize, 0u32);
+    let mut pos = 0usize;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let l = line.trim_end_matches(['\n', '\r']);
+        let sep = l == "---" || l.starts_with("--- ") || l.starts_with("---\t") || l == "...";
+        if sep && pos > start {
+            out.push((start_line, &text[start..pos]));
+            start = pos;
+            start_line = n as u32;
+        }
+        pos += line.len();
+    }
+    if pos > start {
+        out.push((start_line, &text[start..]));
+    }
+    out
+}
+
+fn parse_error(e: &serde_saphyr::Error, text: &str, path: &str, offset: u32) -> ManifestError {
+    // A failing parse with `{{` in it is almost always an unrendered
+    // chart; the YAML error itself would only confuse.
+    if let Some((line, column)) = helm_marker(text) {
+        return ManifestError {
+            path: path.to_string(),
+            line,
+            column,
+            message: "this looks like an unrendered Helm template (`{{ … }}`); \
+                      render it first and pipe the output: \
+                      `helm template RELEASE CHART | meshdoc check -`"
+                .to_string(),
+        };
+    }
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line() as u32, l.column() as u32))
+        .unwrap_or((1, 1));
+    let msg = e.to_string();
+    let first = msg
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("parse error")
+        .trim();
+    ManifestError {
+        path: path.to_string(),
+        line: line.max(1) + offset,
+        column: column.max(1),
+        message: format!("invalid YAML: {}", strip_position(first)),
+    }
+}
+
 /// Parses `text` and appends its objects to `set`; on error nothing is added.
 pub fn load_into(
     set: &mut ObjectSet,
@@ -74,59 +144,42 @@ pub fn load_into(
     default_ns: &str,
 ) -> Result<(), ManifestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let docs: Vec<Spanned<serde_json::Value>> =
-        match serde_saphyr::from_multiple_with_options(text, options()) {
-            Ok(d) => d,
-            Err(e) => {
-                // A failing parse with `{{` in it is almost always an unrendered
-                // chart; the YAML error itself would only confuse.
-                if let Some((line, column)) = helm_marker(text) {
-                    return Err(ManifestError {
-                        path: path.to_string(),
-                        line,
-                        column,
-                        message: "this looks like an unrendered Helm template (`{{ … }}`); \
-                                  render it first and pipe the output: \
-                                  `helm template RELEASE CHART | meshdoc check -`"
-                            .to_string(),
-                    });
+    let mut docs: Vec<(u32, &str, usize, Spanned<serde_json::Value>)> = Vec::new();
+    for (offset, chunk) in split_docs(text) {
+        match serde_saphyr::from_multiple_with_options::<Spanned<serde_json::Value>>(
+            chunk,
+            options(chunk.len()),
+        ) {
+            Ok(ds) => {
+                for (i, d) in ds.into_iter().enumerate() {
+                    docs.push((offset, chunk, i, d));
                 }
-                let (line, column) = e
-                    .location()
-                    .map(|l| (l.line() as u32, l.column() as u32))
-                    .unwrap_or((1, 1));
-                let text = e.to_string();
-                let first = text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("parse error")
-                    .trim();
-                return Err(ManifestError {
-                    path: path.to_string(),
-                    line: line.max(1),
-                    column: column.max(1),
-                    message: format!("invalid YAML: {}", strip_position(first)),
-                });
             }
-        };
+            Err(e) => return Err(parse_error(&e, text, path, offset)),
+        }
+    }
     let source: Arc<str> = Arc::from(text);
     set.sources.insert(path.to_string(), source);
     let file: Arc<str> = Arc::from(path);
-    let mut list_positions: Option<Vec<Vec<(u32, u32)>>> = None;
-    for (di, d) in docs.into_iter().enumerate() {
-        let (line, column) = (d.referenced.line() as u32, d.referenced.column() as u32);
+    for (offset, chunk, di, d) in docs {
+        let (line, column) = (
+            d.referenced.line() as u32 + offset,
+            d.referenced.column() as u32,
+        );
         let value = d.value;
         let Some(kind) = value.get("kind").and_then(|v| v.as_str()) else {
             continue;
         };
         if kind == "List" || (kind.ends_with("List") && value.get("items").is_some()) {
-            // Item positions need a second, typed pass; only files that hold a
-            // List pay for it.
-            let positions = list_positions.get_or_insert_with(|| list_item_positions(text));
+            // Item positions need a second, typed pass; only Lists pay for it.
+            let positions = list_item_positions(chunk);
             let pos = positions.get(di).cloned().unwrap_or_default();
             if let Some(serde_json::Value::Array(items)) = value.get("items").cloned() {
                 for (ii, item) in items.into_iter().enumerate() {
-                    let (l, c) = pos.get(ii).copied().unwrap_or((line, column));
+                    let (l, c) = pos
+                        .get(ii)
+                        .map(|(l, c)| (l + offset, *c))
+                        .unwrap_or((line, column));
                     push(set, item, &file, l, c, default_ns);
                 }
             }
@@ -139,7 +192,7 @@ pub fn load_into(
 
 fn list_item_positions(text: &str) -> Vec<Vec<(u32, u32)>> {
     let docs: Vec<Option<ListItems>> =
-        serde_saphyr::from_multiple_with_options(text, options()).unwrap_or_default();
+        serde_saphyr::from_multiple_with_options(text, options(text.len())).unwrap_or_default();
     docs.into_iter()
         .map(|d| {
             d.map(|l| {
@@ -347,8 +400,19 @@ fn key_of(content: &str) -> Option<&str> {
 /// kustomize write); for flow style or JSON the deepest field that could be
 /// found is returned, or `None` when not even the first step matches.
 pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> Option<(u32, u32)> {
-    let steps = parse_path(path);
     let lines: Vec<&str> = text.lines().collect();
+    locate_field_in(&lines, start_line, start_col, path)
+}
+
+/// [`locate_field`] over a file already split into lines; callers locating
+/// many fields in one large file split it once.
+pub fn locate_field_in(
+    lines: &[&str],
+    start_line: u32,
+    start_col: u32,
+    path: &str,
+) -> Option<(u32, u32)> {
+    let steps = parse_path(path);
     let first = (start_line as usize).checked_sub(1)?;
     if first >= lines.len() {
         return None;
@@ -356,7 +420,7 @@ pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> 
     // The object's region: from its start to the next line that is less
     // indented than the object itself (or a document separator).
     let obj_indent = (start_col as usize).saturating_sub(1);
-    let end = region_end(&lines, first, obj_indent);
+    let end = region_end(lines, first, obj_indent);
     let mut best = None;
     let (mut lo, mut hi, mut indent) = (first, end, obj_indent);
     for step in &steps {
@@ -370,7 +434,7 @@ pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> 
                 best = Some((n as u32 + 1, indent as u32 + 1));
                 // The value: following lines indented deeper, or sequence
                 // items at the same indent (`ports:\n- port: 80`).
-                let vend = value_end(&lines, n + 1, hi, indent);
+                let vend = value_end(lines, n + 1, hi, indent);
                 lo = n + 1;
                 hi = vend;
                 // The child indent is that of the first content line.
@@ -383,15 +447,15 @@ pub fn locate_field(text: &str, start_line: u32, start_col: u32, path: &str) -> 
                 let seq_indent = indent;
                 let mut count = 0;
                 let mut found = None;
-                for n in lo..hi {
-                    if let Some(l) = split_line(lines[n]) {
-                        if l.dashes.first() == Some(&seq_indent) {
-                            if count == want {
-                                found = Some((n, l));
-                                break;
-                            }
-                            count += 1;
+                for (n, line) in lines.iter().enumerate().take(hi).skip(lo) {
+                    if let Some(l) = split_line(line)
+                        && l.dashes.first() == Some(&seq_indent)
+                    {
+                        if count == want {
+                            found = Some((n, l));
+                            break;
                         }
+                        count += 1;
                     }
                 }
                 let Some((n, l)) = found else { break };
@@ -418,10 +482,10 @@ fn region_end(lines: &[&str], first: usize, indent: usize) -> usize {
         if l.starts_with("---") || l.starts_with("...") {
             return n;
         }
-        if let Some(s) = split_line(l) {
-            if s.dashes.first().copied().unwrap_or(s.indent) < indent {
-                return n;
-            }
+        if let Some(s) = split_line(l)
+            && s.dashes.first().copied().unwrap_or(s.indent) < indent
+        {
+            return n;
         }
     }
     lines.len()
@@ -550,6 +614,47 @@ metadata: {name: web}
         let t = "kind: ConfigMap\nmetadata: {name: a}\nmode: 0644\n";
         let set = load_str(t, "o.yaml", "d").unwrap();
         assert_eq!(set.objects[0].value["mode"], 420);
+    }
+
+    #[test]
+    fn more_documents_than_the_parsers_default_budget_load() {
+        let text = "kind: ConfigMap\nmetadata: {name: a}\n---\n".repeat(3000);
+        assert_eq!(
+            load_str(&text, "big.yaml", "d")
+                .map(|s| s.objects.len())
+                .ok(),
+            Some(3000)
+        );
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_not_expanded() {
+        let mut t = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
+            t.push_str(&format!("b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        t.push_str("kind: ConfigMap\n");
+        assert!(load_str(&t, "bomb.yaml", "d").is_err());
+    }
+
+    #[test]
+    fn documents_split_at_column_zero_separators_only() {
+        let t = "a: 1\n---\nb: |\n  ---\n  x\n--- {c: 3}\n...\n";
+        let d = split_docs(t);
+        assert_eq!(d.iter().map(|x| x.0).collect::<Vec<_>>(), [0, 1, 5, 6]);
+        assert_eq!(d[1].1, "---\nb: |\n  ---\n  x\n");
+    }
+
+    #[test]
+    fn an_error_in_a_later_document_keeps_its_file_line() {
+        let t = "kind: A\nmetadata: {name: a}\n---\nkind: B\nmetadata:\n  name: [x\n";
+        let e = load_str(t, "x.yaml", "d").unwrap_err();
+        assert!(e.line >= 6, "{e}");
     }
 
     #[test]

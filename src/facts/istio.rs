@@ -89,15 +89,15 @@ pub fn hosts_intersect(a: &str, b: &str) -> bool {
 /// The Services a host (pattern) names.
 fn services_for_host<'a>(ix: &Index<'a>, host: &str, ns: &str) -> Vec<&'a Object> {
     let h = fqdn(host, ns);
-    if let Some((name, rest)) = h.split_once('.') {
-        if !name.contains('*') {
-            if let Some((sns, tail)) = rest.split_once('.') {
-                if tail == DOMAIN {
-                    return ix.service(sns, name).into_iter().collect();
-                }
-            }
-            return Vec::new();
+    if let Some((name, rest)) = h.split_once('.')
+        && !name.contains('*')
+    {
+        if let Some((sns, tail)) = rest.split_once('.')
+            && tail == DOMAIN
+        {
+            return ix.service(sns, name).into_iter().collect();
         }
+        return Vec::new();
     }
     ix.of_kind("Service")
         .filter(|s| hosts_intersect(&h, &format!("{}.{}.{DOMAIN}", s.name(), s.namespace())))
@@ -156,10 +156,10 @@ fn service_meshed(ix: &Index, svc: &Object, present: bool) -> bool {
     if namespace_injected(ix, ns) {
         return true;
     }
-    if let Some(pods) = ix.service_pods(svc) {
-        if !pods.is_empty() {
-            return pods.iter().any(|&i| injected(ix, &ix.pods[i]));
-        }
+    if let Some(pods) = ix.service_pods(svc)
+        && !pods.is_empty()
+    {
+        return pods.iter().any(|&i| injected(ix, &ix.pods[i]));
     }
     present
         && ix
@@ -206,7 +206,10 @@ pub fn peer_auth_mode<'a>(
             _ => None,
         }
     };
-    let pas: Vec<&Object> = ix.of_kind("PeerAuthentication").collect();
+    let mut pas: Vec<&Object> = ix.of_kind_in("PeerAuthentication", ns);
+    if ns != ROOT_NS {
+        pas.extend(ix.of_kind_in("PeerAuthentication", ROOT_NS));
+    }
     let has_sel = |p: &Object| {
         p.value
             .pointer("/spec/selector/matchLabels")
@@ -223,15 +226,14 @@ pub fn peer_auth_mode<'a>(
             if !sel.matches(labels) {
                 continue;
             }
-            if let Some(port) = port {
-                if let Some(m) = p
+            if let Some(port) = port
+                && let Some(m) = p
                     .value
                     .pointer("/spec/portLevelMtls")
                     .and_then(|m| m.get(port.to_string()))
                     .and_then(|m| mode_of(m.get("mode")))
-                {
-                    return (m, Some(p));
-                }
+            {
+                return (m, Some(p));
             }
             if let Some(m) = mode_of(p.value.pointer("/spec/mtls/mode")) {
                 return (m, Some(p));
@@ -239,10 +241,10 @@ pub fn peer_auth_mode<'a>(
         }
     }
     for scope in [ns, ROOT_NS] {
-        if let Some(p) = pas.iter().find(|p| p.namespace() == scope && !has_sel(p)) {
-            if let Some(m) = mode_of(p.value.pointer("/spec/mtls/mode")) {
-                return (m, Some(p));
-            }
+        if let Some(p) = pas.iter().find(|p| p.namespace() == scope && !has_sel(p))
+            && let Some(m) = mode_of(p.value.pointer("/spec/mtls/mode"))
+        {
+            return (m, Some(p));
         }
     }
     ("PERMISSIVE", None)
@@ -417,14 +419,14 @@ fn dr_tls_settings(dr: &Object) -> Vec<(String, Option<String>, Option<i64>)> {
         .flatten()
         .enumerate()
     {
-        if let Some(tp) = s.get("trafficPolicy") {
-            if tp.pointer("/tls/mode").is_some() {
-                let mode = tp
-                    .pointer("/tls/mode")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string);
-                v.push((format!("spec.subsets[{i}].trafficPolicy.tls"), mode, None));
-            }
+        if let Some(tp) = s.get("trafficPolicy")
+            && tp.pointer("/tls/mode").is_some()
+        {
+            let mode = tp
+                .pointer("/tls/mode")
+                .and_then(|m| m.as_str())
+                .map(str::to_string);
+            v.push((format!("spec.subsets[{i}].trafficPolicy.tls"), mode, None));
         }
     }
     v
@@ -655,9 +657,10 @@ fn serviceentries(ix: &Index, out: &mut Vec<Fact>) {
                     )),
                 );
             }
-            if matches!(proto.as_str(), "HTTPS" | "TLS") {
-                if let Some((dr, (field, mode))) = originating {
-                    out.push(
+            if matches!(proto.as_str(), "HTTPS" | "TLS")
+                && let Some((dr, (field, mode))) = originating
+            {
+                out.push(
                         Fact::new(
                             "dr-originates-tls-to-https-serviceentry",
                             dr.at(field),
@@ -678,7 +681,6 @@ fn serviceentries(ix: &Index, out: &mut Vec<Fact>) {
                             se.name()
                         )),
                     );
-                }
             }
         }
     }
@@ -847,9 +849,12 @@ fn gateway_binding(ix: &Index, out: &mut Vec<Fact>) {
                     Some("SIMPLE" | "MUTUAL" | "ISTIO_MUTUAL" | "OPTIONAL_MUTUAL")
                 )
         };
-        if tls && !http && !bound.iter().any(passthrough) {
-            if let Some(s) = bound.iter().find(|s| terminating(s)) {
-                out.push(
+        if tls
+            && !http
+            && !bound.iter().any(passthrough)
+            && let Some(s) = bound.iter().find(|s| terminating(s))
+        {
+            out.push(
                     Fact::new(
                         "gateway-simple-tls-with-tls-routes",
                         vs.at("spec.tls"),
@@ -872,11 +877,12 @@ fn gateway_binding(ix: &Index, out: &mut Vec<Fact>) {
                         vs.name()
                     )),
                 );
-            }
         }
-        if http && !bound.iter().any(|s| !passthrough(s)) {
-            if let Some(s) = bound.iter().find(|s| passthrough(s)) {
-                out.push(
+        if http
+            && !bound.iter().any(|s| !passthrough(s))
+            && let Some(s) = bound.iter().find(|s| passthrough(s))
+        {
+            out.push(
                     Fact::new(
                         "gateway-passthrough-with-http-routes",
                         vs.at("spec.http"),
@@ -900,7 +906,6 @@ fn gateway_binding(ix: &Index, out: &mut Vec<Fact>) {
                         raw_hosts.first().cloned().unwrap_or_default()
                     )),
                 );
-            }
         }
     }
 }
@@ -954,7 +959,7 @@ fn gateway_vs_subset(ix: &Index, out: &mut Vec<Fact>) {
             }
             let mesh_vs = vss.iter().find_map(|m| {
                 let (_, m_mesh) = vs_gateways(m);
-                if !m_mesh || !vs_hosts(m).iter().any(|h| *h == host) {
+                if !m_mesh || !vs_hosts(m).contains(&host) {
                     return None;
                 }
                 let subs: BTreeSet<String> = destinations(m)
@@ -1332,7 +1337,7 @@ spec:
         let x = f
             .iter()
             .find(|f| f.name == "dr-tls-disables-mtls-under-strict")
-            .map(|f| f.clone());
+            .cloned();
         let x = x.unwrap_or_else(|| f[0].clone());
         assert_eq!(
             x.subject.field.as_deref(),

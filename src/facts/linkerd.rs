@@ -73,11 +73,11 @@ impl PortSet {
     pub fn parse(spec: &str, pod: Option<&PodLike>) -> PortSet {
         let mut v = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if let Some((a, b)) = part.split_once('-') {
-                if let (Ok(a), Ok(b)) = (a.trim().parse::<i64>(), b.trim().parse::<i64>()) {
-                    v.push((a.min(b), a.max(b)));
-                    continue;
-                }
+            if let Some((a, b)) = part.split_once('-')
+                && let (Ok(a), Ok(b)) = (a.trim().parse::<i64>(), b.trim().parse::<i64>())
+            {
+                v.push((a.min(b), a.max(b)));
+                continue;
             }
             if let Ok(n) = part.parse::<i64>() {
                 v.push((n, n));
@@ -166,7 +166,7 @@ fn opaque_patch(existing: &str, port: i64, field: &str) -> String {
 
 fn ports(ix: &Index, out: &mut Vec<Fact>) {
     // (pod-like index, container port) already judged through a Service.
-    let mut covered: Vec<(usize, i64)> = Vec::new();
+    let mut covered: std::collections::HashSet<(usize, i64)> = std::collections::HashSet::new();
     for svc in ix.of_kind("Service") {
         let Some(pods) = ix.service_pods(svc) else {
             continue;
@@ -193,7 +193,7 @@ fn ports(ix: &Index, out: &mut Vec<Fact>) {
             };
             for &pi in &meshed_pods {
                 if let Some(t) = target_port(sp, &ix.pods[pi]) {
-                    covered.push((pi, t));
+                    covered.insert((pi, t));
                 }
             }
             let (pod_set, pod_src) = pod_opaque(ix, p);
@@ -211,9 +211,12 @@ fn ports(ix: &Index, out: &mut Vec<Fact>) {
                 .or_else(|| server_speaks_first(port, pname))
                 .or_else(|| server_speaks_first(-1, ap));
             let svc_ref = svc.at(format!("spec.ports[{spi}]"));
-            if let Some(proto) = ssf {
-                if !pod_op && !svc_op && !skipped {
-                    out.push(
+            if let Some(proto) = ssf
+                && !pod_op
+                && !svc_op
+                && !skipped
+            {
+                out.push(
                         Fact::new(
                             "server-speaks-first-port-not-opaque",
                             svc_ref.clone(),
@@ -241,7 +244,6 @@ fn ports(ix: &Index, out: &mut Vec<Fact>) {
                                 .join("\n")
                         )),
                     );
-                }
             }
             // Only pod-opaque/Service-plain breaks: clients then skip the
             // opaque transport the server proxy expects. The reverse
@@ -460,20 +462,20 @@ fn webhook(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
             if let Some(b) = h.pointer("/clientConfig/caBundle").and_then(|b| b.as_str()) {
                 // Placeholder bundles (install goldens) are not certificates:
                 // nothing to judge.
-                if let Ok(certs) = certs::parse_b64_pem(b) {
-                    if let Some(c) = certs::earliest(&certs) {
-                        let exp = c.expiry(opts.now, opts.cert_warn);
-                        if let Some(f) = cert_fact(
-                            "injector-webhook-cert-expired",
-                            "injector-webhook-cert-expiring",
-                            &format!("The caBundle of webhook {hname} in {}", w.name()),
-                            c,
-                            exp,
-                            w.at(format!("webhooks[{i}].clientConfig.caBundle")),
-                            ROTATE_INJECTOR,
-                        ) {
-                            out.push(f);
-                        }
+                if let Ok(certs) = certs::parse_b64_pem(b)
+                    && let Some(c) = certs::earliest(&certs)
+                {
+                    let exp = c.expiry(opts.now, opts.cert_warn);
+                    if let Some(f) = cert_fact(
+                        "injector-webhook-cert-expired",
+                        "injector-webhook-cert-expiring",
+                        &format!("The caBundle of webhook {hname} in {}", w.name()),
+                        c,
+                        exp,
+                        w.at(format!("webhooks[{i}].clientConfig.caBundle")),
+                        ROTATE_INJECTOR,
+                    ) {
+                        out.push(f);
                     }
                 }
             }
@@ -504,24 +506,23 @@ fn webhook(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
         let Some(crt) = s.value.pointer("/data/tls.crt").and_then(|c| c.as_str()) else {
             continue;
         };
-        if let Ok(certs) = certs::parse_b64_pem(crt) {
-            if let Some(c) = certs::earliest(&certs) {
-                if let Some(f) = cert_fact(
-                    "injector-webhook-cert-expired",
-                    "injector-webhook-cert-expiring",
-                    &format!(
-                        "The proxy-injector certificate in Secret {}/{}",
-                        s.namespace(),
-                        s.name()
-                    ),
-                    c,
-                    c.expiry(opts.now, opts.cert_warn),
-                    s.at("data[\"tls.crt\"]"),
-                    ROTATE_INJECTOR,
-                ) {
-                    out.push(f);
-                }
-            }
+        if let Ok(certs) = certs::parse_b64_pem(crt)
+            && let Some(c) = certs::earliest(&certs)
+            && let Some(f) = cert_fact(
+                "injector-webhook-cert-expired",
+                "injector-webhook-cert-expiring",
+                &format!(
+                    "The proxy-injector certificate in Secret {}/{}",
+                    s.namespace(),
+                    s.name()
+                ),
+                c,
+                c.expiry(opts.now, opts.cert_warn),
+                s.at("data[\"tls.crt\"]"),
+                ROTATE_INJECTOR,
+            )
+        {
+            out.push(f);
         }
     }
 }
@@ -553,25 +554,23 @@ fn trust_anchor(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
         }
     };
     for cm in ix.of_kind("ConfigMap") {
-        if cm.name() == "linkerd-identity-trust-roots" {
-            if let Some(pem) = cm
+        if cm.name() == "linkerd-identity-trust-roots"
+            && let Some(pem) = cm
                 .value
                 .pointer("/data/ca-bundle.crt")
                 .and_then(|c| c.as_str())
-            {
-                if let Ok(c) = certs::parse_pem(pem.as_bytes()) {
-                    check(
-                        cm,
-                        "data[\"ca-bundle.crt\"]",
-                        format!(
-                            "The Linkerd trust anchor in ConfigMap {}/{}",
-                            cm.namespace(),
-                            cm.name()
-                        ),
-                        c,
-                    );
-                }
-            }
+            && let Ok(c) = certs::parse_pem(pem.as_bytes())
+        {
+            check(
+                cm,
+                "data[\"ca-bundle.crt\"]",
+                format!(
+                    "The Linkerd trust anchor in ConfigMap {}/{}",
+                    cm.namespace(),
+                    cm.name()
+                ),
+                c,
+            );
         }
     }
     for s in ix.of_kind("Secret") {
@@ -580,19 +579,19 @@ fn trust_anchor(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
         }
         for key in ["crt.pem", "tls.crt"] {
             let ptr = format!("/data/{}", key.replace('/', "~1"));
-            if let Some(b) = s.value.pointer(&ptr).and_then(|c| c.as_str()) {
-                if let Ok(c) = certs::parse_b64_pem(b) {
-                    check(
-                        s,
-                        &format!("data[\"{key}\"]"),
-                        format!(
-                            "The Linkerd identity issuer certificate in Secret {}/{}",
-                            s.namespace(),
-                            s.name()
-                        ),
-                        c,
-                    );
-                }
+            if let Some(b) = s.value.pointer(&ptr).and_then(|c| c.as_str())
+                && let Ok(c) = certs::parse_b64_pem(b)
+            {
+                check(
+                    s,
+                    &format!("data[\"{key}\"]"),
+                    format!(
+                        "The Linkerd identity issuer certificate in Secret {}/{}",
+                        s.namespace(),
+                        s.name()
+                    ),
+                    c,
+                );
             }
         }
     }

@@ -83,7 +83,7 @@ impl PortEntry {
                 None => *n == port,
             },
             Some(PortRef::Name(name)) => {
-                let resolved = pod.and_then(|p| p.named_port(name)).or_else(|| {
+                let resolved = pod.and_then(|p| p.named_port(name)).or({
                     // Templates are injected at admission, so the proxy's
                     // named ports exist only on the live pod.
                     match (meshed_pod, name.as_str()) {
@@ -554,7 +554,8 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
     }
     for ((_, path), (r, pods, dir)) in hits {
         let pol = r.policy;
-        let first = &ix.pods[pods[0]];
+        let Some(&p0) = pods.first() else { continue };
+        let first = &ix.pods[p0];
         let others = if pods.len() > 1 {
             format!(" and {} other workload(s)", pods.len() - 1)
         } else {

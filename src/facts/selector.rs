@@ -30,7 +30,7 @@ pub struct Selector {
 
 fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|x| scalar(x)).collect::<Vec<String>>())
+        .map(|a| a.iter().filter_map(scalar).collect::<Vec<String>>())
         .unwrap_or_default()
 }
 

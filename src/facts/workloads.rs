@@ -153,6 +153,7 @@ pub struct Index<'a> {
     pods_by_ns: HashMap<&'a str, Vec<usize>>,
     pods_by_label: HashMap<(&'a str, &'a str, String), Vec<usize>>,
     by_kind: HashMap<&'a str, Vec<usize>>,
+    by_kind_ns: HashMap<(&'a str, &'a str), Vec<usize>>,
     namespaces: HashMap<&'a str, &'a Object>,
     services: HashMap<(&'a str, &'a str), usize>,
 }
@@ -165,12 +166,17 @@ impl<'a> Index<'a> {
             pods_by_ns: HashMap::new(),
             pods_by_label: HashMap::new(),
             by_kind: HashMap::new(),
+            by_kind_ns: HashMap::new(),
             namespaces: HashMap::new(),
             services: HashMap::new(),
         };
         for (i, o) in set.objects.iter().enumerate() {
             let kind = o.kind();
             ix.by_kind.entry(kind).or_default().push(i);
+            ix.by_kind_ns
+                .entry((kind, o.namespace()))
+                .or_default()
+                .push(i);
             let v = &o.value;
             let (tpl, path): (Option<&Value>, &'static str) = match kind {
                 "Pod" => (Some(v), ""),
@@ -236,6 +242,14 @@ impl<'a> Index<'a> {
             .unwrap_or(&[])
             .iter()
             .map(move |&i| &set.objects[i])
+    }
+
+    /// Objects of one kind in one namespace, in set order.
+    pub fn of_kind_in(&self, kind: &str, ns: &str) -> Vec<&'a Object> {
+        self.by_kind_ns
+            .get(&(kind, ns))
+            .map(|v| v.iter().map(|&i| &self.set.objects[i]).collect())
+            .unwrap_or_default()
     }
 
     /// The index of `o` in the set (its load order), for stable sorting.

@@ -23,18 +23,18 @@ fn line(f: &Finding) -> String {
         Severity::Info => "notice",
     };
     let mut props = Vec::new();
-    if let Some(l) = &f.location {
-        if let Some(file) = l.file.as_deref().filter(|f| *f != "-") {
-            props.push(format!(
-                "file={}",
-                esc_prop(file.strip_prefix("./").unwrap_or(file))
-            ));
-            if let Some(n) = l.line {
-                props.push(format!("line={n}"));
-            }
-            if let Some(c) = l.column {
-                props.push(format!("col={c}"));
-            }
+    if let Some(l) = &f.location
+        && let Some(file) = l.file.as_deref().filter(|f| *f != "-")
+    {
+        props.push(format!(
+            "file={}",
+            esc_prop(file.strip_prefix("./").unwrap_or(file))
+        ));
+        if let Some(n) = l.line {
+            props.push(format!("line={n}"));
+        }
+        if let Some(c) = l.column {
+            props.push(format!("col={c}"));
         }
     }
     props.push(format!(
