@@ -35,7 +35,7 @@ measure() { # name, command...
   t0=$(date +%s.%N)
   /usr/bin/time -f '%M' -o "$work/rss" "$@" > "$work/$name.out" 2>/dev/null || true
   t1=$(date +%s.%N)
-  rss=$(cat "$work/rss")
+  rss=$(tail -n 1 "$work/rss")
   python3 - "$name" "$t0" "$t1" "$bytes" "$rss" <<'PY'
 import sys
 name, t0, t1, size, rss = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
