@@ -111,13 +111,23 @@ pub enum Command {
     Man,
 }
 
-/// Loads the built-in pack plus `--rules` and `MESHDOC_RULES` directories.
+/// Loads the built-in pack (without its examples) plus `--rules` and
+/// `MESHDOC_RULES` directories.
 pub fn load_rules(g: &Global) -> anyhow::Result<RuleSet> {
+    Ok(crate::rules::load_rules_lean(&rule_dirs(g), g.no_builtin)?)
+}
+
+/// As [`load_rules`], with the built-in rules' examples (`rules test|show`).
+pub fn load_rules_with_examples(g: &Global) -> anyhow::Result<RuleSet> {
+    Ok(crate::rules::load_rules(&rule_dirs(g), g.no_builtin)?)
+}
+
+fn rule_dirs(g: &Global) -> Vec<std::path::PathBuf> {
     let mut dirs = g.rules.clone();
     if let Ok(env) = std::env::var("MESHDOC_RULES") {
         dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
     }
-    Ok(crate::rules::load_rules(&dirs, g.no_builtin)?)
+    dirs
 }
 
 /// Writes `s` to stdout; colour is kept only for terminals without NO_COLOR.

@@ -105,8 +105,14 @@ impl<'r> Matcher<'r> {
 
     fn set(&self) -> &RegexSet {
         // Every pattern compiled alone at load time, so the union compiles too.
-        self.set
-            .get_or_init(|| RegexSet::new(&self.pats).unwrap_or_else(|_| RegexSet::empty()))
+        self.set.get_or_init(|| {
+            // The lazy DFA's cache: the default 2 MB thrashes with ~170
+            // patterns (determinizing over and over on every line).
+            regex::RegexSetBuilder::new(&self.pats)
+                .dfa_size_limit(32 << 20)
+                .build()
+                .unwrap_or_else(|_| RegexSet::empty())
+        })
     }
 
     fn text(
@@ -414,12 +420,13 @@ impl<'r> Matcher<'r> {
                 let SignalKind::Metric(c) = &s.kind else {
                     continue;
                 };
-                let sel = |name: &str, labels: &[(String, regex::Regex)], m: &MetricSample| {
-                    m.name == name
-                        && labels
-                            .iter()
-                            .all(|(k, re)| re.is_match(m.label(k).unwrap_or("")))
-                };
+                let sel =
+                    |name: &str, labels: &[(String, crate::rules::Regex)], m: &MetricSample| {
+                        m.name == name
+                            && labels
+                                .iter()
+                                .all(|(k, re)| re.is_match(m.label(k).unwrap_or("")))
+                    };
                 let matching: Vec<&(Origin, MetricSample)> = self
                     .metrics
                     .iter()

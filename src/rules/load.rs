@@ -38,12 +38,55 @@ fn is_rule_file(p: &Path) -> bool {
 
 /// Parses and compiles one rule file's text.
 pub fn parse_rule(src: &str, path: &str) -> Result<Rule, Vec<RuleError>> {
+    parse_rule_with(src, path, true)
+}
+
+/// Blanks the top-level `examples:` section, keeping every newline so that
+/// positions in the rest of the file do not move. A top-level key starts in
+/// column 0; nothing inside the section can (block and flow content below a
+/// top-level key is indented), so the section ends at the next such line.
+fn strip_examples(src: &str) -> Option<String> {
+    let bytes = src.as_bytes();
+    let top = |at: usize| {
+        let rest = &bytes[at..];
+        rest.first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+            || rest.starts_with(b"---")
+            || rest.starts_with(b"...")
+    };
+    let mut line_starts =
+        std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+    let start = line_starts.find(|&i| bytes[i..].starts_with(b"examples:"))?;
+    let end = line_starts
+        .find(|&i| i < bytes.len() && top(i))
+        .unwrap_or(bytes.len());
+    let mut out = String::with_capacity(src.len());
+    out.push_str(&src[..start]);
+    // Keep the newlines (and only them) so later positions do not move.
+    out.extend(std::iter::repeat_n(
+        '\n',
+        memchr::memchr_iter(b'\n', &bytes[start..end]).count(),
+    ));
+    out.push_str(&src[end..]);
+    Some(out)
+}
+
+/// As [`parse_rule`]; without `examples` the `examples:` section is skipped
+/// (about 40 % of the built-in pack's bytes, needed only by `rules test`).
+fn parse_rule_with(src: &str, path: &str, examples: bool) -> Result<Rule, Vec<RuleError>> {
+    if !examples && let Some(stripped) = strip_examples(src) {
+        return parse_text(&stripped, path, false);
+    }
+    parse_text(src, path, true)
+}
+
+fn parse_text(src: &str, path: &str, examples: bool) -> Result<Rule, Vec<RuleError>> {
     let stem = Path::new(path)
         .file_stem()
         .and_then(|s| s.to_str())
         .map(str::to_string);
     match serde_saphyr::from_str::<RuleFile>(src) {
-        Ok(file) => super::compile::compile(file, path, src, stem.as_deref()),
+        Ok(file) => super::compile::compile(file, path, src, stem.as_deref(), examples),
         Err(e) => {
             let (line, column) = e
                 .location()
@@ -124,17 +167,61 @@ fn user_files(dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), LoadErr
     Ok(())
 }
 
-fn compile_all(files: Vec<(String, String)>) -> Result<RuleSet, LoadError> {
+/// Parses every file, spread over the available cores (YAML parsing is most of
+/// the start-up cost of `explain`). Results keep the order of `files`.
+fn parse_all(files: &[(String, String)], examples: bool) -> Vec<Result<Rule, Vec<RuleError>>> {
+    // User rules are always read whole, so their examples are validated on
+    // every command; only the (tested) built-in pack may skip them.
+    let parse = |t: &str, p: &str| parse_rule_with(t, p, examples || !p.starts_with("builtin:"));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min(files.len() / 8)
+        .max(1);
+    if threads == 1 {
+        return files.iter().map(|(p, t)| parse(t, p)).collect();
+    }
+    // Thread i takes files i, i+threads, …: sizes vary, so strides balance
+    // better than contiguous chunks.
+    let mut out: Vec<Option<Result<Rule, Vec<RuleError>>>> = Vec::new();
+    out.resize_with(files.len(), || None);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let parse = &parse;
+                s.spawn(move || {
+                    files
+                        .iter()
+                        .enumerate()
+                        .skip(i)
+                        .step_by(threads)
+                        .map(|(k, (p, t))| (k, parse(t, p)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(part) => part.into_iter().for_each(|(k, r)| out[k] = Some(r)),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    out.into_iter().flatten().collect()
+}
+
+fn compile_all(files: Vec<(String, String)>, examples: bool) -> Result<RuleSet, LoadError> {
     let mut explains_line = std::collections::HashMap::new();
     for (path, text) in &files {
         if let Some(i) = text.lines().position(|l| l.starts_with("explains:")) {
             explains_line.insert(path.clone(), i as u32 + 1);
         }
     }
+    let parsed = parse_all(&files, examples);
     let mut rules: Vec<Rule> = Vec::new();
     let mut errors = Vec::new();
-    for (path, text) in files {
-        match parse_rule(&text, &path) {
+    for ((path, text), result) in files.into_iter().zip(parsed) {
+        match result {
             Ok(rule) => {
                 if let Some(prev) = rules.iter().find(|r| r.id == rule.id) {
                     let line = text
@@ -186,11 +273,21 @@ pub fn load_builtin() -> Result<RuleSet, LoadError> {
     let mut files = Vec::new();
     builtin_files(&BUILTIN, &mut files);
     files.sort();
-    compile_all(files)
+    compile_all(files, true)
 }
 
 /// Built-in rules (unless `no_builtin`) plus every rule file under `dirs`.
 pub fn load_rules(dirs: &[PathBuf], no_builtin: bool) -> Result<RuleSet, LoadError> {
+    load(dirs, no_builtin, true)
+}
+
+/// As [`load_rules`], but the built-in rules come without their examples:
+/// every command but `rules test|show` starts faster this way.
+pub fn load_rules_lean(dirs: &[PathBuf], no_builtin: bool) -> Result<RuleSet, LoadError> {
+    load(dirs, no_builtin, false)
+}
+
+fn load(dirs: &[PathBuf], no_builtin: bool, examples: bool) -> Result<RuleSet, LoadError> {
     let mut files = Vec::new();
     if !no_builtin {
         builtin_files(&BUILTIN, &mut files);
@@ -199,5 +296,39 @@ pub fn load_rules(dirs: &[PathBuf], no_builtin: bool) -> Result<RuleSet, LoadErr
     for d in dirs {
         user_files(d, &mut files)?;
     }
-    compile_all(files)
+    compile_all(files, examples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lean load (no examples, regexes trusted) must see the same rules
+    /// as the full one, and every trusted pattern must really compile.
+    #[test]
+    fn lean_load_matches_full_load() {
+        let full = load_builtin().unwrap();
+        let lean = load_rules_lean(&[], false).unwrap();
+        let ids = |s: &RuleSet| s.rules.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&full), ids(&lean));
+        assert!(lean.rules.iter().all(|r| r.examples.is_empty()));
+        assert!(full.rules.iter().all(|r| r.examples.len() >= 2));
+        for (a, b) in full.rules.iter().zip(&lean.rules) {
+            assert_eq!(a.signals.len(), b.signals.len(), "{}", a.id);
+            assert_eq!(a.docs.summary, b.docs.summary, "{}", a.id);
+            for s in &b.signals {
+                if let crate::rules::SignalKind::Text { regex, .. } = &s.kind {
+                    regex::Regex::new(regex.as_str()).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strip_examples_keeps_positions() {
+        let src = "id: x\nexamples:\n  - name: a\n    input: |\n      503\nversions: []\n";
+        let out = strip_examples(src).unwrap();
+        assert_eq!(out, "id: x\n\n\n\n\nversions: []\n");
+        assert_eq!(strip_examples("id: x\n"), None);
+    }
 }

@@ -9,10 +9,54 @@ pub mod examples;
 pub mod load;
 pub mod schema;
 
-pub use load::{LoadError, RuleError, load_builtin, load_rules};
+pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};
 pub use schema::{Docs, Example, Expect, Mesh, Reference, Severity, Step, TextSource, VersionNote};
 
-use regex::Regex;
+/// A rule regex: compiled at load time for user rules, on first use for the
+/// built-in pack.
+///
+/// Compiling ~170 patterns costs tens of milliseconds, which `explain 503`
+/// never needs: the scan builds one set from the pattern strings, and the
+/// per-signal regexes are only compiled when a signal is actually evaluated.
+#[derive(Debug, Clone)]
+pub struct Regex {
+    pat: String,
+    re: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Regex {
+    /// Compiles `pat` now, so that syntax errors and patterns over the size
+    /// limit are reported at load time (user rules, `rules test`).
+    pub fn new(pat: &str) -> Result<Self, String> {
+        let re = regex::Regex::new(pat).map_err(|e| e.to_string())?;
+        Ok(Self {
+            pat: pat.to_string(),
+            re: std::sync::OnceLock::from(Some(re)),
+        })
+    }
+
+    /// A pattern known to be valid (the built-in pack, checked by the tests
+    /// and by `rules test`); not parsed until first use.
+    pub fn trusted(pat: &str) -> Self {
+        Self {
+            pat: pat.to_string(),
+            re: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pat
+    }
+
+    /// False if the pattern, though well-formed, cannot be compiled (e.g. it
+    /// exceeds the size limit); such a signal simply never fires.
+    pub fn is_match(&self, hay: &str) -> bool {
+        self.re
+            .get_or_init(|| regex::Regex::new(&self.pat).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(hay))
+    }
+}
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
