@@ -35,7 +35,7 @@ pub fn run(cmd: RulesCmd, g: &Global) -> anyhow::Result<Code> {
         print(&s)?;
         return Ok(Code::Clean);
     }
-    let rules = super::load_rules(g)?;
+    let rules = super::load_rules_with_examples(g)?;
     match cmd {
         RulesCmd::List => {
             if matches!(g.output, Format::Json | Format::Yaml) {
@@ -140,6 +140,14 @@ pub fn run(cmd: RulesCmd, g: &Global) -> anyhow::Result<Code> {
         RulesCmd::Patterns => {
             let s = crate::engine::scan::Scanner::new(&rules);
             print(&(s.patterns().join("\n") + "\n"))?;
+            let slow: Vec<&str> = s.slow_patterns().collect();
+            if !slow.is_empty() {
+                eprintln!(
+                    "meshdoc: {} pattern(s) have no required literal and are scanned byte by byte:",
+                    slow.len()
+                );
+                slow.iter().for_each(|p| eprintln!("  {p}"));
+            }
             Ok(Code::Clean)
         }
         RulesCmd::Schema | RulesCmd::Facts => unreachable!("handled above"),

@@ -6,6 +6,7 @@
 //! rules are evaluated in one pass per line through a single `RegexSet`.
 
 pub mod diagnosis;
+pub mod prefilter;
 pub mod scan;
 pub mod score;
 

@@ -1,10 +1,12 @@
 //! The bulk log scanner: one pass over a stream, every rule pattern at once.
 //!
 //! A day of proxy logs is mostly noise. Rather than parsing every line, the
-//! scanner runs one multi-pattern regex (all text patterns of all loaded
-//! rules, plus triggers derived from access-log conditions) over large
-//! line-aligned chunks, the way ripgrep does; only lines containing a match
-//! are parsed and handed to the [`Matcher`], which re-checks them exactly.
+//! scanner searches large line-aligned chunks for the required literals of
+//! every pattern (all text patterns of all loaded rules, plus triggers derived
+//! from access-log conditions; see [`super::prefilter`]), the way ripgrep
+//! does; lines a literal hits are checked against all patterns at once, and
+//! only lines that match are parsed and handed to the [`Matcher`], which
+//! re-checks them exactly.
 //! Memory stays bounded by the chunk size whatever the input size.
 //!
 //! In this mode `ReadStats.unparseable` counts examined lines that were not
@@ -12,10 +14,11 @@
 //! but never parsed.
 
 use super::Matcher;
+use super::prefilter::{self, Prefilter};
 use crate::evidence::{Evidence, InputKind, Item, MAX_LINE, Origin, ReadStats, detect};
 use crate::rules::{RuleSet, SignalKind, StatusPat};
 use memchr::{memchr, memchr_iter, memrchr};
-use regex_automata::{Input, meta};
+use regex_automata::meta;
 use std::io::{self, Read};
 
 /// Bytes read per chunk; lines are never split across chunks.
@@ -23,11 +26,14 @@ const CHUNK: usize = 1 << 20;
 
 /// A compiled prefilter over every rule's text patterns and access triggers.
 pub struct Scanner {
-    re: Option<meta::Regex>,
+    prefilter: Prefilter,
+    /// Every pattern at once, run on each candidate line.
+    verify: Option<meta::Regex>,
     patterns: Vec<String>,
 }
 
-/// Regex fragments that any line satisfying an access condition must contain.
+/// One regex per access-log condition that any line satisfying it must match:
+/// of the condition's parts (all required), the one with the best literal.
 fn access_triggers(rules: &RuleSet) -> Vec<String> {
     let mut out = Vec::new();
     for r in &rules.rules {
@@ -35,17 +41,22 @@ fn access_triggers(rules: &RuleSet) -> Vec<String> {
             let SignalKind::Access(c) = &s.kind else {
                 continue;
             };
+            // Every part is required; the first (most selective kind) with a
+            // usable literal becomes the trigger: flags (errors only), status,
+            // the free text, the failure reason, and last the details (often
+            // the ubiquitous `via_upstream`). Without any literal, the first.
+            let mut parts: Vec<String> = Vec::new();
             let flags: Vec<String> = c
                 .flags
                 .iter()
                 .filter(|f| f.as_str() != "-")
                 .map(|f| regex::escape(f))
                 .collect();
-            // The cheapest literal a matching line must contain, most selective first.
-            let trigger = if !flags.is_empty() {
+            if !flags.is_empty() {
                 // Flags stand alone or comma-joined: ` UF `, `UF,URX`, `"response_flags":"UF"`.
-                format!(r"\b(?:{})\b", flags.join("|"))
-            } else if !c.status.is_empty() {
+                parts.push(format!(r"\b(?:{})\b", flags.join("|")));
+            }
+            if !c.status.is_empty() {
                 let codes: Vec<String> = c
                     .status
                     .iter()
@@ -54,17 +65,29 @@ fn access_triggers(rules: &RuleSet) -> Vec<String> {
                         StatusPat::Class(c) => format!(r"{c}\d\d"),
                     })
                     .collect();
-                format!(r"\b(?:{})\b", codes.join("|"))
-            } else if let Some(d) = &c.details {
-                d.as_str().to_string()
-            } else if let Some(f) = &c.failure {
-                f.as_str().to_string()
-            } else if let Some(t) = &c.text {
-                t.as_str().to_string()
-            } else {
-                continue;
-            };
-            out.push(trigger);
+                // Only where an access-log parser reads a status: after the
+                // quoted request (TEXT formats), as the JSON `response_code`,
+                // or as a key=value status. A bare `\b5\d\d\b` matches every
+                // duration, byte count and port in the noise.
+                parts.push(format!(
+                    r#"(?:" |"\t|"  +|"response_code"\s*:\s*"?|\b(?:status|response_code|code)="?)(?:{})\b"#,
+                    codes.join("|")
+                ));
+            }
+            if let Some(t) = &c.text {
+                parts.push(t.as_str().to_string());
+            }
+            // Field regexes may be anchored to their field; on a whole line
+            // only the unanchored form is a safe trigger.
+            for field in [&c.failure, &c.details].into_iter().flatten() {
+                parts.extend(prefilter::unanchored(field.as_str()));
+            }
+            let best = parts
+                .iter()
+                .find(|p| prefilter::literals_of(p).is_some())
+                .or(parts.first())
+                .cloned();
+            out.extend(best);
         }
     }
     out.sort();
@@ -83,12 +106,23 @@ impl Scanner {
             }
         }
         patterns.extend(access_triggers(rules));
-        let re = if patterns.is_empty() {
-            None
-        } else {
-            meta::Regex::new_many(&patterns).ok()
-        };
-        Scanner { re, patterns }
+        patterns.sort();
+        patterns.dedup();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        Scanner {
+            prefilter: Prefilter::new(&patterns),
+            verify: prefilter::regex_set(&refs),
+            patterns,
+        }
+    }
+
+    /// Patterns without a usable literal: each costs the scan a regex pass
+    /// over every byte.
+    pub fn slow_patterns(&self) -> impl Iterator<Item = &str> {
+        self.prefilter
+            .slow_patterns()
+            .iter()
+            .map(|&i| self.patterns[i].as_str())
     }
 
     /// Every pattern the prefilter runs, one per entry.
@@ -176,28 +210,23 @@ impl Scanner {
         let newlines = memchr_iter(b'\n', block).count() as u64;
         let trailing = u64::from(!block.is_empty() && block.last() != Some(&b'\n'));
         stats.lines += newlines + trailing;
-        let Some(re) = &self.re else {
+        let Some(verify) = &self.verify else {
             return base + newlines;
         };
-        let mut pos = 0;
+        let mut cands = Vec::new();
+        self.prefilter.candidates(block, &mut cands);
         let mut counted_to = 0;
         let mut line_no = base;
-        while pos < block.len() {
-            let Some(mat) = re.search(&Input::new(block).range(pos..)) else {
-                break;
-            };
-            let start = memrchr(b'\n', &block[..mat.start()]).map_or(0, |i| i + 1);
-            let end = memchr(b'\n', &block[mat.start()..]).map_or(block.len(), |i| mat.start() + i);
+        for (start, end) in cands {
             line_no += memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
             counted_to = start;
             let line = &block[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > MAX_LINE {
                 stats.oversized += 1;
-            } else {
+            } else if verify.is_match(line) {
                 self.line(line, line_no + 1, kind, origin, m, stats);
             }
-            pos = end + 1;
         }
         base + newlines
     }
