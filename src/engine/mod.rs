@@ -3,7 +3,8 @@
 //! The [`Matcher`] is fed evidence one item at a time (so a day of logs never
 //! has to sit in memory), accumulates which signals of which rules fired, and
 //! at the end turns that into ranked [`Finding`]s. All text patterns of all
-//! rules are evaluated in one pass per line through a single `RegexSet`.
+//! rules are evaluated per line through a literal index ([`prefilter::PatternIndex`])
+//! that runs only the patterns whose required literal the line contains.
 
 pub mod diagnosis;
 pub mod prefilter;
@@ -14,7 +15,7 @@ use crate::evidence::{Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};
 use crate::report::{EvidenceLine, Finding};
 use crate::rules::{RuleSet, SignalKind, TextSource, status_any};
-use regex::RegexSet;
+use prefilter::PatternIndex;
 use std::collections::{BTreeMap, HashMap};
 
 /// How many evidence lines a finding keeps per signal.
@@ -74,10 +75,12 @@ struct RuleAcc {
 pub struct Matcher<'r> {
     rules: &'r RuleSet,
     /// Built on first use: a bare symptom (`explain 503`) never needs it.
-    set: std::cell::OnceCell<RegexSet>,
+    index: std::cell::OnceCell<PatternIndex>,
     pats: Vec<String>,
-    /// set pattern index → (rule, signal)
+    /// pattern index → (rule, signal)
     text_map: Vec<(usize, usize)>,
+    /// Scratch: candidate patterns of the current text.
+    cands: Vec<usize>,
     acc: Vec<RuleAcc>,
     metrics: Vec<(Origin, MetricSample)>,
 }
@@ -96,24 +99,34 @@ impl<'r> Matcher<'r> {
         }
         Matcher {
             rules,
-            set: std::cell::OnceCell::new(),
+            index: std::cell::OnceCell::new(),
             pats,
             text_map,
+            cands: Vec::new(),
             acc: vec![RuleAcc::default(); rules.rules.len()],
             metrics: Vec::new(),
         }
     }
 
-    fn set(&self) -> &RegexSet {
-        // Every pattern compiled alone at load time, so the union compiles too.
-        self.set.get_or_init(|| {
-            // The lazy DFA's cache: the default 2 MB thrashes with ~170
-            // patterns (determinizing over and over on every line).
-            regex::RegexSetBuilder::new(&self.pats)
-                .dfa_size_limit(32 << 20)
-                .build()
-                .unwrap_or_else(|_| RegexSet::empty())
-        })
+    /// The text patterns `text` matches (indices into `text_map`), each
+    /// checked alone: the literal index names the few that can match, and
+    /// only those regexes are compiled and run.
+    fn matching(&mut self, text: &str) -> Vec<usize> {
+        if self.text_map.is_empty() {
+            return Vec::new();
+        }
+        let pats = &self.pats;
+        let index = self.index.get_or_init(|| PatternIndex::new(pats));
+        index.candidates(text.as_bytes(), &mut self.cands);
+        self.cands
+            .iter()
+            .copied()
+            .filter(|&pi| {
+                let (ri, si) = self.text_map[pi];
+                matches!(&self.rules.rules[ri].signals[si].kind,
+                    SignalKind::Text { regex, .. } if regex.is_match(text))
+            })
+            .collect()
     }
 
     fn text(
@@ -123,15 +136,23 @@ impl<'r> Matcher<'r> {
         origin: &Origin,
         ts: Option<&str>,
         vars: &[(String, String)],
+    ) -> Vec<usize> {
+        let matched = self.matching(text);
+        self.record(src, &matched, text, origin, ts, vars);
+        matched
+    }
+
+    /// Records the hits of the `matched` patterns whose signal reads `src`.
+    fn record(
+        &mut self,
+        src: TextSource,
+        matched: &[usize],
+        text: &str,
+        origin: &Origin,
+        ts: Option<&str>,
+        vars: &[(String, String)],
     ) {
-        if self.text_map.is_empty() {
-            return;
-        }
-        let m = self.set().matches(text);
-        if !m.matched_any() {
-            return;
-        }
-        for pi in m.iter() {
+        for &pi in matched {
             let (ri, si) = self.text_map[pi];
             let sig = &self.rules.rules[ri].signals[si];
             if let SignalKind::Text { sources, .. } = &sig.kind {
@@ -155,7 +176,7 @@ impl<'r> Matcher<'r> {
         let vars = vars_of(ev);
         match &ev.item {
             Item::ProxyLog(p) => {
-                self.text(
+                let matched = self.text(
                     TextSource::ProxyLog,
                     &ev.raw,
                     &ev.origin,
@@ -163,7 +184,7 @@ impl<'r> Matcher<'r> {
                     &vars,
                 );
                 if let Some(t) = target_of_proxy(p) {
-                    self.count_target_for_text(&ev.raw, &t);
+                    self.count_target(&matched, &t);
                 }
             }
             Item::EnvoyLog(e) => {
@@ -176,15 +197,11 @@ impl<'r> Matcher<'r> {
                 } else {
                     TextSource::ProxyLog
                 };
-                self.text(src, &ev.raw, &ev.origin, e.timestamp.as_deref(), &vars);
+                let ts = e.timestamp.as_deref();
+                let matched = self.text(src, &ev.raw, &ev.origin, ts, &vars);
                 if src == TextSource::ControlPlane {
-                    self.text(
-                        TextSource::ProxyLog,
-                        &ev.raw,
-                        &ev.origin,
-                        e.timestamp.as_deref(),
-                        &vars,
-                    );
+                    let src = TextSource::ProxyLog;
+                    self.record(src, &matched, &ev.raw, &ev.origin, ts, &vars);
                 }
             }
             Item::AppLog { message } => {
@@ -262,12 +279,9 @@ impl<'r> Matcher<'r> {
         }
     }
 
-    fn count_target_for_text(&mut self, text: &str, target: &str) {
-        if self.text_map.is_empty() {
-            return;
-        }
-        let m = self.set().matches(text);
-        for pi in m.iter() {
+    /// Counts `target` for the rules of the matched patterns.
+    fn count_target(&mut self, matched: &[usize], target: &str) {
+        for &pi in matched {
             let (ri, _) = self.text_map[pi];
             *self.acc[ri].targets.entry(target.to_string()).or_default() += 1;
         }

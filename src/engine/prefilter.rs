@@ -295,6 +295,81 @@ impl Prefilter {
     }
 }
 
+/// Which of a set of patterns may match a given text: each pattern's
+/// required literals, searched all at once. The [`super::Matcher`] uses it to
+/// run only the few regexes whose literal occurs in a line, instead of one
+/// set of every pattern (whose compilation alone costs more than `explain`
+/// on a single line should take).
+pub struct PatternIndex {
+    ac: Option<AhoCorasick>,
+    /// Aho-Corasick literal id → the patterns requiring it.
+    owners: Vec<Vec<usize>>,
+    /// Patterns without a usable literal: candidates for every text.
+    always: Vec<usize>,
+}
+
+impl PatternIndex {
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
+        let mut by_lit: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
+        let mut always = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            let Some((lits, insensitive)) = literals_of(p.as_ref()) else {
+                always.push(i);
+                continue;
+            };
+            let lits = if insensitive {
+                lits.iter().flat_map(|l| case_variants(l)).collect()
+            } else {
+                lits
+            };
+            for l in lits {
+                let owners = by_lit.entry(l).or_default();
+                if owners.last() != Some(&i) {
+                    owners.push(i);
+                }
+            }
+        }
+        // Overlapping search needs the standard match semantics; the
+        // automaton kind is left to the builder (an NFA builds fastest for a
+        // one-line `explain`).
+        let ac = (!by_lit.is_empty())
+            .then(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(by_lit.keys())
+                    .ok()
+            })
+            .flatten();
+        if ac.is_none() {
+            // Could not build (never expected): fall back to every pattern.
+            let all: Vec<usize> = by_lit.values().flatten().copied().collect();
+            always.extend(all);
+            always.sort_unstable();
+            always.dedup();
+            by_lit.clear();
+        }
+        PatternIndex {
+            ac,
+            owners: by_lit.into_values().collect(),
+            always,
+        }
+    }
+
+    /// Replaces `out` with the indices of the patterns that may match `hay`,
+    /// ascending and without repeats.
+    pub fn candidates(&self, hay: &[u8], out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(hay) {
+                out.extend_from_slice(&self.owners[m.pattern().as_usize()]);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,5 +457,50 @@ mod tests {
             .map(|&(s, e)| std::str::from_utf8(&block[s..e]).unwrap())
             .collect();
         assert_eq!(lines, ["503 UF here FAIL-FAST too", "id 1234567", "UF"]);
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    #[test]
+    fn index_names_every_pattern_that_can_match_and_few_others() {
+        let pats = [
+            r"\bUF\b",
+            r"(?i)fail-fast",
+            r"\d{7}",
+            r"upstream (?:reset|timeout)",
+            "reset",
+        ];
+        let ix = PatternIndex::new(&pats);
+        let mut out = Vec::new();
+        let res: Vec<regex::Regex> = pats.iter().map(|p| regex::Regex::new(p).unwrap()).collect();
+        for line in [
+            "503 UF here FAIL-FAST too",
+            "upstream reset before headers",
+            "nothing at all",
+            "id 1234567 Fail-Fast",
+            "",
+        ] {
+            ix.candidates(line.as_bytes(), &mut out);
+            // Sound: every pattern that matches is a candidate.
+            for (i, re) in res.iter().enumerate() {
+                if re.is_match(line) {
+                    assert!(
+                        out.contains(&i),
+                        "{line:?}: pattern {i} missed, got {out:?}"
+                    );
+                }
+            }
+            // `\d{7}` has no literal and is always a candidate; the rest only
+            // when their literal occurs.
+            assert!(out.contains(&2));
+            assert!(out.windows(2).all(|w| w[0] < w[1]));
+        }
+        ix.candidates(b"nothing at all", &mut out);
+        assert_eq!(out, [2]);
+        ix.candidates(b"upstream timeout", &mut out);
+        assert_eq!(out, [2, 3]);
     }
 }
