@@ -27,15 +27,16 @@ const MIN_SENSITIVE: usize = 2;
 const MIN_INSENSITIVE: usize = 3;
 
 /// A set of literals at least one of which occurs in every match of `h`;
-/// `None` when no finite set is known.
-pub fn required(h: &Hir) -> Option<Vec<Vec<u8>>> {
+/// `None` when no finite set is known. `ci`: the literals will be searched
+/// ignoring case, as their [`case_variants`].
+pub fn required(h: &Hir, ci: bool) -> Option<Vec<Vec<u8>>> {
     match h.kind() {
-        HirKind::Capture(c) => required(&c.sub),
-        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Capture(c) => required(&c.sub, ci),
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, ci),
         HirKind::Alternation(alts) => {
             let mut out = Vec::new();
             for a in alts {
-                out.extend(required(a)?);
+                out.extend(required(a, ci)?);
             }
             out.sort();
             out.dedup();
@@ -48,10 +49,13 @@ pub fn required(h: &Hir) -> Option<Vec<Vec<u8>>> {
             for i in 0..subs.len() {
                 let cands = [
                     prefixes(&Hir::concat(subs[i..].to_vec())),
-                    required(&subs[i]),
+                    required(&subs[i], ci),
                 ];
                 for c in cands.into_iter().flatten() {
-                    if best.as_ref().is_none_or(|b| quality(&c) > quality(b)) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| quality(&c, ci) > quality(b, ci))
+                    {
                         best = Some(c);
                     }
                 }
@@ -83,10 +87,16 @@ fn prefixes(h: &Hir) -> Option<Vec<Vec<u8>>> {
 /// Orders literal sets: a longer shortest literal first (up to 12 bytes;
 /// beyond that length hardly matters), then fewer literals. Digits and
 /// blanks count half: `426` occurs in every log full of durations and byte
-/// counts, ` - ` in every access-log line.
-pub fn quality(v: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+/// counts, ` - ` in every access-log line. Literals searched ignoring case
+/// (`ci`) are weighed by the part actually searched: `request failed` is
+/// searched as `requ`, which every HTTP log is full of, and must lose to
+/// `broken pipe` (`brok`) in the same pattern.
+pub fn quality(v: &[Vec<u8>], ci: bool) -> (usize, std::cmp::Reverse<usize>) {
     let common = |b: &&u8| b.is_ascii_digit() || **b == b' ' || **b == b'\t';
-    let weight = |l: &Vec<u8>| 2 * l.len() - l.iter().filter(common).count();
+    let weight = |l: &Vec<u8>| {
+        let l = if ci { &l[..variant_len(l)] } else { &l[..] };
+        2 * l.len() - l.iter().filter(common).count()
+    };
     let shortest = v.iter().map(weight).min().unwrap_or(0);
     (shortest.min(24), std::cmp::Reverse(v.len()))
 }
@@ -95,14 +105,7 @@ pub fn quality(v: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
 /// letters (at most 16 strings): any case-insensitive match of `lit`
 /// contains one of them, so one case-sensitive automaton serves both kinds.
 fn case_variants(lit: &[u8]) -> Vec<Vec<u8>> {
-    let mut letters = 0;
-    let end = lit
-        .iter()
-        .position(|b| {
-            letters += usize::from(b.is_ascii_alphabetic());
-            letters > 4
-        })
-        .unwrap_or(lit.len());
+    let end = variant_len(lit);
     let mut out = vec![Vec::with_capacity(end)];
     for &b in &lit[..end] {
         if b.is_ascii_alphabetic() {
@@ -121,6 +124,17 @@ fn case_variants(lit: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+/// The length of `lit`'s longest prefix holding at most four letters.
+fn variant_len(lit: &[u8]) -> usize {
+    let mut letters = 0;
+    lit.iter()
+        .position(|b| {
+            letters += usize::from(b.is_ascii_alphabetic());
+            letters > 4
+        })
+        .unwrap_or(lit.len())
 }
 
 /// `pat` with every anchor (`^`, `$`, `\A`, `\z`) removed: a superset of it,
@@ -152,8 +166,15 @@ pub fn unanchored(pat: &str) -> Option<String> {
             _ => h.clone(),
         }
     }
-    let h = regex_syntax::Parser::new().parse(pat).ok()?;
-    Some(strip(&h).to_string())
+    // A leading `(?i)` is kept as such: printed from the syntax tree, it
+    // would come out as classes (`[Cc][Oo]…`), hundreds of case variants
+    // for the prefilter instead of one case-insensitive literal.
+    let (flag, body) = match pat.strip_prefix("(?i)") {
+        Some(rest) => ("(?i)", rest),
+        None => ("", pat),
+    };
+    let h = regex_syntax::Parser::new().parse(body).ok()?;
+    Some(format!("{flag}{}", strip(&h)))
 }
 
 /// A pattern's literals and whether they are matched ignoring ASCII case;
@@ -169,7 +190,7 @@ pub fn literals_of(pat: &str) -> Option<(Vec<Vec<u8>>, bool)> {
         return None;
     }
     let h = regex_syntax::Parser::new().parse(body).ok()?;
-    let mut lits = required(&h)?;
+    let mut lits = required(&h, insensitive)?;
     let min = if insensitive {
         MIN_INSENSITIVE
     } else {
@@ -421,6 +442,12 @@ mod tests {
         );
         // A literal after a leading class comes from the middle.
         assert_sound(r"\d+ms elapsed", 5, &["12ms elapsed", "0ms elapsed now"]);
+        // Ignoring case, `request failed` is searched as `requ` (any HTTP
+        // log is full of it): the rarer required part wins.
+        assert_eq!(
+            lits(r"(?i)(?:l5d-proxy-error|request failed)\b.*broken pipe").unwrap(),
+            ["broken pipe"]
+        );
         // Nothing required: an optional part followed by a class.
         assert_eq!(lits(r"(?:abc)?\d"), None);
         // Too short to help, or a case flag that is not leading.
@@ -430,9 +457,15 @@ mod tests {
 
     #[test]
     fn anchors_are_removed_for_line_search() {
+        assert!(
+            unanchored("(?i)^connect_error$")
+                .unwrap()
+                .starts_with("(?i)")
+        );
         for (pat, line) in [
             ("^via_upstream$", "x=via_upstream y=1"),
             (r"^(?:a|b)x$", "zz ax zz"),
+            ("(?i)^connect_error$", "details=CONNECT_ERROR,x"),
         ] {
             let re = regex::Regex::new(&unanchored(pat).unwrap()).unwrap();
             assert!(re.is_match(line), "{pat} unanchored should match {line:?}");
