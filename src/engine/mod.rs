@@ -7,6 +7,7 @@
 //! that runs only the patterns whose required literal the line contains.
 
 pub mod diagnosis;
+mod lanes;
 pub mod prefilter;
 pub mod scan;
 pub mod score;

@@ -1,0 +1,212 @@
+//! Which lines of a block contain any of a set of literals: one Aho-Corasick
+//! DFA, stepped over several parts of the block at once.
+//!
+//! A DFA step is a table load whose address depends on the previous step's
+//! result, so a single search runs at the speed of one load after another
+//! (about 650 MB/s on the bench machine), whatever the automaton's size.
+//! Cutting the block at line boundaries into [`LANES`] lanes and stepping them
+//! together keeps that many independent loads in flight: the literal search of
+//! the scan bench went from 0.49 s to 0.21 s on 318 MB (2.3x) with three lanes;
+//! two gave 1.9x, four and more were slower again (the lanes' positions no
+//! longer fit in registers).
+//!
+//! Once a lane finds a literal it records the line and resumes at the next
+//! line's start, in the automaton's start state: what a fresh search from
+//! there would do, so the lines found are exactly those a plain search finds.
+
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::{Builder, DFA};
+use aho_corasick::{Anchored, MatchKind, StartKind};
+use memchr::{memchr, memrchr};
+
+/// Lanes stepped together (measured: see the module doc).
+const LANES: usize = 3;
+
+/// A compiled literal set.
+pub struct LineFinder {
+    dfa: DFA,
+    start: StateID,
+}
+
+impl LineFinder {
+    /// `None` when there are no literals, one is empty, or the automaton
+    /// cannot be built.
+    pub fn new<P: AsRef<[u8]>>(literals: &[P]) -> Option<Self> {
+        if literals.is_empty() || literals.iter().any(|l| l.as_ref().is_empty()) {
+            return None;
+        }
+        // Standard semantics: a match state is entered wherever any literal
+        // ends, which is all a line filter needs. No prefilter, so only
+        // match states are special and the inner loop tests one comparison.
+        let dfa = Builder::new()
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
+            .build(literals)
+            .ok()?;
+        let start = dfa.start_state(Anchored::No).ok()?;
+        Some(LineFinder { dfa, start })
+    }
+
+    /// Appends the `(start, end)` byte range (without the newline) of every
+    /// line of `block` that contains a literal, in order, each once.
+    pub fn lines(&self, block: &[u8], out: &mut Vec<(usize, usize)>) {
+        let from = out.len();
+        let n = block.len();
+        // Lane k covers [cut(k), cut(k + 1)): whole lines.
+        let cut = |k: usize| match k {
+            0 => 0,
+            k if k >= LANES => n,
+            k => {
+                let at = n * k / LANES;
+                memchr(b'\n', &block[at..]).map_or(n, |i| at + i + 1)
+            }
+        };
+        let mut pos: [usize; LANES] = std::array::from_fn(cut);
+        let end: [usize; LANES] = std::array::from_fn(|k| cut(k + 1));
+        let mut sid = [self.start; LANES];
+        let d = &self.dfa;
+        loop {
+            let steps = (0..LANES).map(|k| end[k] - pos[k]).min().unwrap_or(0);
+            if steps == 0 {
+                break;
+            }
+            let mut special = false;
+            for _ in 0..steps {
+                for k in 0..LANES {
+                    sid[k] = d.next_state(Anchored::No, sid[k], block[pos[k]]);
+                    pos[k] += 1;
+                    special |= d.is_special(sid[k]);
+                }
+                if special {
+                    break;
+                }
+            }
+            if special {
+                for k in 0..LANES {
+                    if d.is_special(sid[k]) {
+                        pos[k] = self.hit(block, pos[k] - 1, sid[k], out).min(end[k]);
+                        sid[k] = self.start;
+                    }
+                }
+            }
+        }
+        // The lanes that are left, one at a time.
+        for k in 0..LANES {
+            let (mut p, mut s) = (pos[k], sid[k]);
+            while p < end[k] {
+                s = d.next_state(Anchored::No, s, block[p]);
+                p += 1;
+                if d.is_special(s) {
+                    p = self.hit(block, p - 1, s, out).min(end[k]);
+                    s = self.start;
+                }
+            }
+        }
+        out[from..].sort_unstable();
+    }
+
+    /// Handles lane state `s` entered at byte `at`; returns where the lane
+    /// goes on. Only match states are special in this automaton (it has no
+    /// prefilter, and an unanchored standard search never dies); anything
+    /// else just resumes from the start state at the same place.
+    fn hit(&self, block: &[u8], at: usize, s: StateID, out: &mut Vec<(usize, usize)>) -> usize {
+        if !self.dfa.is_match(s) {
+            return at + 1;
+        }
+        let start = memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1);
+        let end = memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i);
+        out.push((start, end));
+        end + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines a plain search finds: each line that contains a literal.
+    fn naive(block: &[u8], lits: &[&[u8]]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start <= block.len() {
+            let end = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            let line = &block[start..end];
+            if lits
+                .iter()
+                .any(|l| memchr::memmem::find(line, l).is_some())
+            {
+                out.push((start, end));
+            }
+            if end == block.len() {
+                break;
+            }
+            start = end + 1;
+        }
+        out
+    }
+
+    fn found(block: &[u8], lits: &[&[u8]]) -> Vec<(usize, usize)> {
+        let f = LineFinder::new(lits).unwrap();
+        let mut out = vec![(7, 7)]; // what was there stays
+        f.lines(block, &mut out);
+        assert_eq!(out.remove(0), (7, 7));
+        out
+    }
+
+    #[test]
+    fn finds_exactly_the_lines_a_plain_search_finds() {
+        let lits: &[&[u8]] = &[b"UF", b"fail-fast", b"upstream reset", b"zz"];
+        for block in [
+            &b""[..],
+            b"\n",
+            b"UF",
+            b"UF\n",
+            b"\nUF",
+            b"no\nno\nno",
+            b"a UF b UF c\nfail-fast\n\nupstream reset\nzz",
+            b"upstream re\nset UF",
+            b"zzzzzz\nzz\nz\nz\nzzz\n\n\nzz",
+        ] {
+            assert_eq!(found(block, lits), naive(block, lits), "{block:?}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_a_plain_search_on_many_generated_blocks() {
+        // A small deterministic generator: lines of a few letters, spaces
+        // and newlines, so literals occur, overlap and straddle lane cuts.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let lits: &[&[u8]] = &[b"ab", b"bca", b"c c", b"aaaa"];
+        for round in 0..2000 {
+            let len = (next() % 200) as usize;
+            let block: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => b'\n',
+                    1 => b' ',
+                    2 | 3 => b'a',
+                    4 | 5 => b'b',
+                    _ => b'c',
+                })
+                .collect();
+            assert_eq!(
+                found(&block, lits),
+                naive(&block, lits),
+                "round {round}: {:?}",
+                String::from_utf8_lossy(&block)
+            );
+        }
+    }
+
+    #[test]
+    fn no_literals_no_finder() {
+        assert!(LineFinder::new::<&[u8]>(&[]).is_none());
+        assert!(LineFinder::new(&[&b""[..], b"x"]).is_none());
+    }
+}
