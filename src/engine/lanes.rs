@@ -132,10 +132,7 @@ mod tests {
         while start <= block.len() {
             let end = memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
             let line = &block[start..end];
-            if lits
-                .iter()
-                .any(|l| memchr::memmem::find(line, l).is_some())
-            {
+            if lits.iter().any(|l| memchr::memmem::find(line, l).is_some()) {
                 out.push((start, end));
             }
             if end == block.len() {

@@ -257,6 +257,11 @@ impl Prefilter {
         lits.sort();
         lits.dedup();
         let literals = LineFinder::new(&lits);
+        if literals.is_none() && !lits.is_empty() {
+            // The automaton could not be built (never expected): search
+            // every pattern the slow way rather than drop any.
+            slow_patterns = (0..patterns.len()).collect();
+        }
         let slow: Vec<&str> = slow_patterns
             .iter()
             .map(|&i| patterns[i].as_str())

@@ -25,7 +25,10 @@ static VERIFY: LazyLock<Verify> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let mut cands = Vec::new();
     PREFILTER.candidates(data, &mut cands);
-    assert!(cands.windows(2).all(|w| w[0].1 < w[1].0), "not in order: {cands:?}");
+    assert!(
+        cands.windows(2).all(|w| w[0].1 < w[1].0),
+        "not in order: {cands:?}"
+    );
     let mut start = 0;
     loop {
         let end = data[start..]
