@@ -4,7 +4,8 @@
 #
 #   tests/bench/scan.sh [SIZE_MB]      (default 1024)
 #
-# Prints throughput (MB/s), wall time and peak RSS side by side.
+# Prints throughput (MB/s), wall time and peak RSS side by side; then meshdoc and rg
+# alone on the slow shape, 200 MB of healthy JSON access lines.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size=${1:-1024}
@@ -53,3 +54,24 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print("meshdoc findings:", ", ".join(f"{f['id']} ({f['score']})" for f in r["findings"][:8]))
 PY
+
+# The slow shape: nothing but healthy compact Envoy JSON access lines. Every line
+# holds the `"response_code":` / `"response_flags":` keys that the access triggers
+# require, so every line runs the full regex set. meshdoc and rg only.
+sample=../shared/corpus/istio/access-logs/ssup2-istio-json-verbatim/02-http-text-3-http-ok-case-mock-server-access-log.json
+json=$work/json-200.log
+if [ -s "$sample" ]; then
+  [ -s "$json" ] || python3 - "$sample" "$json" <<'PY'
+import json, sys
+rec = json.load(open(sys.argv[1]))
+rec["response_code"] = 200  # Envoy's typed JSON: a number
+line = json.dumps(rec, separators=(",", ":")) + "\n"
+with open(sys.argv[2], "w") as out:
+    out.write(line * (200_000_000 // len(line)))
+PY
+  bytes=$(stat -c %s "$json")
+  cat "$json" > /dev/null
+  echo "healthy JSON access lines only: $((bytes / 1000000)) MB"
+  measure mesh-json taskset -c 0 "$bin" diagnose --logs "$json" -o json
+  measure rg-json taskset -c 0 rg -c -j1 -f "$work/patterns.txt" "$json"
+fi
