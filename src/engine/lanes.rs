@@ -84,8 +84,8 @@ impl LineFinder {
             }
             if special {
                 for k in 0..LANES {
-                    if d.is_special(sid[k]) {
-                        pos[k] = self.hit(block, pos[k] - 1, sid[k], out).min(end[k]);
+                    if d.is_match(sid[k]) {
+                        pos[k] = self.hit(block, pos[k] - 1, out).min(end[k]);
                         sid[k] = self.start;
                     }
                 }
@@ -97,8 +97,8 @@ impl LineFinder {
             while p < end[k] {
                 s = d.next_state(Anchored::No, s, block[p]);
                 p += 1;
-                if d.is_special(s) {
-                    p = self.hit(block, p - 1, s, out).min(end[k]);
+                if d.is_match(s) {
+                    p = self.hit(block, p - 1, out).min(end[k]);
                     s = self.start;
                 }
             }
@@ -106,14 +106,9 @@ impl LineFinder {
         out[from..].sort_unstable();
     }
 
-    /// Handles lane state `s` entered at byte `at`; returns where the lane
-    /// goes on. Only match states are special in this automaton (it has no
-    /// prefilter, and an unanchored standard search never dies); anything
-    /// else just resumes from the start state at the same place.
-    fn hit(&self, block: &[u8], at: usize, s: StateID, out: &mut Vec<(usize, usize)>) -> usize {
-        if !self.dfa.is_match(s) {
-            return at + 1;
-        }
+    /// Records the line holding byte `at`, where a literal ends; returns
+    /// where the lane goes on (the next line's start).
+    fn hit(&self, block: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> usize {
         let start = memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1);
         let end = memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i);
         out.push((start, end));
