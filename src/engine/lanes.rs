@@ -109,11 +109,18 @@ impl LineFinder {
     /// Records the line holding byte `at`, where a literal ends; returns
     /// where the lane goes on (the next line's start).
     fn hit(&self, block: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> usize {
-        let start = memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1);
-        let end = memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i);
+        let (start, end) = line_around(block, at);
         out.push((start, end));
         end + 1
     }
+}
+
+/// The `(start, end)` byte range (without the newline) of the line of `block`
+/// holding byte `at`.
+pub fn line_around(block: &[u8], at: usize) -> (usize, usize) {
+    let start = memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1);
+    let end = memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i);
+    (start, end)
 }
 
 #[cfg(test)]

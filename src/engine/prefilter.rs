@@ -17,9 +17,8 @@
 //! line that only matches through Unicode case folding (`K` KELVIN SIGN for
 //! `k`) would be missed; proxy logs do not spell their words that way.
 
-use super::lanes::LineFinder;
+use super::lanes::{LineFinder, line_around};
 use aho_corasick::{AhoCorasick, MatchKind};
-use memchr::{memchr, memrchr};
 use regex_automata::{Input, meta};
 use regex_syntax::hir::literal::Extractor;
 use regex_syntax::hir::{Hir, HirKind, Look};
@@ -282,27 +281,25 @@ impl Prefilter {
     /// line of `block` that may match, in order and without repeats.
     pub fn candidates(&self, block: &[u8], out: &mut Vec<(usize, usize)>) {
         let from = out.len();
-        let line_at = |at: usize| {
-            let s = memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1);
-            let e = memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i);
-            (s, e)
-        };
         if let Some(f) = &self.literals {
             f.lines(block, out);
         }
-        if let Some(re) = &self.slow {
-            let mut pos = 0;
-            while pos < block.len() {
-                let input = Input::new(block).range(pos..).earliest(true);
-                let Some(hm) = re.search_half(&input) else {
-                    break;
-                };
-                // The earliest match end lies in (or just past) a candidate line.
-                let (s, e) = line_at(hm.offset().saturating_sub(1).max(pos));
-                out.push((s, e));
-                pos = e + 1;
-            }
+        let Some(re) = &self.slow else {
+            // The literal lines alone come in order, each once.
+            return;
+        };
+        let mut pos = 0;
+        while pos < block.len() {
+            let input = Input::new(block).range(pos..).earliest(true);
+            let Some(hm) = re.search_half(&input) else {
+                break;
+            };
+            // The earliest match end lies in (or just past) a candidate line.
+            let (s, e) = line_around(block, hm.offset().saturating_sub(1).max(pos));
+            out.push((s, e));
+            pos = e + 1;
         }
+        // Merge the two searches' lines.
         out[from..].sort_unstable();
         let mut k = from;
         for i in from..out.len() {

@@ -74,4 +74,6 @@ PY
   echo "healthy JSON access lines only: $((bytes / 1000000)) MB"
   measure mesh-json taskset -c 0 "$bin" diagnose --logs "$json" -o json
   measure rg-json taskset -c 0 rg -c -j1 -f "$work/patterns.txt" "$json"
+else
+  echo "healthy JSON access lines: skipped, $sample not found" >&2
 fi
