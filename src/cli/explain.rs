@@ -87,7 +87,10 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
         return None;
     }
     let mut out = Vec::new();
+    // Whitespace tokens read as queries: `UF,URX` is one token, two flags.
+    let mut read = 0;
     for tok in t.split_whitespace() {
+        read += 1;
         if let Ok(code) = tok.parse::<u16>() {
             // 0 is Envoy's "no response was sent" (DC, TCP lines).
             if code == 0 || (100..600).contains(&code) {
@@ -113,9 +116,10 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
             continue;
         }
         // A known keyword, possibly several words ("fail-fast", "detect timeout").
+        read -= 1;
         break;
     }
-    if !out.is_empty() && out.len() == t.split_whitespace().count() {
+    if !out.is_empty() && read == t.split_whitespace().count() {
         return Some(out);
     }
     let is_kw = rules.rules.iter().any(|r| {
