@@ -156,7 +156,8 @@ fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
                 for id in &loud {
                     *sc.alarms.entry(id.to_string()).or_default() += 1;
                 }
-                sc.alarm_rows.push(format!("{}: {}", row.case, loud.join(", ")));
+                sc.alarm_rows
+                    .push(format!("{}: {}", row.case, loud.join(", ")));
             }
             continue;
         }
@@ -174,7 +175,10 @@ fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
                 top.join(", ")
             ));
         }
-        if top.first().is_some_and(|t| row.expected.iter().any(|e| e == t)) {
+        if top
+            .first()
+            .is_some_and(|t| row.expected.iter().any(|e| e == t))
+        {
             sc.top1 += 1;
         }
         for e in &row.expected {
@@ -254,9 +258,21 @@ fn explain_recognises_the_blind_set() {
             s.alarm_rows.len()
         );
     }
-    assert!(sc.pct(sc.top3) >= 90.0, "blind top-3 {:.1} % < 90 %", sc.pct(sc.top3));
-    assert!(sc.pct(sc.top1) >= 75.0, "blind rank 1 {:.1} % < 75 %", sc.pct(sc.top1));
-    assert!(sc.alarm_rows.is_empty(), "{} false alarms on quiet blind rows", sc.alarm_rows.len());
+    assert!(
+        sc.pct(sc.top3) >= 90.0,
+        "blind top-3 {:.1} % < 90 %",
+        sc.pct(sc.top3)
+    );
+    assert!(
+        sc.pct(sc.top1) >= 75.0,
+        "blind rank 1 {:.1} % < 75 %",
+        sc.pct(sc.top1)
+    );
+    assert!(
+        sc.alarm_rows.is_empty(),
+        "{} false alarms on quiet blind rows",
+        sc.alarm_rows.len()
+    );
 }
 
 mod vocab;

@@ -145,8 +145,12 @@ pub fn explain_text(
     let mut m = Matcher::new(rules);
     let mut notes = Vec::new();
     let mut stats = ReadStats::default();
+    // A symptom pasted with a collector's prefix (`… stdout F UH`) is still a symptom.
+    let one_line =
+        (!text.trim().contains('\n')).then(|| crate::evidence::wrap::unwrap_line(text.trim()).line);
+    let query_text = one_line.as_deref().unwrap_or(text);
     if let Some(queries) = (kind == InputKind::Auto)
-        .then(|| parse_query(text, rules))
+        .then(|| parse_query(query_text, rules))
         .flatten()
     {
         let shown: Vec<String> = queries

@@ -15,7 +15,7 @@ pub mod score;
 use crate::evidence::{Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};
 use crate::report::{EvidenceLine, Finding};
-use crate::rules::{RuleSet, SignalKind, TextSource, status_any};
+use crate::rules::{Mesh, RuleSet, SignalKind, TextSource, status_any};
 use prefilter::PatternIndex;
 use std::collections::{BTreeMap, HashMap};
 
@@ -72,11 +72,28 @@ struct RuleAcc {
     patches: Vec<String>,
 }
 
+/// The literal index of a pattern list, built once per process for the same
+/// list: a test or a `diagnose` that explains thousands of small inputs with
+/// one rule set builds it once, not per input.
+fn shared_index(pats: &[String]) -> std::sync::Arc<PatternIndex> {
+    type Cache = Option<(Vec<String>, std::sync::Arc<PatternIndex>)>;
+    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(None);
+    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((p, idx)) = c.as_ref() {
+        if p.as_slice() == pats {
+            return idx.clone();
+        }
+    }
+    let idx = std::sync::Arc::new(PatternIndex::new(pats));
+    *c = Some((pats.to_vec(), idx.clone()));
+    idx
+}
+
 /// Accumulates evidence against a rule set.
 pub struct Matcher<'r> {
     rules: &'r RuleSet,
     /// Built on first use: a bare symptom (`explain 503`) never needs it.
-    index: std::cell::OnceCell<PatternIndex>,
+    index: std::cell::OnceCell<std::sync::Arc<PatternIndex>>,
     pats: Vec<String>,
     /// pattern index → (rule, signal)
     text_map: Vec<(usize, usize)>,
@@ -84,6 +101,8 @@ pub struct Matcher<'r> {
     cands: Vec<usize>,
     acc: Vec<RuleAcc>,
     metrics: Vec<(Origin, MetricSample)>,
+    /// Items that named their mesh: (Linkerd, Istio/Envoy).
+    meshes: (u64, u64),
 }
 
 impl<'r> Matcher<'r> {
@@ -106,6 +125,7 @@ impl<'r> Matcher<'r> {
             cands: Vec::new(),
             acc: vec![RuleAcc::default(); rules.rules.len()],
             metrics: Vec::new(),
+            meshes: (0, 0),
         }
     }
 
@@ -117,7 +137,7 @@ impl<'r> Matcher<'r> {
             return Vec::new();
         }
         let pats = &self.pats;
-        let index = self.index.get_or_init(|| PatternIndex::new(pats));
+        let index = self.index.get_or_init(|| shared_index(pats));
         index.candidates(text.as_bytes(), &mut self.cands);
         self.cands
             .iter()
@@ -174,6 +194,11 @@ impl<'r> Matcher<'r> {
 
     /// Feeds one evidence item.
     pub fn observe(&mut self, ev: &Evidence) {
+        match mesh_of(ev) {
+            Some(Mesh::Linkerd) => self.meshes.0 += 1,
+            Some(Mesh::Istio) => self.meshes.1 += 1,
+            _ => {}
+        }
         let vars = vars_of(ev);
         match &ev.item {
             Item::ProxyLog(p) => {
@@ -407,6 +432,19 @@ impl<'r> Matcher<'r> {
     /// Evaluates metric conditions and ranks every rule with support.
     pub fn finish(mut self) -> Vec<Finding> {
         self.eval_metrics();
+        // Evidence that names its mesh rules out the other mesh's causes.
+        let other = match self.meshes {
+            (l, 0) if l > 0 => Some(Mesh::Istio),
+            (0, i) if i > 0 => Some(Mesh::Linkerd),
+            _ => None,
+        };
+        if let Some(other) = other {
+            for (acc, r) in self.acc.iter_mut().zip(&self.rules.rules) {
+                if r.mesh == other {
+                    *acc = RuleAcc::default();
+                }
+            }
+        }
         score::rank(
             self.rules,
             self.acc
@@ -477,7 +515,13 @@ impl<'r> Matcher<'r> {
                 let listed = c.over.is_none()
                     && c.above == 0.0
                     && matching.iter().any(|(_, m)| m.value.is_nan());
-                if (value > c.above || listed) && !matching.is_empty() {
+                let fires = match c.below {
+                    Some(b) => matching
+                        .iter()
+                        .any(|(_, m)| m.value.is_finite() && m.value < b),
+                    None => value > c.above || listed,
+                };
+                if fires && !matching.is_empty() {
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
                     hit.add(&s.name, &origin, &shown, None);
@@ -638,4 +682,90 @@ fn vars_of(ev: &Evidence) -> Vec<(String, String)> {
         _ => {}
     }
     v
+}
+
+/// The mesh an evidence item names, if it names one: Envoy's own lines,
+/// access records with Envoy's fields, `server: envoy` and `x-envoy-*`
+/// headers, `envoy_`/`istio_` metrics, `istio-proxy` in the text point to
+/// Istio/Envoy; Linkerd targets (`linkerd2_proxy::…`, `conduit_proxy`),
+/// `l5d-*` headers, Linkerd metric labels and `linkerd-proxy` to Linkerd.
+pub fn mesh_of(ev: &Evidence) -> Option<Mesh> {
+    fn in_text(t: &str) -> Option<Mesh> {
+        let l = [
+            "linkerd-proxy",
+            "linkerd2_proxy",
+            "linkerd_app",
+            "conduit_proxy",
+            "l5d-proxy-error",
+        ];
+        let i = [
+            "istio-proxy",
+            "istio-envoy",
+            "envoy proxy",
+            "pilot-agent",
+            "istiod",
+        ];
+        if l.iter().any(|k| t.contains(k)) {
+            Some(Mesh::Linkerd)
+        } else if i.iter().any(|k| t.contains(k)) {
+            Some(Mesh::Istio)
+        } else {
+            None
+        }
+    }
+    match &ev.item {
+        Item::ProxyLog(p) => {
+            let t = p.target.as_deref().unwrap_or("");
+            if t.contains("linkerd") || t.contains("conduit") {
+                Some(Mesh::Linkerd)
+            } else {
+                in_text(&ev.raw)
+            }
+        }
+        Item::EnvoyLog(_) => in_text(&ev.raw).or(Some(Mesh::Istio)),
+        Item::Access(a) => {
+            let envoy = !a.flags.is_empty()
+                || a.details.is_some()
+                || a.upstream_cluster.is_some()
+                || a.transport_failure.is_some();
+            envoy.then_some(Mesh::Istio)
+        }
+        Item::Http(h) => {
+            let names = |p: &str| h.headers.iter().any(|(k, _)| k.starts_with(p));
+            if names("l5d-") {
+                Some(Mesh::Linkerd)
+            } else if names("x-envoy-")
+                || h.header("server").is_some_and(|s| {
+                    s.eq_ignore_ascii_case("envoy") || s.starts_with("istio-envoy")
+                })
+            {
+                Some(Mesh::Istio)
+            } else {
+                None
+            }
+        }
+        Item::Metrics { samples } => {
+            let istio = samples
+                .iter()
+                .any(|s| s.name.starts_with("envoy_") || s.name.starts_with("istio_"));
+            let linkerd = samples.iter().any(|s| {
+                s.label("direction").is_some()
+                    || s.name.starts_with("identity_cert")
+                    || s.name.starts_with("control_")
+                    || s.name.starts_with("outbound_http_")
+                    || s.name.starts_with("inbound_http_")
+            });
+            match (linkerd, istio) {
+                (true, false) => Some(Mesh::Linkerd),
+                (false, true) => Some(Mesh::Istio),
+                _ => None,
+            }
+        }
+        Item::AppLog { message } => in_text(message),
+        Item::ToolReport(t) => match t.tool.as_str() {
+            "linkerd check" => Some(Mesh::Linkerd),
+            "istioctl analyze" => Some(Mesh::Istio),
+            _ => None,
+        },
+    }
 }

@@ -189,6 +189,9 @@ struct LineReader<'o> {
     block: Option<(u64, String, i64, bool)>,
     /// Lines of the pending block, replayed one by one if it is not a record.
     block_lines: Vec<(u64, String)>,
+    /// Pending Envoy debug header block (`encoding headers via codec` and
+    /// its `':status', '503'` lines): first line number and the response.
+    codec: Option<(u64, super::HttpResponse)>,
 }
 
 impl<'o> LineReader<'o> {
@@ -200,6 +203,7 @@ impl<'o> LineReader<'o> {
             lineno: 0,
             block: None,
             block_lines: Vec::new(),
+            codec: None,
         }
     }
 
@@ -266,6 +270,19 @@ impl<'o> LineReader<'o> {
     }
 
     fn one_line(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
+        if self.codec.is_some() {
+            if let Some((k, v)) = codec_header(line) {
+                if let Some((_, h)) = self.codec.as_mut() {
+                    if k == ":status" {
+                        h.status = v.parse().ok();
+                    } else if h.headers.len() < 64 {
+                        h.headers.push((k.to_ascii_lowercase(), v.to_string()));
+                    }
+                }
+                return;
+            }
+            self.flush_codec(f);
+        }
         if line.trim().is_empty() {
             return;
         }
@@ -273,14 +290,31 @@ impl<'o> LineReader<'o> {
             self.stats.unparseable += 1;
             return;
         }
-        let item = classify_line_as(line, self.kind).unwrap_or_else(|| Item::AppLog {
-            message: line.to_string(),
+        // What a collector put around the line (CRI, --timestamps, stern,
+        // docker json-file, a shipper's JSON field) is peeled first; the
+        // line inside is what parsers and rules read, and what is shown.
+        let u = super::wrap::unwrap_line(line);
+        let inner: &str = &u.line;
+        if inner.trim().is_empty() {
+            return;
+        }
+        let mut item = classify_line_as(inner, self.kind).unwrap_or_else(|| Item::AppLog {
+            message: inner.to_string(),
         });
+        if let Some(ts) = u.timestamp {
+            set_timestamp(&mut item, ts);
+        }
+        if matches!(item, Item::EnvoyLog(_) | Item::AppLog { .. })
+            && (inner.contains("encoding headers via codec")
+                || inner.contains("encoding 1xx continue headers"))
+        {
+            self.codec = Some((n, super::HttpResponse::default()));
+        }
         emit(
             f,
             &mut self.stats,
             item,
-            line.to_string(),
+            inner.to_string(),
             self.origin.at_line(n),
         );
     }
@@ -292,11 +326,52 @@ impl<'o> LineReader<'o> {
         self.stats.oversized += 1;
     }
 
+    /// Emits a pending Envoy debug header block as the response it encoded.
+    fn flush_codec(&mut self, f: &mut dyn FnMut(Evidence)) {
+        let Some((start, h)) = self.codec.take() else {
+            return;
+        };
+        if h.status.is_none() {
+            return;
+        }
+        let mut raw = format!(":status {}", h.status.unwrap_or(0));
+        for (k, v) in &h.headers {
+            raw.push_str(&format!("\n{k}: {v}"));
+        }
+        emit(
+            f,
+            &mut self.stats,
+            Item::Http(h),
+            raw,
+            self.origin.at_line(start),
+        );
+    }
+
     fn finish(mut self, f: &mut dyn FnMut(Evidence)) -> ReadStats {
+        self.flush_codec(f);
         if self.block.is_some() {
             self.flush_block_lines(f);
         }
         self.stats
+    }
+}
+
+/// One `'name', 'value'` line of an Envoy debug header dump.
+fn codec_header(line: &str) -> Option<(&str, &str)> {
+    let t = line.trim();
+    let rest = t.strip_prefix('\'')?;
+    let (k, rest) = rest.split_once("', '")?;
+    let v = rest.strip_suffix('\'')?;
+    (!k.is_empty() && !k.contains(' ')).then_some((k, v))
+}
+
+/// Gives an item the collector's time when its own line had none.
+fn set_timestamp(item: &mut Item, ts: String) {
+    match item {
+        Item::ProxyLog(p) if p.timestamp.is_none() => p.timestamp = Some(ts),
+        Item::EnvoyLog(e) if e.timestamp.is_none() => e.timestamp = Some(ts),
+        Item::Access(a) if a.start_time.is_none() => a.start_time = Some(ts),
+        _ => {}
     }
 }
 

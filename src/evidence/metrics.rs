@@ -106,6 +106,9 @@ fn prom_sample(t: &str) -> Option<MetricSample> {
     if i < b.len() && b[i] == b'{' {
         i = parse_labels(t, i + 1, &mut labels)?;
     }
+    if name.starts_with("envoy_") {
+        istio_tag_names(&mut labels);
+    }
     let rest = &t[i..];
     if rest.is_empty() {
         // A series without a value: only as a Prometheus UI row (labels present).
@@ -235,11 +238,92 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
             value,
         });
     }
+    for (tree, label) in [
+        ("http.", "http_conn_manager_prefix"),
+        ("listener.", "listener_address"),
+    ] {
+        if let Some((scope, stat)) = split_scoped_stat(name, tree) {
+            return Some(MetricSample {
+                name: format!("envoy_{}{}", tree.replace('.', "_"), stat.replace('.', "_")),
+                labels: vec![(label.to_string(), scope.to_string())],
+                value,
+            });
+        }
+    }
     Some(MetricSample {
-        name: name.to_string(),
+        name: format!("envoy_{}", name.replace(['.', '-'], "_")),
         labels: Vec::new(),
         value,
     })
+}
+
+/// Envoy's default Prometheus tag names (`envoy_cluster_name`) as Istio's
+/// `stats_tags` name them (`cluster_name`), so one metric condition reads
+/// both; Istio's response code class is `5xx` where Envoy's is `5`.
+fn istio_tag_names(labels: &mut [(String, String)]) {
+    for (k, v) in labels.iter_mut() {
+        let renamed = match k.as_str() {
+            "envoy_cluster_name" => "cluster_name",
+            "envoy_http_conn_manager_prefix" => "http_conn_manager_prefix",
+            "envoy_listener_address" => "listener_address",
+            "envoy_response_code_class" => "response_code_class",
+            "envoy_response_code" => "response_code",
+            _ => continue,
+        };
+        *k = renamed.to_string();
+        if renamed == "response_code_class" && v.len() == 1 {
+            v.push_str("xx");
+        }
+    }
+}
+
+/// First stat word of the `http.<prefix>.` and `listener.<address>.` trees;
+/// prefixes and addresses hold dots (`inbound_0.0.0.0_8080`, `0.0.0.0_15006`).
+const SCOPED_STAT_ROOTS: &[&str] = &[
+    "downstream_",
+    "rbac",
+    "shadow_",
+    "no_route",
+    "no_cluster",
+    "no_filter_chain_match",
+    "rq_",
+    "rs_",
+    "ext_authz",
+    "jwt_authn",
+    "ratelimit",
+    "local_rate_limit",
+    "fault",
+    "tracing",
+    "user_agent",
+    "ssl",
+    "http1",
+    "http2",
+    "http3",
+    "server_ssl_socket_factory",
+    "worker_",
+    "extension_config_missing",
+    "cors",
+    "csrf",
+    "router",
+    "grpc",
+    "buffer",
+];
+
+/// Splits `<tree><scope>.<stat>` at the first part that starts a known stat
+/// word; `None` when `name` is not in `tree`.
+fn split_scoped_stat<'a>(name: &'a str, tree: &str) -> Option<(&'a str, &'a str)> {
+    let rest = name.strip_prefix(tree)?;
+    let mut at = 0;
+    for (i, _) in rest.match_indices('.') {
+        let tail = &rest[i + 1..];
+        if SCOPED_STAT_ROOTS.iter().any(|r| tail.starts_with(r)) {
+            return Some((&rest[..i], tail));
+        }
+        if at == 0 {
+            at = i;
+        }
+    }
+    (at > 0).then(|| (&rest[..at], &rest[at + 1..]))
 }
 
 /// Splits `cluster.<name>.<stat>`. Istio cluster names hold dots

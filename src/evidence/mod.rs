@@ -16,6 +16,7 @@ pub mod interop;
 pub mod linkerd;
 pub mod metrics;
 mod text;
+pub mod wrap;
 
 use serde::Serialize;
 use std::fmt;

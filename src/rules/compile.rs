@@ -204,7 +204,7 @@ pub fn compile(
             ctx.key_at(s, "weight", &field("weight"), "must be in (0, 10]");
         }
         let set = [
-            sig.pattern.is_some(),
+            sig.pattern.is_some() || !sig.messages.is_empty(),
             sig.access.is_some(),
             sig.http.is_some(),
             sig.metric.is_some(),
@@ -221,8 +221,32 @@ pub fn compile(
             );
             continue;
         }
-        let kind = if let Some(p) = &sig.pattern {
-            regex(&mut ctx, s, "match", &field("match"), p).map(|regex| SignalKind::Text {
+        if sig.pattern.is_some() && !sig.messages.is_empty() {
+            ctx.key_at(
+                s,
+                "messages",
+                &field("messages"),
+                "set either `match` or `messages`, not both",
+            );
+            continue;
+        }
+        let from_messages = (!sig.messages.is_empty()).then(|| {
+            let mut alts = Vec::new();
+            for (j, m) in sig.messages.iter().enumerate() {
+                match super::messages::template_regex(m) {
+                    Ok(r) => alts.push(r),
+                    Err(e) => ctx.key_at(s, "messages", &field(&format!("messages[{j}]")), e),
+                }
+            }
+            format!("(?:{})", alts.join("|"))
+        });
+        let kind = if let Some(p) = sig.pattern.as_ref().or(from_messages.as_ref()) {
+            let key = if sig.pattern.is_some() {
+                "match"
+            } else {
+                "messages"
+            };
+            regex(&mut ctx, s, key, &field(key), p).map(|regex| SignalKind::Text {
                 regex,
                 sources: sig.sources.clone(),
             })
@@ -304,6 +328,7 @@ pub fn compile(
                 name: m.name.clone(),
                 labels,
                 above: m.above,
+                below: m.below,
                 over,
             }))
         } else if let Some(f) = &sig.fact {
@@ -335,6 +360,33 @@ pub fn compile(
                 kind,
             });
         }
+    }
+
+    // A response-code-details token of the rule (`no_healthy_upstream`,
+    // `upstream_reset_before_response_started{connection_failure}`) names the
+    // cause wherever it stands: in a debug line (`Sending local reply with
+    // details …`), a custom access-log layout no parser reads, a pasted
+    // fragment. Parsed access records are judged by their `access:` signals.
+    if let Some(pat) = details_pattern(&file.symptoms.details) {
+        signals.push(Signal {
+            name: "details-token".to_string(),
+            weight: 6.0,
+            note: Some(
+                "Envoy's response-code-details token for this cause, in the text".to_string(),
+            ),
+            corroborates: false,
+            kind: SignalKind::Text {
+                regex: Regex::trusted(&pat),
+                sources: vec![
+                    schema::TextSource::ProxyLog,
+                    schema::TextSource::AppLog,
+                    schema::TextSource::Header,
+                    schema::TextSource::Body,
+                    schema::TextSource::ControlPlane,
+                    schema::TextSource::ToolReport,
+                ],
+            },
+        });
     }
 
     let mut fire = false;
@@ -396,4 +448,29 @@ pub fn compile(
         examples: file.examples.into_iter().map(|e| e.value).collect(),
         path: path.to_string(),
     })
+}
+
+/// One regex for a rule's `symptoms.details` tokens (a trailing `*` is a
+/// prefix); `None` when it has none.
+fn details_pattern(details: &[String]) -> Option<String> {
+    let alts: Vec<String> = details
+        .iter()
+        .filter(|d| d.trim_end_matches('*').len() >= 4)
+        .map(|d| {
+            let (tok, prefix) = match d.strip_suffix('*') {
+                Some(p) => (p, true),
+                None => (d.as_str(), false),
+            };
+            let mut p = String::new();
+            if tok.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                p.push_str(r"(?:^|[^\w])");
+            }
+            p.push_str(&regex_syntax::escape(tok));
+            if !prefix && tok.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                p.push_str(r"(?:$|[^\w{])");
+            }
+            p
+        })
+        .collect();
+    (!alts.is_empty()).then(|| format!("(?:{})", alts.join("|")))
 }

@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod examples;
 pub mod load;
+pub mod messages;
 pub mod schema;
 
 pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};
@@ -178,6 +179,8 @@ pub struct MetricCond {
     pub name: String,
     pub labels: Vec<(String, Regex)>,
     pub above: f64,
+    /// Some matching series below this, instead of the sum above `above`.
+    pub below: Option<f64>,
     pub over: Option<(String, Vec<(String, Regex)>)>,
 }
 

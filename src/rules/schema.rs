@@ -130,7 +130,14 @@ pub struct Signal {
     /// Regular expression over a line or text block of evidence.
     #[serde(default, rename = "match")]
     pub pattern: Option<String>,
-    /// Where `match` applies; default: every text source.
+    /// Messages exactly as the proxy's source writes them, placeholders and
+    /// all (`connect timed out after {:?}`, `failed to fetch %s: %v`,
+    /// `upstream_reset_before_response_started{<reason>}`): each placeholder
+    /// matches any text, the rest exactly. An alternative to
+    /// `match` for vocabulary taken straight from the proxies.
+    #[serde(default)]
+    pub messages: Vec<String>,
+    /// Where `match` / `messages` apply; default: every text source.
     #[serde(default, rename = "in")]
     pub sources: Vec<TextSource>,
     /// A condition on a parsed Envoy/Istio access-log record.
@@ -237,6 +244,10 @@ pub struct MetricCond {
     /// The summed value over matching series must be above this.
     #[serde(default)]
     pub above: f64,
+    /// Instead of `above`: some matching series must be below this (a gauge
+    /// that is bad when low, such as `membership_healthy` at 0).
+    #[serde(default)]
+    pub below: Option<f64>,
     /// Optional ratio: matching sum / sum of `over` (same labels) must exceed `above`.
     #[serde(default)]
     pub over: Option<MetricRatio>,
