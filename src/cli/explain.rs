@@ -110,7 +110,8 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
             && !tok.contains(':')
             && tok
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_{}-.,".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"_{}-.,|".contains(&b))
+            && known_details(tok, rules)
         {
             out.push(Query::Details(tok.to_string()));
             continue;
@@ -132,6 +133,21 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
         return Some(vec![Query::Keyword(t.to_string())]);
     }
     None
+}
+
+/// `true` when some rule lists `tok` among its response-code-details (a
+/// trailing `*` in the rule is a prefix): `envoy_cluster_x 0` is a metric
+/// sample, not a details query.
+fn known_details(tok: &str, rules: &RuleSet) -> bool {
+    rules.rules.iter().any(|r| {
+        r.symptoms
+            .details
+            .iter()
+            .any(|d| match d.strip_suffix('*') {
+                Some(p) => tok.starts_with(p),
+                None => d == tok,
+            })
+    })
 }
 
 /// Explains one input text against the rules; the library entry point used by

@@ -241,6 +241,7 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
     for (tree, label) in [
         ("http.", "http_conn_manager_prefix"),
         ("listener.", "listener_address"),
+        ("tcp.", "tcp_prefix"),
     ] {
         if let Some((scope, stat)) = split_scoped_stat(name, tree) {
             return Some(MetricSample {
@@ -266,6 +267,7 @@ fn istio_tag_names(labels: &mut [(String, String)]) {
             "envoy_cluster_name" => "cluster_name",
             "envoy_http_conn_manager_prefix" => "http_conn_manager_prefix",
             "envoy_listener_address" => "listener_address",
+            "envoy_tcp_prefix" => "tcp_prefix",
             "envoy_response_code_class" => "response_code_class",
             "envoy_response_code" => "response_code",
             _ => continue,

@@ -145,6 +145,15 @@ fn starts_like_a_line(s: &str) -> bool {
         return true;
     }
     let (tok, _) = split_token(s);
+    // An upper-case word: a level, an Envoy flag (`UH`), `HTTP/1.1`.
+    if tok.len() >= 2
+        && tok
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || b"!/.,".contains(&c) || c.is_ascii_digit())
+        && tok.as_bytes()[0].is_ascii_uppercase()
+    {
+        return true;
+    }
     matches!(
         tok,
         "ERROR" | "WARN" | "INFO" | "DEBUG" | "TRACE" | "ERR!" | "DBUG" | "TRCE"

@@ -367,6 +367,36 @@ pub fn compile(
     // cause wherever it stands: in a debug line (`Sending local reply with
     // details …`), a custom access-log layout no parser reads, a pasted
     // fragment. Parsed access records are judged by their `access:` signals.
+    // The same tokens as the `details` field of a parsed access record, for
+    // the tokens the rule's own `access:` signals do not already judge.
+    let judged = |tok: &str| {
+        signals.iter().any(|s| {
+            matches!(&s.kind, SignalKind::Access(a)
+                if a.details.as_ref().is_some_and(|re| re.is_match(tok)))
+        })
+    };
+    let unjudged: Vec<String> = file
+        .symptoms
+        .details
+        .iter()
+        .filter(|d| !judged(&d.replace('*', "")))
+        .cloned()
+        .collect();
+    if let Some(alts) = details_alternatives(&unjudged, false) {
+        signals.push(Signal {
+            name: "details-value".to_string(),
+            weight: 6.0,
+            note: Some("Envoy's response-code-details for this cause".to_string()),
+            corroborates: false,
+            kind: SignalKind::Access(AccessCond {
+                status: Vec::new(),
+                flags: Vec::new(),
+                details: Some(Regex::trusted(&format!("^(?:{alts})"))),
+                failure: None,
+                text: None,
+            }),
+        });
+    }
     if let Some(pat) = details_pattern(&file.symptoms.details) {
         signals.push(Signal {
             name: "details-token".to_string(),
@@ -450,9 +480,15 @@ pub fn compile(
     })
 }
 
-/// One regex for a rule's `symptoms.details` tokens (a trailing `*` is a
-/// prefix); `None` when it has none.
+/// One regex for a rule's `symptoms.details` tokens inside any text (a
+/// trailing `*` is a prefix); `None` when it has none.
 fn details_pattern(details: &[String]) -> Option<String> {
+    details_alternatives(details, true).map(|a| format!("(?:{a})"))
+}
+
+/// The tokens as regex alternatives: bounded by non-word characters inside
+/// text (`in_text`), else anchored at the end unless a prefix (`…*`).
+fn details_alternatives(details: &[String], in_text: bool) -> Option<String> {
     let alts: Vec<String> = details
         .iter()
         .filter(|d| d.trim_end_matches('*').len() >= 4)
@@ -461,16 +497,21 @@ fn details_pattern(details: &[String]) -> Option<String> {
                 Some(p) => (p, true),
                 None => (d.as_str(), false),
             };
+            let word = |c: char| c.is_alphanumeric() || c == '_';
             let mut p = String::new();
-            if tok.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            if in_text && tok.starts_with(word) {
                 p.push_str(r"(?:^|[^\w])");
             }
             p.push_str(&regex_syntax::escape(tok));
-            if !prefix && tok.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-                p.push_str(r"(?:$|[^\w{])");
+            if !prefix {
+                if !in_text {
+                    p.push('$');
+                } else if tok.ends_with(word) {
+                    p.push_str(r"(?:$|[^\w{])");
+                }
             }
             p
         })
         .collect();
-    (!alts.is_empty()).then(|| format!("(?:{})", alts.join("|")))
+    (!alts.is_empty()).then(|| alts.join("|"))
 }
