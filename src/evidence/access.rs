@@ -203,6 +203,7 @@ fn parse_text(line: &str) -> Option<AccessRecord> {
     if !is_flags(flags) {
         return None;
     }
+    r.envoy = true;
     r.flags = split_flags(flags);
     let rest = &toks[2..];
     let k = rest.iter().position(|t| is_int(t));
@@ -296,6 +297,7 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
         upstream_cluster: s("upstream_cluster"),
         request_id: s("request_id"),
         sni: s("requested_server_name"),
+        envoy: true,
     })
 }
 
@@ -321,6 +323,7 @@ fn parse_ztunnel(s: &str) -> Option<AccessRecord> {
         bytes_sent: get("bytes_sent").and_then(|v| v.parse().ok()),
         bytes_received: get("bytes_recv").and_then(|v| v.parse().ok()),
         duration_ms: get("duration").and_then(|v| v.trim_end_matches("ms").parse().ok()),
+        envoy: true,
         ..Default::default()
     })
 }
@@ -369,6 +372,7 @@ fn parse_kv(line: &str) -> Option<AccessRecord> {
         request_id: get(&["envoy_request_id", "request_id", "x-request-id"]).and_then(opt),
         sni: get(&["requested_server_name", "sni"]).and_then(opt),
         tcp: false,
+        envoy: true,
     })
 }
 

@@ -308,7 +308,13 @@ impl<'o> LineReader<'o> {
             && (inner.contains("encoding headers via codec")
                 || inner.contains("encoding 1xx continue headers"))
         {
-            self.codec = Some((n, super::HttpResponse::default()));
+            self.codec = Some((
+                n,
+                super::HttpResponse {
+                    envoy_log: true,
+                    ..Default::default()
+                },
+            ));
         }
         emit(
             f,

@@ -278,6 +278,25 @@ pub fn looks_like(text: &str) -> bool {
             .any(|w| matches!(w, "curl" | "grpcurl" | "wget" | "http" | "fortio"));
         return is_client;
     }
+    // Any other prompt (`[root@host dir]# curl …`, `user@box:~$ curl …`,
+    // `/ # wget …`): a client command after a word ending the prompt.
+    let words: Vec<&str> = first.split_whitespace().collect();
+    if words.iter().enumerate().any(|(i, w)| {
+        matches!(*w, "curl" | "grpcurl" | "wget" | "fortio" | "ab")
+            && (i == 0 || words[i - 1].ends_with(['$', '#', '%', '>']))
+    }) {
+        return true;
+    }
+    // A request as a client printed it (`POST /x HTTP/1.0`, ApacheBench -v),
+    // then its headers and, later, the response.
+    let mut parts = first.split(' ');
+    if let (Some(m), Some(_), Some(v), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    {
+        if !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()) && v.starts_with("HTTP/") {
+            return true;
+        }
+    }
     false
 }
 

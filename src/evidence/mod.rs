@@ -179,6 +179,9 @@ pub struct AccessRecord {
     pub sni: Option<String>,
     /// `true` for TCP proxy lines (`"- - -"`).
     pub tcp: bool,
+    /// `true` when the record has Envoy's own fields (response flags): an
+    /// nginx or app combined-log line with a status is not Envoy's word.
+    pub envoy: bool,
 }
 
 /// One Envoy / istio-proxy / pilot-agent / istiod log event.
@@ -218,6 +221,8 @@ pub struct HttpResponse {
     pub request_headers: Vec<(String, String)>,
     /// Body text and other non-header lines (client error messages), capped.
     pub body: String,
+    /// Read from Envoy's own debug dump of the headers it encoded.
+    pub envoy_log: bool,
 }
 
 impl HttpResponse {

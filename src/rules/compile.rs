@@ -502,7 +502,17 @@ fn details_alternatives(details: &[String], in_text: bool) -> Option<String> {
             if in_text && tok.starts_with(word) {
                 p.push_str(r"(?:^|[^\w])");
             }
-            p.push_str(&regex_syntax::escape(tok));
+            match tok.split_once('{').filter(|_| in_text) {
+                // Envoy's debug log prints the reset reason with its spaces
+                // (`{connection failure}`); the details field has `_`.
+                Some((head, inner)) => {
+                    p.push_str(&regex_syntax::escape(head));
+                    p.push_str(r"\{");
+                    let parts: Vec<String> = inner.split('_').map(regex_syntax::escape).collect();
+                    p.push_str(&parts.join("[_ ]"));
+                }
+                None => p.push_str(&regex_syntax::escape(tok)),
+            }
             if !prefix {
                 if !in_text {
                     p.push('$');
