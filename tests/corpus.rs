@@ -324,3 +324,93 @@ fn every_vocabulary_row_is_recognised_in_every_shape() {
     }
     assert!(fails.is_empty(), "{} vocabulary cases failed", fails.len());
 }
+
+/// Every one-line rule example, wrapped the way collectors wrap lines: a
+/// firing example still raises its rule, a quiet one still does not.
+#[test]
+fn every_rule_example_is_recognised_in_every_collector_shape() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let rules = meshdoc::rules::load_rules(&[dir], true).expect("rules/ loads");
+    let mut fails = Vec::new();
+    let mut cases = 0;
+    for rule in &rules.rules {
+        let container = match rule.mesh {
+            meshdoc::rules::Mesh::Linkerd => "linkerd-proxy",
+            _ => "istio-proxy",
+        };
+        for ex in &rule.examples {
+            let Some(input) = ex.input.as_deref() else {
+                continue;
+            };
+            let line = input.trim();
+            // Bare symptoms (`503`, `UF`) and multi-line blocks are not log lines.
+            if line.contains('\n') || ex.objects.is_some() || line.len() < 12 {
+                continue;
+            }
+            for (shape, text) in vocab::wrappers(line, container).into_iter().skip(1) {
+                cases += 1;
+                let got = vocab::raised(&rules, &text);
+                let pos = got.iter().position(|(id, _)| *id == rule.id);
+                let ok = match ex.expect {
+                    meshdoc::rules::schema::Expect::Fire => pos.is_some(),
+                    meshdoc::rules::schema::Expect::Quiet => pos.is_none(),
+                };
+                if !ok {
+                    fails.push(format!(
+                        "{} / {} [{shape}] expect {:?}, got [{}]",
+                        rule.id,
+                        ex.name,
+                        ex.expect,
+                        got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    println!("{cases} wrapped rule examples, {} failures", fails.len());
+    for f in &fails {
+        println!("{f}");
+    }
+    assert!(fails.is_empty(), "{} wrapped rule examples failed", fails.len());
+}
+
+/// Evidence that names its mesh never ranks the other mesh's causes; with
+/// no mesh named, both stay candidates.
+#[test]
+fn the_evidence_decides_the_mesh() {
+    let rules = disk_rules();
+    let meshes = |input: &str| -> Vec<String> {
+        vocab::raised(&rules, input)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let linkerd = |ids: &[String]| ids.iter().any(|i| i.starts_with("linkerd-"));
+    let istio = |ids: &[String]| {
+        ids.iter()
+            .any(|i| i.starts_with("envoy-") || i.starts_with("istio-"))
+    };
+    // Envoy answered: ext_authz's empty 403, an RBAC body, a reset body.
+    for input in [
+        "< HTTP/1.1 403 Forbidden\n< date: Wed, 01 May 2024 10:00:00 GMT\n< server: envoy\n< content-length: 0\n<\n",
+        "< HTTP/1.1 403 Forbidden\n< content-length: 19\n< content-type: text/plain\n< server: istio-envoy\n<\nRBAC: access denied\n",
+        "< HTTP/1.1 503 Service Unavailable\n< content-length: 91\n< server: envoy\n<\nupstream connect error or disconnect/reset before headers. reset reason: connection failure\n",
+        "< HTTP/2 504\n< x-envoy-upstream-service-time: 15001\n< server: envoy\n<\n",
+    ] {
+        let ids = meshes(input);
+        assert!(istio(&ids), "{input:?}: {ids:?}");
+        assert!(!linkerd(&ids), "{input:?} named Envoy but got {ids:?}");
+    }
+    // Linkerd answered.
+    for input in [
+        "< HTTP/1.1 503 Service Unavailable\n< l5d-proxy-error: logical service payments.shop.svc.cluster.local:8080: service in fail-fast\n< content-length: 0\n<\n",
+        "[  12.3s]  WARN ThreadId(01) outbound:proxy{addr=10.96.0.1:80}: linkerd_app_core::errors::respond: Request failed error=connect timed out after 1s",
+    ] {
+        let ids = meshes(input);
+        assert!(linkerd(&ids), "{input:?}: {ids:?}");
+        assert!(!istio(&ids), "{input:?} named Linkerd but got {ids:?}");
+    }
+    // Nothing names a mesh: both stay candidates.
+    let ids = meshes("503");
+    assert!(linkerd(&ids) && istio(&ids), "503: {ids:?}");
+}
