@@ -121,14 +121,21 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
         });
     }
     out.sort_by(order);
-    // A cause backed by an object fact explains the symptoms it produces:
+    // A cause backed by an object fact explains the symptoms it produces,
+    // and a specific cause with evidence of its own refines the broader one:
     // those findings rank just below it and say whose consequence they are.
     let causes: Vec<(String, f64, Vec<String>)> = out
         .iter()
-        .filter(|f| f.signals.iter().any(|s| s.family == "object"))
         .filter_map(|f| {
             let rule = rules.get(&f.id)?;
-            (!rule.explains.is_empty()).then(|| (f.id.clone(), f.score, rule.explains.clone()))
+            let mut ids = Vec::new();
+            if f.signals.iter().any(|s| s.family == "object") {
+                ids.extend(rule.explains.iter().cloned());
+            }
+            if !f.signals.is_empty() {
+                ids.extend(rule.refines.iter().cloned());
+            }
+            (!ids.is_empty()).then(|| (f.id.clone(), f.score, ids))
         })
         .collect();
     for (cause, score, explains) in &causes {

@@ -163,6 +163,18 @@ fn starts_like_a_line(s: &str) -> bool {
         || tok.starts_with("l5d-")
 }
 
+/// Containers the meshes inject: after a pod name, one of these is a column.
+const MESH_CONTAINERS: &[&str] = &[
+    "istio-proxy",
+    "istio-init",
+    "istio-validation",
+    "linkerd-proxy",
+    "linkerd-init",
+    "linkerd-network-validator",
+    "discovery",
+    "ztunnel",
+];
+
 /// stern-like columns: (container, rest).
 fn peel_columns(s: &str) -> Option<(Option<String>, &str)> {
     let t = s.trim_start();
@@ -217,7 +229,7 @@ fn peel_columns(s: &str) -> Option<(Option<String>, &str)> {
         && pod.contains('-')
         && is_k8s_name(container)
         && !r2.is_empty()
-        && starts_like_a_line(r2)
+        && (starts_like_a_line(r2) || MESH_CONTAINERS.contains(&container))
         && !pod
             .bytes()
             .all(|c| c.is_ascii_digit() || c == b'-' || c == b'.')

@@ -475,6 +475,7 @@ pub fn compile(
         docs: file.docs.value,
         versions: file.versions,
         explains: file.explains,
+        refines: file.refines,
         examples: file.examples.into_iter().map(|e| e.value).collect(),
         path: path.to_string(),
     })

@@ -212,9 +212,13 @@ fn parse_all(files: &[(String, String)], examples: bool) -> Vec<Result<Rule, Vec
 
 fn compile_all(files: Vec<(String, String)>, examples: bool) -> Result<RuleSet, LoadError> {
     let mut explains_line = std::collections::HashMap::new();
+    let mut refines_line = std::collections::HashMap::new();
     for (path, text) in &files {
         if let Some(i) = text.lines().position(|l| l.starts_with("explains:")) {
             explains_line.insert(path.clone(), i as u32 + 1);
+        }
+        if let Some(i) = text.lines().position(|l| l.starts_with("refines:")) {
+            refines_line.insert(path.clone(), i as u32 + 1);
         }
     }
     let parsed = parse_all(&files, examples);
@@ -246,18 +250,24 @@ fn compile_all(files: Vec<(String, String)>, examples: bool) -> Result<RuleSet, 
             Err(mut e) => errors.append(&mut e),
         }
     }
-    // `explains` may name rules from any loaded file, so it is checked last.
+    // `explains` and `refines` may name rules from any loaded file, so they
+    // are checked last.
     for r in &rules {
-        for id in &r.explains {
-            if !rules.iter().any(|o| &o.id == id) {
-                let line = explains_line.get(&r.path).copied().unwrap_or(1);
-                errors.push(RuleError {
-                    path: r.path.clone(),
-                    line,
-                    column: 1,
-                    field: "explains".into(),
-                    message: format!("unknown rule id `{id}`"),
-                });
+        for (field, ids, lines) in [
+            ("explains", &r.explains, &explains_line),
+            ("refines", &r.refines, &refines_line),
+        ] {
+            for id in ids {
+                if !rules.iter().any(|o| &o.id == id) {
+                    let line = lines.get(&r.path).copied().unwrap_or(1);
+                    errors.push(RuleError {
+                        path: r.path.clone(),
+                        line,
+                        column: 1,
+                        field: field.into(),
+                        message: format!("unknown rule id `{id}`"),
+                    });
+                }
             }
         }
     }

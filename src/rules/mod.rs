@@ -74,6 +74,8 @@ pub struct Rule {
     pub versions: Vec<VersionNote>,
     /// Ids this cause produces as symptoms (see the schema's `explains`).
     pub explains: Vec<String>,
+    /// Broader causes this one is a specific case of (see the schema's `refines`).
+    pub refines: Vec<String>,
     pub examples: Vec<Example>,
     /// `builtin:rules/linkerd/x.yaml` or a user path.
     pub path: String,

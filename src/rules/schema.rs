@@ -46,6 +46,11 @@ pub struct RuleFile {
     /// fact, findings for these ids rank below it, marked as its consequence.
     #[serde(default)]
     pub explains: Vec<String>,
+    /// Broader causes this one is a specific case of (a 431 for oversized
+    /// headers is a downstream protocol error). When both have evidence, this
+    /// rule ranks first and the broader findings just below it.
+    #[serde(default)]
+    pub refines: Vec<String>,
     /// Firing and quiet examples; run by `meshdoc rules test` and `cargo test`.
     #[serde(default)]
     #[schemars(with = "Vec<Example>")]

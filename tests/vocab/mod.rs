@@ -687,7 +687,11 @@ pub fn run(
             match &row.expect {
                 Expect::Rule(id) => {
                     let got = raised(rules, &input);
-                    let pos = got.iter().position(|(g, _)| g == id);
+                    // A rule that `refines` the expected cause raises its
+                    // specific case (a 431 body is a downstream protocol error).
+                    let pos = got.iter().position(|(g, _)| {
+                        g == id || rules.get(g).is_some_and(|r| r.refines.contains(id))
+                    });
                     let t = tally.entry(format!("{}:{}", row.file, shape)).or_default();
                     t.cases += 1;
                     if let Some(p) = pos {
