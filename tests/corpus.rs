@@ -215,12 +215,11 @@ fn explain_recognises_the_labelled_corpus() {
 #[test]
 fn explain_recognises_the_blind_set() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/corpus-blind")
-        .filter_map(|e| e.ok().map(|e| e.path().join("labels.tsv")))
-        .filter(|p| p.exists())
+    // Round 1: the folders labelled before the first run (commit 030d5f2).
+    let parts: Vec<PathBuf> = ["istio-access", "istio-logs", "linkerd"]
+        .iter()
+        .map(|f| dir.join(f).join("labels.tsv"))
         .collect();
-    parts.sort();
     let rules = disk_rules();
     let (mut dev, mut held) = (Vec::new(), Vec::new());
     for labels in &parts {
