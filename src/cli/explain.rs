@@ -13,7 +13,6 @@ use crate::report::{Format, Report};
 use crate::rules::{Rule, RuleSet};
 use anyhow::{Context, bail};
 use clap::Args;
-use std::io::Read;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -184,11 +183,12 @@ pub fn explain_text(
             m.observe(ev);
         }
     }
-    let report = Report::new(
-        "explain",
-        crate::report::sanitize::clip(text.trim(), 200),
-        m.finish(),
-    );
+    let input = if stats.lines > 1 {
+        origin.to_string()
+    } else {
+        crate::report::sanitize::clip(text.trim(), 200)
+    };
+    let report = Report::new("explain", input, m.finish());
     let mut report = report;
     report.notes = notes;
     report.read = (stats.lines > 0).then(|| stats.clone());
@@ -205,30 +205,30 @@ fn suggestions<'a>(input: &str, rules: &'a RuleSet) -> Vec<&'a str> {
 
 pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
     let rules = super::load_rules(g)?.for_mesh(a.mesh.mesh());
-    let (text, origin) = match (&a.file, a.input.as_slice()) {
-        (Some(f), _) => (
-            read_file(f)?,
-            Origin::file(if f == "-" { "<stdin>" } else { f }, None),
-        ),
-        (None, [one]) if one == "-" => (read_file("-")?, Origin::file("<stdin>", None)),
+    let source = match (&a.file, a.input.as_slice()) {
+        (Some(f), _) => Some(f.clone()),
+        (None, [one]) if one == "-" => Some("-".to_string()),
         (None, []) => bail!(
             "nothing to explain: give a symptom (503, UF, fail-fast, a log line, a rule id) or --file FILE"
         ),
-        (None, parts) => (parts.join(" "), Origin::Arg),
+        (None, _) => None,
     };
-    if text.trim().is_empty() {
-        bail!(
-            "the input is empty: nothing to explain (did the command piping into meshdoc print anything?)"
-        );
-    }
-    if a.file.is_none() && origin == Origin::Arg {
-        if let Some(rule) = rules.get(text.trim()) {
-            show_rule(rule, g)?;
-            return Ok(Code::Clean);
+    let (report, stats, short) = match &source {
+        Some(f) => explain_source(&rules, f, a.kind.into())?,
+        None => {
+            let text = a.input.join(" ");
+            if text.trim().is_empty() {
+                bail!("the input is empty: nothing to explain");
+            }
+            if let Some(rule) = rules.get(text.trim()) {
+                show_rule(rule, g)?;
+                return Ok(Code::Clean);
+            }
+            let (report, stats) = explain_text(&rules, &text, a.kind.into(), &Origin::Arg);
+            (report, stats, Some(text))
         }
-    }
-    let (report, stats) = explain_text(&rules, &text, a.kind.into(), &origin);
-    if a.file.is_some() || a.input.first().is_some_and(|s| s == "-") {
+    };
+    if source.is_some() {
         note(&format!(
             "meshdoc: {} lines read, {} unparseable{}",
             group(stats.lines),
@@ -241,20 +241,29 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
         ));
     }
     if report.findings.is_empty() {
-        let sugg = suggestions(text.trim(), &rules);
-        let mut msg = format!(
-            "no rule explains `{}`",
-            crate::report::sanitize::strip_controls(&crate::report::sanitize::clip(
-                text.trim(),
-                80
-            ))
-        );
+        let shown = short
+            .as_deref()
+            .map(|t| {
+                crate::report::sanitize::strip_controls(&crate::report::sanitize::clip(
+                    t.trim(),
+                    80,
+                ))
+            })
+            .unwrap_or_else(|| report.input.clone());
+        let mut msg = format!("no rule explains `{shown}`");
+        // "Did you mean" only for a short, one-line input: comparing a log
+        // with every keyword would take minutes and mean nothing.
+        let sugg = short
+            .as_deref()
+            .filter(|t| t.trim().len() <= 120 && !t.trim().contains('\n'))
+            .map(|t| suggestions(t.trim(), &rules))
+            .unwrap_or_default();
         if !sugg.is_empty() {
             msg.push_str(&format!("; did you mean: {}?", sugg.join(", ")));
-        } else {
+        } else if source.is_none() {
             msg.push_str("; try a status (503), an Envoy flag (UF), a keyword (fail-fast), a log line, or `meshdoc rules list`");
         }
-        if stats.lines > 1 || a.file.is_some() {
+        if stats.lines > 1 || source.is_some() {
             // A file with no recognisable cause is an answer, not an error.
             note(&format!("meshdoc: {msg}"));
             return emit(&report, g);
@@ -264,17 +273,58 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
     emit(&report, g)
 }
 
-fn read_file(f: &str) -> anyhow::Result<String> {
-    let mut buf = Vec::new();
-    if f == "-" {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .context("reading stdin")?;
+/// Up to this many bytes, a file or stdin is read whole (so `echo 503 |
+/// meshdoc explain -` is a symptom); beyond it, it is streamed line by line
+/// and memory does not grow with its size.
+const WHOLE: usize = 64 * 1024;
+
+/// Explains a file or stdin (`-`): (report, stats, the text when it was small).
+fn explain_source(
+    rules: &RuleSet,
+    f: &str,
+    kind: InputKind,
+) -> anyhow::Result<(Report, ReadStats, Option<String>)> {
+    use std::io::{BufRead, BufReader, Read};
+    let name = if f == "-" { "<stdin>" } else { f };
+    let origin = Origin::file(name, None);
+    let reader: Box<dyn std::io::Read> = if f == "-" {
+        Box::new(std::io::stdin().lock())
     } else {
-        buf = std::fs::read(f).with_context(|| format!("reading {f}"))?;
+        Box::new(std::fs::File::open(f).with_context(|| format!("reading {f}"))?)
+    };
+    let mut r = BufReader::with_capacity(1 << 20, reader);
+    // Fill the head: a small input is read whole.
+    let mut head = Vec::new();
+    loop {
+        let buf = r.fill_buf().with_context(|| format!("reading {name}"))?;
+        if buf.is_empty() || head.len() + buf.len() > WHOLE {
+            break;
+        }
+        head.extend_from_slice(buf);
+        let n = buf.len();
+        r.consume(n);
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let at_end = r.fill_buf().map(|b| b.is_empty()).unwrap_or(true);
+    if at_end {
+        let text = String::from_utf8_lossy(&head).into_owned();
+        if text.trim().is_empty() {
+            bail!(
+                "the input is empty: nothing to explain (did the command piping into meshdoc print anything?)"
+            );
+        }
+        let (mut report, stats) = explain_text(rules, &text, kind, &origin);
+        if stats.lines > 1 {
+            report.input = name.to_string();
+        }
+        return Ok((report, stats, Some(text)));
+    }
+    let mut m = Matcher::new(rules);
+    let stats = detect::read_lines(std::io::Cursor::new(head).chain(r), kind, &origin, |ev| {
+        m.observe(&ev)
+    });
+    let mut report = Report::new("explain", name.to_string(), m.finish());
+    report.read = Some(stats.clone());
+    Ok((report, stats, None))
 }
 
 /// 1204 → "1,204".

@@ -41,15 +41,33 @@ pub fn render(report: &Report, verbose: bool) -> String {
         render_missing(report, &mut out);
         return out;
     }
+    if !verbose && is_bare_symptom(report) {
+        render_candidates(report, &mut out);
+        return out;
+    }
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(110);
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    // The terminal's width (comfy-table asks the tty), or `COLUMNS`; a pipe
+    // gets unwrapped rows.
+    if let Some(w) = columns() {
+        t.set_width(w);
+    }
     let located = report.findings.iter().any(|f| f.location.is_some());
     if located {
         t.set_header(vec!["#", "rule", "severity", "where", "object"]);
     } else {
         t.set_header(vec!["#", "cause", "severity", "score", "confidence"]);
+    }
+    // Ids and file:line:column never break inside.
+    let mut keep = vec![1];
+    if located {
+        keep.push(3);
+    }
+    for i in keep {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
     }
     for f in &report.findings {
         let sev = format!("{:?}", f.severity).to_lowercase();
@@ -100,6 +118,73 @@ pub fn render(report: &Report, verbose: bool) -> String {
     }
     render_missing(report, &mut out);
     out
+}
+
+/// `COLUMNS` when set to a usable width.
+fn columns() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u16>().ok())
+        .filter(|w| *w >= 40)
+}
+
+/// `true` when every finding stands on a bare symptom alone (`explain 503`):
+/// a list of candidates, not a diagnosis.
+fn is_bare_symptom(report: &Report) -> bool {
+    report.findings.len() > 3
+        && report
+            .findings
+            .iter()
+            .all(|f| f.signals.is_empty() && f.objects.is_empty())
+}
+
+/// The candidates of a bare symptom, one line each and grouped by mesh, with
+/// the question that tells each apart and what would narrow the list.
+fn render_candidates(report: &Report, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{} causes fit `{}` alone; the evidence tells them apart.\n",
+        report.findings.len(),
+        strip_controls(&report.input)
+    );
+    for (mesh, name) in [
+        (crate::rules::Mesh::Istio, "Istio / Envoy"),
+        (crate::rules::Mesh::Linkerd, "Linkerd"),
+        (crate::rules::Mesh::Any, "Any mesh"),
+    ] {
+        let group: Vec<&Finding> = report.findings.iter().filter(|f| f.mesh == mesh).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}", name.bold());
+        let width = group.iter().map(|f| f.id.len()).max().unwrap_or(0);
+        for f in group {
+            let _ = writeln!(
+                out,
+                "  {:>2}. {:<width$}  {}",
+                f.rank,
+                f.id,
+                strip_controls(f.title.trim())
+            );
+            if let Some(q) = &f.question {
+                let _ = writeln!(
+                    out,
+                    "      {:<width$}  {}",
+                    "",
+                    format!("? {}", strip_controls(q.trim())).dimmed()
+                );
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        "Narrow it down: give the access-log line or its flags (`meshdoc explain 503 UF`), the \
+         `l5d-proxy-error` header, a `curl -v` transcript or the proxy's log (`--file`), or \
+         `--mesh istio|linkerd`. `-v` prints every cause in full; `meshdoc explain <id>` one."
+            .dimmed()
+    );
 }
 
 /// `client app → client proxy → ✗ server proxy :4143 → server app`, with the
