@@ -181,11 +181,15 @@ impl<'r> Matcher<'r> {
                     continue;
                 }
             }
+            let shown = match &sig.kind {
+                SignalKind::Text { regex, .. } => around(text, regex.find(text)),
+                _ => std::borrow::Cow::Borrowed(text),
+            };
             let acc = &mut self.acc[ri];
             acc.hits
                 .entry(si)
                 .or_default()
-                .add(&sig.name, origin, text, ts);
+                .add(&sig.name, origin, &shown, ts);
             for (k, v) in vars {
                 acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -253,6 +257,7 @@ impl<'r> Matcher<'r> {
                 }
                 let target = a.upstream_cluster.clone().or_else(|| a.authority.clone());
                 for (ri, r) in self.rules.rules.iter().enumerate() {
+                    let mut counted = false;
                     for (si, s) in r.signals.iter().enumerate() {
                         if let SignalKind::Access(c) = &s.kind {
                             if access_matches(c, a, &ev.raw) {
@@ -263,8 +268,11 @@ impl<'r> Matcher<'r> {
                                     &ev.raw,
                                     a.start_time.as_deref(),
                                 );
-                                if let Some(t) = &target {
+                                // One record is one request, however many
+                                // signals of the rule it matches.
+                                if let Some(t) = target.as_ref().filter(|_| !counted) {
                                     *acc.targets.entry(t.clone()).or_default() += 1;
+                                    counted = true;
                                 }
                                 for (k, v) in &vars {
                                     acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
@@ -324,10 +332,12 @@ impl<'r> Matcher<'r> {
         }
     }
 
-    /// Counts `target` for the rules of the matched patterns.
+    /// Counts `target` once for each rule of the matched patterns.
     fn count_target(&mut self, matched: &[usize], target: &str) {
-        for &pi in matched {
-            let (ri, _) = self.text_map[pi];
+        let mut rules: Vec<usize> = matched.iter().map(|&pi| self.text_map[pi].0).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        for ri in rules {
             *self.acc[ri].targets.entry(target.to_string()).or_default() += 1;
         }
     }
@@ -864,4 +874,35 @@ fn is_body_text(l: &str) -> bool {
         || t.starts_with("LOG:")
         || t.starts_with('[') && t.contains("]# ")
         || t.contains("curl "))
+}
+
+/// Longest evidence text shown; longer lines are cut around what matched.
+const SHOWN: usize = 240;
+
+/// `text`, or for a long line the part around the matched `span` with `…`
+/// where it was cut (always on character boundaries).
+fn around(text: &str, span: Option<std::ops::Range<usize>>) -> std::borrow::Cow<'_, str> {
+    if text.len() <= SHOWN {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let span = span.unwrap_or(0..0);
+    let mut start = span.start.saturating_sub(80);
+    let mut end = (start + SHOWN)
+        .max(span.end.min(start + SHOWN * 2))
+        .min(text.len());
+    while start > 0 && !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while end < text.len() && !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.push_str(&text[start..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    std::borrow::Cow::Owned(out)
 }

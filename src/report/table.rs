@@ -120,6 +120,16 @@ pub fn render(report: &Report, verbose: bool) -> String {
     out
 }
 
+/// At most `max` characters, with `…` when cut.
+fn clip_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
 /// `COLUMNS` when set to a usable width.
 fn columns() -> Option<u16> {
     std::env::var("COLUMNS")
@@ -280,20 +290,35 @@ fn render_finding(f: &Finding, out: &mut String) {
     }
     if !f.evidence.is_empty() {
         let _ = writeln!(out, "   {}", "Evidence:".cyan());
+        // One line that several signals matched is shown once, naming them all.
+        let mut shown: Vec<(Vec<&str>, &str, &str, u64)> = Vec::new();
         for e in &f.evidence {
-            let count = if e.count > 1 {
-                format!(" ×{}", e.count)
+            match shown
+                .iter_mut()
+                .find(|(_, src, text, _)| *src == e.source && *text == e.text)
+            {
+                Some(s) => {
+                    s.0.push(&e.signal);
+                    s.3 = s.3.max(e.count);
+                }
+                None => shown.push((vec![&e.signal], &e.source, &e.text, e.count)),
+            }
+        }
+        for (signals, source, text, n) in shown {
+            let count = if n > 1 {
+                format!(" ×{n}")
             } else {
                 String::new()
             };
             let _ = writeln!(
                 out,
                 "     [{}] {}{}",
-                e.signal,
-                strip_controls(&e.source).dimmed(),
+                signals.join(", "),
+                strip_controls(source).dimmed(),
                 count
             );
-            let _ = writeln!(out, "       {}", strip_controls(&e.text));
+            let text = strip_controls(text);
+            let _ = writeln!(out, "       {}", clip_chars(&text, 240));
         }
     }
     if !f.objects.is_empty() {

@@ -49,6 +49,15 @@ impl Regex {
         &self.pat
     }
 
+    /// Byte range of the first match.
+    pub fn find(&self, hay: &str) -> Option<std::ops::Range<usize>> {
+        self.re
+            .get_or_init(|| regex::Regex::new(&self.pat).ok())
+            .as_ref()
+            .and_then(|r| r.find(hay))
+            .map(|m| m.range())
+    }
+
     /// False if the pattern, though well-formed, cannot be compiled (e.g. it
     /// exceeds the size limit); such a signal simply never fires.
     pub fn is_match(&self, hay: &str) -> bool {
