@@ -478,3 +478,24 @@ fn explain_recognises_the_second_blind_round() {
         sc.alarm_rows.len()
     );
 }
+
+/// Comma-separated flag lists are one query; the flag that says what failed
+/// decides, URX only qualifies it.
+#[test]
+fn flag_lists_rank_the_failing_flag_first() {
+    let rules = load_builtin().expect("built-in rules load");
+    for (q, first) in [
+        ("UF,URX", "envoy-upstream-connect-failure"),
+        ("UH,URX", "envoy-no-healthy-upstream"),
+        ("UC,URX", "envoy-upstream-connection-termination"),
+        ("DC,UF", "envoy-upstream-connect-failure"),
+        ("503 UH", "envoy-no-healthy-upstream"),
+    ] {
+        let (report, _) = explain_text(&rules, q, InputKind::Auto, &Origin::Arg);
+        assert_eq!(
+            report.findings.first().map(|f| f.id.as_str()),
+            Some(first),
+            "explain {q}"
+        );
+    }
+}

@@ -79,6 +79,9 @@ pub const ENVOY_FLAGS: &[&str] = &[
     "UDO",
 ];
 
+/// Flags that say how a failure ended rather than what failed.
+const MODIFIER_FLAGS: &[&str] = &["URX"];
+
 /// Reads a bare symptom; `None` when the input is evidence text instead.
 pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
     let t = input.trim();
@@ -173,8 +176,15 @@ pub fn explain_text(
             .map(|q| format!("{q:?}").to_lowercase())
             .collect();
         notes.push(format!("read as: {}", shown.join(", ")));
+        // URX ("retries or connect attempts ran out") qualifies the flag
+        // beside it: with UH it is a UH, with UF a UF.
+        let flags = queries
+            .iter()
+            .filter(|q| matches!(q, Query::Flag(_)))
+            .count();
         for q in &queries {
-            m.observe_query(q);
+            let modifier = matches!(q, Query::Flag(f) if MODIFIER_FLAGS.contains(&f.as_str()));
+            m.observe_query_weighted(q, if modifier && flags > 1 { 0.3 } else { 1.0 });
         }
     } else {
         let (items, st) = detect::read_text(text, kind, origin);

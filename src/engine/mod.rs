@@ -402,6 +402,12 @@ impl<'r> Matcher<'r> {
 
     /// Feeds a bare symptom.
     pub fn observe_query(&mut self, q: &Query) {
+        self.observe_query_weighted(q, 1.0);
+    }
+
+    /// Feeds a bare symptom whose weight is scaled by `w` (a modifier flag
+    /// such as URX beside the flag that says what failed).
+    pub fn observe_query_weighted(&mut self, q: &Query, w: f64) {
         for (ri, r) in self.rules.rules.iter().enumerate() {
             let sym = &r.symptoms;
             let hit: Option<(String, f64)> = match q {
@@ -447,8 +453,8 @@ impl<'r> Matcher<'r> {
                         .map(|x| (format!("`{x}` is a symptom of this cause"), 0.8))
                 }
             };
-            if let Some(h) = hit {
-                self.acc[ri].symptoms.push(h);
+            if let Some((note, weight)) = hit {
+                self.acc[ri].symptoms.push((note, weight * w));
             }
         }
     }
