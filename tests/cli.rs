@@ -241,3 +241,35 @@ fn garbage_input_never_panics() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}", out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn a_namespace_that_is_not_a_dns_label_is_refused_before_any_request() {
+    for ns in ["a/b?watch=1", "Shop", "../kube-system", ""] {
+        meshdoc()
+            .args(["diagnose", "pod/web", "-n", ns])
+            .env("KUBECONFIG", "/nonexistent")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("not a valid namespace"));
+    }
+}
+
+#[test]
+fn a_symptom_alone_lists_candidates_by_mesh_with_what_tells_them_apart() {
+    let out = meshdoc()
+        .args(["explain", "503"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Istio / Envoy") && text.contains("Linkerd"),
+        "{text}"
+    );
+    assert!(text.contains("? Which response flag"), "{text}");
+    assert!(text.contains("Narrow it down"), "{text}");
+    // One line per cause plus its question: far shorter than full pages.
+    assert!(text.lines().count() < 60, "{} lines", text.lines().count());
+    let full = meshdoc().args(["explain", "503", "-v"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&full.stdout).contains("Confirm:"));
+}

@@ -245,6 +245,9 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(ns) = &a.namespace {
+        cluster::target::check_namespace(ns).map_err(anyhow::Error::msg)?;
+    }
     let opts = ClientOptions {
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),
@@ -253,6 +256,8 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     let spinner = Spinner::start(format!("collecting {target}…"));
     let collected = rt.block_on(async {
         let (client, ns, server) = cluster::client::connect(&opts).await?;
+        cluster::target::check_namespace(&ns)
+            .map_err(|e| anyhow::anyhow!("the kubeconfig's namespace: {e}"))?;
         let req = Request {
             target: target.clone(),
             namespace: ns,

@@ -69,6 +69,26 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// Checks a namespace is a DNS-1123 label (what the API server accepts), so
+/// that `-n` can never rewrite a request path (`a/b?watch=1`).
+pub fn check_namespace(ns: &str) -> Result<(), String> {
+    let b = ns.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a valid namespace name (lower-case letters, digits and `-`, at most 63, starting and ending with a letter or digit)",
+            ns.escape_debug()
+        ))
+    }
+}
+
 /// `--mesh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum MeshChoice {
