@@ -1,6 +1,12 @@
 //! Redaction of secrets before anything collected is written to disk:
 //! Secret `data`/`stringData` values, bearer tokens, JWT-looking strings,
-//! cookies and `Authorization` headers — in log lines and in object fields.
+//! cookies and `Authorization` headers — in log lines and in object fields;
+//! values whose key names a secret (`password`, `passwd`, `secret`, `token`,
+//! `api_key`, `credential`, `private_key`, `access_key`, …) as `key=value`,
+//! `key: value` and JSON in text, as env entries (`DB_PASSWORD`), args
+//! (`--password=…`), ConfigMap data and map fields in objects, and inside
+//! `last-applied-configuration`; well-known token shapes (AWS access key ids,
+//! GitHub and Slack tokens, PEM private keys).
 //!
 //! Certificates stay: a `caBundle` or trust-anchor PEM is public material and
 //! the facts need it to compute expiry.
@@ -22,6 +28,25 @@ struct Patterns {
     bearer: Regex,
     /// Three base64url segments starting with `eyJ` (a JSON header): a JWT.
     jwt: Regex,
+    /// `password=x`, `api_key: x`, `"client_secret":"x"`, `--token=x`.
+    keyed: Regex,
+    /// AWS key ids, GitHub and Slack tokens, PEM private keys.
+    shapes: Regex,
+}
+
+/// A key that names a secret (matched case-insensitively, anywhere in the key).
+const SECRET_KEY: &str = r"(?:password|passwd|pwd|secret|token|api[-_.]?key|apikey|credential|private[-_.]?key|access[-_.]?key|secret[-_.]?key)";
+
+/// `true` for a map key or env name whose value is a secret; keys that name
+/// a secret's *name or reference* (`secretName`, `tokenSecretRef`) are not.
+fn secret_key(k: &str) -> bool {
+    static RE: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(&format!("(?i){SECRET_KEY}")).ok());
+    let l = k.to_ascii_lowercase();
+    if l.ends_with("name") || l.ends_with("ref") || l.ends_with("path") || l.ends_with("file") {
+        return false;
+    }
+    RE.as_ref().is_none_or(|r| r.is_match(k))
 }
 
 static PATTERNS: LazyLock<Option<Patterns>> = LazyLock::new(|| {
@@ -30,6 +55,14 @@ static PATTERNS: LazyLock<Option<Patterns>> = LazyLock::new(|| {
         cookie: Regex::new(r#"(?i)((?:set-)?cookie"?\s*[:=]\s*"?)(?:[^"\r\n]*)"#).ok()?,
         bearer: Regex::new(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+").ok()?,
         jwt: Regex::new(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*").ok()?,
+        keyed: Regex::new(&format!(
+            r#"(?i)(\b[A-Za-z0-9_.-]*{SECRET_KEY}[A-Za-z0-9_.-]*["']?\s*[:=]\s*["']?)([^"'\s,;&}}]+)"#
+        ))
+        .ok()?,
+        shapes: Regex::new(
+            r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+        )
+        .ok()?,
     })
 });
 
@@ -51,12 +84,29 @@ pub fn text(s: &str) -> (String, usize) {
                 .into_owned();
         }
     }
-    let c = p.jwt.find_iter(&out).count();
-    if c > 0 {
-        n += c;
-        out = p.jwt.replace_all(&out, REDACTED).into_owned();
+    for re in [&p.jwt, &p.shapes] {
+        let c = re.find_iter(&out).count();
+        if c > 0 {
+            n += c;
+            out = re.replace_all(&out, REDACTED).into_owned();
+        }
     }
-    (out, n)
+    // `key=value` pairs, except values already redacted and file paths
+    // (`token file /var/run/…` names where a secret lives, not the secret).
+    let mut keyed = 0;
+    out = p
+        .keyed
+        .replace_all(&out, |c: &regex::Captures| {
+            let v = &c[2];
+            if v == REDACTED || v.starts_with('/') {
+                c[0].to_string()
+            } else {
+                keyed += 1;
+                format!("{}{REDACTED}", &c[1])
+            }
+        })
+        .into_owned();
+    (out, n + keyed)
 }
 
 /// Redacts an object in place: every value of a Secret's `data`/`stringData`,
@@ -96,8 +146,55 @@ fn strings(v: &mut Value) -> usize {
             n
         }
         Value::Array(a) => a.iter_mut().map(strings).sum(),
-        Value::Object(m) => m.values_mut().map(strings).sum(),
+        Value::Object(m) => {
+            let mut n = 0;
+            // An env entry `{name: DB_PASSWORD, value: …}`.
+            let env_secret = m
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(secret_key)
+                && m.get("value").is_some_and(Value::is_string);
+            if env_secret {
+                m.insert("value".into(), Value::String(REDACTED.into()));
+                n += 1;
+            }
+            for (k, val) in m.iter_mut() {
+                if val.as_str() == Some(REDACTED) {
+                    continue;
+                }
+                if k == "kubectl.kubernetes.io/last-applied-configuration" {
+                    n += last_applied(val);
+                } else if val.is_string() && secret_key(k) {
+                    *val = Value::String(REDACTED.into());
+                    n += 1;
+                } else {
+                    n += strings(val);
+                }
+            }
+            n
+        }
         _ => 0,
+    }
+}
+
+/// The object kubectl keeps as JSON in an annotation: redacted like any
+/// object, written back; unreadable JSON is redacted whole.
+fn last_applied(val: &mut Value) -> usize {
+    let Some(s) = val.as_str() else {
+        return strings(val);
+    };
+    match serde_json::from_str::<Value>(s) {
+        Ok(mut inner) => {
+            let n = object(&mut inner);
+            if n > 0 {
+                *val = Value::String(inner.to_string());
+            }
+            n
+        }
+        Err(_) => {
+            *val = Value::String(REDACTED.into());
+            1
+        }
     }
 }
 
@@ -122,6 +219,63 @@ mod tests {
             out.contains("\"x\":1"),
             "fields after a quoted value survive: {out}"
         );
+    }
+
+    #[test]
+    fn secrets_named_by_their_key_and_known_token_shapes_are_redacted() {
+        let log = concat!(
+            "connecting with password=hunter2 user=bob\n",
+            "api_key: AKIAIOSFODNN7EXAMPLE\n",
+            "x-api-key: k3y-v4lue\n",
+            "{\"password\":\"s3cret\",\"authority\":\"payments:8080\"}\n",
+            "cli --client-secret=abc123 --db-password hunter3\n",
+            "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 and xoxb-1234567890-abcdef\n",
+            "failed to read token file /var/run/secrets/tokens/istio-token\n",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n",
+        );
+        let (out, _) = text(log);
+        for secret in [
+            "hunter2",
+            "AKIAIOSFODNN7EXAMPLE",
+            "k3y-v4lue",
+            "s3cret",
+            "abc123",
+            "ghp_abcdef",
+            "xoxb-1234",
+            "MIIEow",
+        ] {
+            assert!(!out.contains(secret), "{secret} leaked in:\n{out}");
+        }
+        // Not secrets: Envoy's authority, a user name, a token file's path.
+        assert!(out.contains("payments:8080"), "{out}");
+        assert!(out.contains("user=bob"), "{out}");
+        assert!(out.contains("/var/run/secrets/tokens/istio-token"), "{out}");
+    }
+
+    #[test]
+    fn env_args_configmaps_and_last_applied_configuration_are_redacted() {
+        let pod = json!({"kind": "Pod", "metadata": {"annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration":
+                "{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"env\":[{\"name\":\"DB_PASSWORD\",\"value\":\"pw-in-annotation\"}]}]}}"
+        }}, "spec": {"containers": [{
+            "args": ["--password=pw-in-args"],
+            "env": [{"name": "DB_PASSWORD", "value": "pw-in-env"}, {"name": "LOG_LEVEL", "value": "debug"}],
+            "volumeMounts": [{"name": "x", "secretName": "keep-me"}]
+        }]}});
+        let cm = json!({"kind": "ConfigMap", "data": {"api_key": "cm-key", "mode": "fast"}});
+        for mut o in [pod, cm] {
+            object(&mut o);
+            let s = o.to_string();
+            for secret in ["pw-in-annotation", "pw-in-args", "pw-in-env", "cm-key"] {
+                assert!(!s.contains(secret), "{secret} leaked in {s}");
+            }
+            assert!(!s.contains("pw-"), "{s}");
+            if s.contains("Pod") {
+                assert!(s.contains("debug") && s.contains("keep-me"), "{s}");
+            } else {
+                assert!(s.contains("fast"), "{s}");
+            }
+        }
     }
 
     #[test]
