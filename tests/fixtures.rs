@@ -48,7 +48,8 @@ fn every_fixture_ranks_its_scenario_first() {
             serde_saphyr::from_str(&std::fs::read_to_string(dir.join("expected.yaml")).unwrap())
                 .unwrap_or_else(|e| panic!("{name}/expected.yaml: {e}"));
         let mut d = Diagnosis::new(&rules);
-        bundle::feed(dir, &mut d).unwrap_or_else(|e| panic!("{name}: {e}"));
+        bundle::feed(dir, &mut d, &bundle::ReadOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let opts = FactOptions {
             now: meshdoc::rules::examples::example_now(),
             ..FactOptions::default()

@@ -84,6 +84,17 @@ pub struct DiagnoseArgs {
     /// Also write everything collected to DIR as a bundle (redacted).
     #[arg(long, value_name = "DIR")]
     pub save_bundle: Option<PathBuf>,
+    /// Replace a non-empty --save-bundle directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Diagnose a bundle whose bundle.yaml lists files that are missing or
+    /// short (an interrupted copy), reporting them, instead of failing.
+    #[arg(long)]
+    pub partial: bool,
+    /// Largest object, metrics or HTTP file read from a bundle or archive, in
+    /// MiB; a larger one is skipped and reported (logs are streamed).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_file_mib: u64,
 }
 
 /// A stderr spinner, only when stderr is a terminal.
@@ -127,7 +138,14 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     let mut d = Diagnosis::new(rules);
     let mut inputs = Vec::new();
     if let Some(from) = &a.from {
-        let m = bundle::feed(from, &mut d)?;
+        let m = bundle::feed(
+            from,
+            &mut d,
+            &bundle::ReadOptions {
+                partial: a.partial,
+                max_file: a.max_file_mib.saturating_mul(1 << 20),
+            },
+        )?;
         inputs.push(if m.target.is_empty() {
             from.display().to_string()
         } else {
@@ -273,7 +291,7 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     let c = collected.with_context(|| format!("cannot collect {target}"))?;
 
     if let Some(dir) = &a.save_bundle {
-        let m = crate::collect::bundle_write::write_bundle(dir, &c)
+        let m = crate::collect::bundle_write::write_bundle(dir, &c, a.force)
             .with_context(|| format!("cannot save the bundle to {}", dir.display()))?;
         note(&format!(
             "meshdoc: bundle written to {} ({} objects, {} logs, {} metrics pages, {} values redacted)",

@@ -39,6 +39,26 @@ pub struct Manifest {
     pub collected: serde_json::Value,
     /// What could not be collected, and why.
     pub failed: Vec<FailedItem>,
+    /// Every file the writer wrote, with its size (bundles since this field).
+    pub files: std::collections::BTreeMap<String, u64>,
+}
+
+/// How a bundle is read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Diagnose even when files the manifest lists are missing or short.
+    pub partial: bool,
+    /// Largest object/metrics/HTTP/report file read whole, in bytes.
+    pub max_file: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            partial: false,
+            max_file: 64 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -63,6 +83,10 @@ pub enum BundleError {
     Manifest(#[from] crate::collect::manifests::ManifestError),
     #[error("{path}: invalid bundle.yaml: {message}")]
     BadManifest { path: String, message: String },
+    #[error(
+        "{path} is incomplete: {problems} (an interrupted write or copy?); pass --partial to diagnose what is there"
+    )]
+    Incomplete { path: String, problems: String },
 }
 
 /// What one bundle path is, by its place in the layout.
@@ -112,34 +136,58 @@ fn classify(rel: &str) -> Part {
 }
 
 /// Reads a bundle directory or `.tar.gz` into the diagnosis.
-pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
+pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manifest, BundleError> {
     let io = |source| BundleError::Io {
         path: path.display().to_string(),
         source,
     };
     let mut manifest = Manifest::default();
+    // Every file read, with its size, to check against the manifest's list.
+    let mut sizes: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut skipped: Vec<Missing> = Vec::new();
+    let max = opts.max_file;
     // Objects wait until bundle.yaml (and its default namespace) has been seen.
     let mut objects: Vec<(String, String)> = Vec::new();
     let mut seen = false;
     let mut handle = |rel: &str,
                       r: &mut dyn Read,
                       d: &mut Diagnosis,
-                      manifest: &mut Manifest|
+                      manifest: &mut Manifest,
+                      skipped: &mut Vec<Missing>|
      -> Result<(), BundleError> {
         let part = classify(rel);
         let label = rel.to_string();
-        let read_all = |r: &mut dyn Read| -> Result<String, BundleError> {
+        // Reads a whole file, at most `max` bytes: `None` when it is larger.
+        let read_all = |r: &mut dyn Read| -> Result<Option<String>, BundleError> {
             let mut b = Vec::new();
-            r.read_to_end(&mut b).map_err(|source| BundleError::Io {
-                path: label.clone(),
-                source,
-            })?;
-            Ok(String::from_utf8_lossy(&b).into_owned())
+            r.take(max.saturating_add(1))
+                .read_to_end(&mut b)
+                .map_err(|source| BundleError::Io {
+                    path: label.clone(),
+                    source,
+                })?;
+            if b.len() as u64 > max {
+                return Ok(None);
+            }
+            Ok(Some(String::from_utf8_lossy(&b).into_owned()))
+        };
+        let over = |skipped: &mut Vec<Missing>| {
+            skipped.push(Missing {
+                what: label.clone(),
+                reason: format!(
+                    "skipped: over the limit of {} MiB (raise it with --max-file-mib)",
+                    max >> 20
+                ),
+                rules: Vec::new(),
+            })
         };
         match part {
             Part::Manifest => {
                 seen = true;
-                let text = read_all(r)?;
+                let Some(text) = read_all(r)? else {
+                    over(skipped);
+                    return Ok(());
+                };
                 *manifest =
                     serde_saphyr::from_str(&text).map_err(|e| BundleError::BadManifest {
                         path: rel.to_string(),
@@ -148,7 +196,10 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
             }
             Part::Objects => {
                 seen = true;
-                objects.push((rel.to_string(), read_all(r)?));
+                match read_all(r)? {
+                    Some(text) => objects.push((rel.to_string(), text)),
+                    None => over(skipped),
+                }
             }
             Part::Log { ns, pod, container } => {
                 seen = true;
@@ -166,7 +217,10 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
             }
             Part::Metrics { ns, pod } => {
                 seen = true;
-                let text = read_all(r)?;
+                let Some(text) = read_all(r)? else {
+                    over(skipped);
+                    return Ok(());
+                };
                 let origin = Origin::Pod {
                     namespace: ns,
                     pod,
@@ -177,7 +231,10 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
             }
             Part::Http | Part::Report => {
                 seen = true;
-                let text = read_all(r)?;
+                let Some(text) = read_all(r)? else {
+                    over(skipped);
+                    return Ok(());
+                };
                 let kind = if part == Part::Http {
                     InputKind::Http
                 } else {
@@ -192,16 +249,27 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
 
     if path.is_dir() {
         let mut files = Vec::new();
-        walk(path, path, &mut files).map_err(io)?;
+        walk(path, path, &mut files, &mut skipped).map_err(io)?;
         files.sort();
         // bundle.yaml first so its namespace applies to everything after.
         files.sort_by_key(|(rel, _)| !rel.starts_with("bundle.y"));
         for (rel, full) in files {
-            let mut f = std::fs::File::open(&full).map_err(|source| BundleError::Io {
-                path: full.display().to_string(),
-                source,
-            })?;
-            handle(&rel, &mut f, d, &mut manifest)?;
+            let mut f = match std::fs::File::open(&full) {
+                Ok(f) => f,
+                Err(e) => {
+                    // One unreadable stray file does not lose the rest.
+                    skipped.push(Missing {
+                        what: rel.clone(),
+                        reason: format!("cannot read: {e}"),
+                        rules: Vec::new(),
+                    });
+                    continue;
+                }
+            };
+            if let Ok(m) = f.metadata() {
+                sizes.insert(rel.clone(), m.len());
+            }
+            handle(&rel, &mut f, d, &mut manifest, &mut skipped)?;
         }
     } else {
         let f = std::fs::File::open(path).map_err(io)?;
@@ -236,13 +304,50 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
                     }
                 }
             };
-            handle(&rel, &mut entry, d, &mut manifest)?;
+            sizes.insert(rel.clone(), entry.header().size().unwrap_or(0));
+            handle(&rel, &mut entry, d, &mut manifest, &mut skipped)?;
         }
     }
     if !seen {
         return Err(BundleError::NotABundle {
             path: path.display().to_string(),
         });
+    }
+    // The writer's list: every file there and whole, or an interrupted bundle.
+    let mut problems = Vec::new();
+    for (rel, want) in &manifest.files {
+        match sizes.get(rel) {
+            None => problems.push(format!("{rel} is missing")),
+            Some(got) if got < want => {
+                problems.push(format!("{rel} has {got} of its {want} bytes"))
+            }
+            Some(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        if !opts.partial {
+            return Err(BundleError::Incomplete {
+                path: path.display().to_string(),
+                problems: problems.join(", "),
+            });
+        }
+        for p in problems {
+            d.missing(Missing {
+                what: "bundle".into(),
+                reason: format!("--partial: {p}"),
+                rules: Vec::new(),
+            });
+        }
+    }
+    if !sizes.keys().any(|k| k.starts_with("bundle.y")) {
+        d.missing(Missing {
+            what: "bundle.yaml".into(),
+            reason: "the bundle has no manifest, so whether it is complete was not checked".into(),
+            rules: Vec::new(),
+        });
+    }
+    for m in skipped {
+        d.missing(m);
     }
     let ns = if manifest.namespace.is_empty() {
         "default".to_string()
@@ -262,18 +367,55 @@ pub fn feed(path: &Path, d: &mut Diagnosis) -> Result<Manifest, BundleError> {
     Ok(manifest)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+/// The regular files under `dir`. Symlinks are not followed (a link out of
+/// the bundle, or a `loop -> ..`, is listed as skipped), and FIFOs, devices
+/// and sockets are skipped: only what the bundle itself holds is read.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, PathBuf)>,
+    skipped: &mut Vec<Missing>,
+) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
-        if p.is_dir() {
-            walk(root, &p, out)?;
-        } else {
-            let rel = p
-                .strip_prefix(root)
-                .unwrap_or(&p)
-                .to_string_lossy()
-                .replace('\\', "/");
+        let rel = p
+            .strip_prefix(root)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let kind = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m.file_type(),
+            Err(e) => {
+                skipped.push(Missing {
+                    what: rel,
+                    reason: format!("cannot read: {e}"),
+                    rules: Vec::new(),
+                });
+                continue;
+            }
+        };
+        if kind.is_symlink() {
+            skipped.push(Missing {
+                what: rel,
+                reason: "skipped: a symlink (links are not followed out of a bundle)".into(),
+                rules: Vec::new(),
+            });
+        } else if kind.is_dir() {
+            if let Err(e) = walk(root, &p, out, skipped) {
+                skipped.push(Missing {
+                    what: rel,
+                    reason: format!("cannot read: {e}"),
+                    rules: Vec::new(),
+                });
+            }
+        } else if kind.is_file() {
             out.push((rel, p));
+        } else {
+            skipped.push(Missing {
+                what: rel,
+                reason: "skipped: not a regular file".into(),
+                rules: Vec::new(),
+            });
         }
     }
     Ok(())
