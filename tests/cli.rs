@@ -39,7 +39,13 @@ fn ids(v: &serde_json::Value) -> Vec<String> {
 /// (id, signals column) for every catalog row.
 fn catalog() -> Option<Vec<(String, String)>> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/SCENARIOS.md");
-    let text = std::fs::read_to_string(p).ok()?;
+    let Ok(text) = std::fs::read_to_string(p) else {
+        assert!(
+            std::env::var_os("MESHDOC_REQUIRE_SHARED").is_none(),
+            "../shared/SCENARIOS.md is required (MESHDOC_REQUIRE_SHARED)"
+        );
+        return None;
+    };
     let mut out = Vec::new();
     for line in text.lines() {
         let cols: Vec<&str> = line.split('|').map(str::trim).collect();

@@ -87,6 +87,11 @@ fn rank1(r: &Run) -> &str {
 
 #[test]
 fn diagnose_runs_live_and_ranks_what_the_proxy_logs_say() {
+    if support::scenarios::skip_without_corpus(
+        "diagnose_runs_live_and_ranks_what_the_proxy_logs_say",
+    ) {
+        return;
+    }
     let (r, server) = diagnose(
         scenarios::linkerd_failfast(Backend::ZeroReplicas),
         "shop",
@@ -113,6 +118,9 @@ fn diagnose_runs_live_and_ranks_what_the_proxy_logs_say() {
 
 #[test]
 fn every_request_of_every_scenario_is_a_get() {
+    if support::scenarios::skip_without_corpus("every_request_of_every_scenario_is_a_get") {
+        return;
+    }
     for (s, ns, target) in [
         (
             scenarios::linkerd_failfast(Backend::SelectorMismatch),
@@ -151,6 +159,11 @@ fn every_request_of_every_scenario_is_a_get() {
 
 #[test]
 fn a_403_on_networkpolicies_still_diagnoses_and_says_they_could_not_be_read() {
+    if support::scenarios::skip_without_corpus(
+        "a_403_on_networkpolicies_still_diagnoses_and_says_they_could_not_be_read",
+    ) {
+        return;
+    }
     let mut s = scenarios::linkerd_failfast(Backend::ZeroReplicas);
     s.fault(Fault::status(
         "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
@@ -190,6 +203,11 @@ fn a_403_on_networkpolicies_still_diagnoses_and_says_they_could_not_be_read() {
 
 #[test]
 fn table_output_draws_the_request_path_and_keeps_stdout_free_of_progress() {
+    if support::scenarios::skip_without_corpus(
+        "table_output_draws_the_request_path_and_keeps_stdout_free_of_progress",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::linkerd_failfast(Backend::ZeroReplicas));
     let d = tempfile::tempdir().unwrap();
     let kc = server.write_kubeconfig(d.path(), "shop");
@@ -226,6 +244,9 @@ fn save_bundle(s: Scenario, ns: &str, target: &str) -> (tempfile::TempDir, Run) 
 
 #[test]
 fn save_bundle_writes_the_issue_3_layout_redacted() {
+    if support::scenarios::skip_without_corpus("save_bundle_writes_the_issue_3_layout_redacted") {
+        return;
+    }
     let mut s = scenarios::linkerd_failfast(Backend::CrashLoop);
     s.log(
         "shop",
@@ -269,6 +290,9 @@ fn save_bundle_writes_the_issue_3_layout_redacted() {
 
 #[test]
 fn save_bundle_then_from_gives_identical_findings() {
+    if support::scenarios::skip_without_corpus("save_bundle_then_from_gives_identical_findings") {
+        return;
+    }
     let (dir, live) = save_bundle(
         scenarios::linkerd_failfast(Backend::CrashLoop),
         "shop",
@@ -329,6 +353,11 @@ fn scenario_rank1(s: Scenario, ns: &str, target: &str) -> (String, Run) {
 
 #[test]
 fn failfast_from_a_service_selector_that_matches_no_pod() {
+    if support::scenarios::skip_without_corpus(
+        "failfast_from_a_service_selector_that_matches_no_pod",
+    ) {
+        return;
+    }
     let (id, r) = scenario_rank1(
         scenarios::linkerd_failfast(Backend::SelectorMismatch),
         "shop",
@@ -344,6 +373,9 @@ fn failfast_from_a_service_selector_that_matches_no_pod() {
 
 #[test]
 fn failfast_from_a_backend_scaled_to_zero() {
+    if support::scenarios::skip_without_corpus("failfast_from_a_backend_scaled_to_zero") {
+        return;
+    }
     let (id, r) = scenario_rank1(
         scenarios::linkerd_failfast(Backend::ZeroReplicas),
         "shop",
@@ -354,6 +386,9 @@ fn failfast_from_a_backend_scaled_to_zero() {
 
 #[test]
 fn failfast_from_a_crashlooping_backend() {
+    if support::scenarios::skip_without_corpus("failfast_from_a_crashlooping_backend") {
+        return;
+    }
     let (id, r) = scenario_rank1(
         scenarios::linkerd_failfast(Backend::CrashLoop),
         "shop",
@@ -364,6 +399,10 @@ fn failfast_from_a_crashlooping_backend() {
 
 #[test]
 fn a_networkpolicy_without_4143_blocks_meshed_traffic() {
+    if support::scenarios::skip_without_corpus("a_networkpolicy_without_4143_blocks_meshed_traffic")
+    {
+        return;
+    }
     let (id, r) = scenario_rank1(scenarios::linkerd_netpol(), "shop", "pod/web-5f7b9c-k8s9d");
     assert_eq!(id, "linkerd-netpol-blocks-proxy-port", "{}", r.json);
     assert!(
@@ -375,6 +414,10 @@ fn a_networkpolicy_without_4143_blocks_meshed_traffic() {
 
 #[test]
 fn detect_timeout_on_a_mysql_port_that_is_not_opaque() {
+    if support::scenarios::skip_without_corpus("detect_timeout_on_a_mysql_port_that_is_not_opaque")
+    {
+        return;
+    }
     let (id, r) = scenario_rank1(
         scenarios::linkerd_detect_timeout(),
         "shop",
@@ -399,6 +442,10 @@ fn an_expired_injector_webhook_certificate() {
 
 #[test]
 fn a_destinationrule_disabling_tls_under_strict_mtls() {
+    if support::scenarios::skip_without_corpus("a_destinationrule_disabling_tls_under_strict_mtls")
+    {
+        return;
+    }
     let (id, r) = scenario_rank1(
         scenarios::istio_dr_tls_conflict(),
         "bookinfo",

@@ -13,6 +13,10 @@ fn corpus() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
+        assert!(
+            std::env::var_os("MESHDOC_REQUIRE_SHARED").is_none(),
+            "../shared/corpus is required (MESHDOC_REQUIRE_SHARED) but not at {CORPUS}"
+        );
         eprintln!("note: corpus not found at {CORPUS}; skipping");
         None
     }

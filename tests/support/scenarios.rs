@@ -15,6 +15,25 @@ pub fn corpus_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
 }
 
+/// `true` when the shared corpus is absent and the calling test should
+/// skip: it says so in one line on stderr. With `MESHDOC_REQUIRE_SHARED` set
+/// (as `.ci/run` does) a missing corpus is a failure instead.
+pub fn skip_without_corpus(test: &str) -> bool {
+    if corpus_dir().join("labels.tsv").exists() {
+        return false;
+    }
+    if std::env::var_os("MESHDOC_REQUIRE_SHARED").is_some() {
+        panic!(
+            "{test}: ../shared/corpus is required (MESHDOC_REQUIRE_SHARED) but not at {}",
+            corpus_dir().display()
+        );
+    }
+    eprintln!(
+        "note: {test}: skipped, ../shared/corpus is not beside this clone (set MESHDOC_CORPUS to it)"
+    );
+    true
+}
+
 /// A corpus file's text (the test fails loudly when the corpus is absent).
 pub fn corpus(rel: &str) -> String {
     let p = corpus_dir().join(rel);

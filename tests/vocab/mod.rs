@@ -114,7 +114,7 @@ const GENERIC: &str = "too generic alone; recognised in the context the proxy wr
 
 pub fn vocab_dir() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vocab");
-    p.join("README.md").exists().then_some(p)
+    super::require_shared(p.join("README.md").exists().then_some(p))
 }
 
 /// What a row says its text points to.
