@@ -14,4 +14,5 @@ pub mod evidence;
 pub mod facts;
 pub mod report;
 pub mod rules;
+pub mod shell;
 pub mod suggest;

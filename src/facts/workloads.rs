@@ -396,34 +396,26 @@ fn selector_matches_nothing(ix: &Index, svc: &Object) -> Fact {
                 .join(",")
         })
         .unwrap_or_default();
-    // The closest pod-like: the one sharing most selector pairs, to name in
-    // the message ("did you mean").
+    // The near miss: the pod or workload template whose labels are closest to
+    // the selector (`app=payment` against `app=payments`), to name in the
+    // message and to patch the Service towards.
     let want = svc
         .value
         .pointer("/spec/selector")
         .and_then(|s| s.as_object());
-    let near = ix
-        .pods_in(svc.namespace())
-        .max_by_key(|p| {
-            want.map(|w| {
-                w.iter()
-                    .filter(|(k, v)| p.labels().and_then(|l| l.get(*k)) == Some(*v))
-                    .count()
+    let near = want.and_then(|w| {
+        ix.pods_in(svc.namespace())
+            .map(|p| (selector_distance(w, p.labels()), p))
+            .min_by(|(a, pa), (b, pb)| {
+                a.total_cmp(b)
+                    // A workload template is what to fix rather than one pod.
+                    .then(pa.is_pod().cmp(&pb.is_pod()))
+                    .then(pa.display().cmp(&pb.display()))
             })
-            .unwrap_or(0)
-        })
-        .map(|p| {
-            let labels = p
-                .labels()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_default()))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            (p.display(), labels, p.obj.origin.clone())
-        });
+            // Too far to be a typo of the selector: name none.
+            .filter(|(d, _)| *d < w.len() as f64 * 1.5)
+            .map(|(_, p)| p)
+    });
     let mut msg = format!(
         "Service {}/{} selects {sel}, which matches no pod or workload template in namespace {}",
         svc.namespace(),
@@ -436,15 +428,66 @@ fn selector_matches_nothing(ix: &Index, svc: &Object) -> Fact {
         String::new(),
     )
     .var("service", svc.name());
-    if let Some((d, labels, o)) = near {
-        msg.push_str(&format!(" (closest: {d} with labels {labels})"));
-        f = f.related(o);
+    let mut patch = None;
+    if let (Some(p), Some(w)) = (near, want) {
+        let labels = p.labels();
+        let shown = labels
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        msg.push_str(&format!(" (closest: {} with labels {shown})", p.display()));
+        f = f.related(p.obj.origin.clone());
+        // The change that makes the selector match the near miss: replace the
+        // values that differ, drop the keys it does not carry.
+        let mut ops = Vec::new();
+        for (k, v) in w {
+            let path = format!("/spec/selector/{}", k.replace('~', "~0").replace('/', "~1"));
+            match labels.and_then(|l| l.get(k)) {
+                Some(have) if have == v => {}
+                Some(have) => {
+                    ops.push(serde_json::json!({"op": "replace", "path": path, "value": have}))
+                }
+                None => ops.push(serde_json::json!({"op": "remove", "path": path})),
+            }
+        }
+        if !ops.is_empty() {
+            patch = Some(format!(
+                "kubectl patch service {} -n {} --type=json -p '{}'",
+                crate::shell::word(svc.name()),
+                crate::shell::word(svc.namespace()),
+                serde_json::Value::Array(ops)
+                    .to_string()
+                    .replace('\'', "'\\''")
+            ));
+        }
     }
     f.message = msg;
-    f.patch(format!(
-        "kubectl get pods -n {} -l '{sel}'   # empty: fix spec.selector or the pod template labels",
-        svc.namespace()
-    ))
+    f.patch(patch.unwrap_or_else(|| {
+        format!(
+            "kubectl get pods -n {} -l '{sel}'   # empty: fix spec.selector or the pod template labels",
+            svc.namespace()
+        )
+    }))
+}
+
+/// How far a pod's labels are from a selector: 0 per matching pair, the
+/// value's edit distance (0–1) for a key with another value, 2 for a
+/// missing key.
+fn selector_distance(want: &Map<String, Value>, have: Option<&Map<String, Value>>) -> f64 {
+    want.iter()
+        .map(|(k, v)| match have.and_then(|h| h.get(k)) {
+            Some(x) if x == v => 0.0,
+            Some(x) => {
+                let (a, b) = (scalar(v).unwrap_or_default(), scalar(x).unwrap_or_default());
+                1.0 - strsim::normalized_levenshtein(&a, &b)
+            }
+            None => 2.0,
+        })
+        .sum()
 }
 
 fn zero_replicas(ix: &Index, svc: &Object, pods: &[usize], out: &mut Vec<Fact>) {
@@ -711,6 +754,25 @@ spec:
             f[0].message
         );
         assert_eq!(f[0].subject.field.as_deref(), Some("spec.selector"));
+    }
+
+    #[test]
+    fn the_near_miss_is_the_closest_labels_and_the_patch_changes_the_service() {
+        let y = "kind: Service\nmetadata: {name: payment, namespace: shop}\nspec: {selector: {app: payment}}\n---\nkind: Pod\nmetadata: {name: checkout-1, namespace: shop, labels: {app: checkout}}\nspec: {containers: [{name: c}]}\n---\nkind: Deployment\napiVersion: apps/v1\nmetadata: {name: payments, namespace: shop}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: payments}}\n  template:\n    metadata: {labels: {app: payments}}\n    spec: {containers: [{name: c}]}\n";
+        let f = facts_of(y);
+        assert_eq!(names(&f), ["service-selector-matches-no-pod"]);
+        assert!(
+            f[0].message
+                .contains("closest: Deployment payments with labels app=payments"),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(
+            f[0].patch.as_deref(),
+            Some(
+                "kubectl patch service payment -n shop --type=json -p '[{\"op\":\"replace\",\"path\":\"/spec/selector/app\",\"value\":\"payments\"}]'"
+            )
+        );
     }
 
     #[test]

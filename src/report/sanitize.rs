@@ -131,17 +131,9 @@ pub fn md_text(s: &str) -> String {
     out
 }
 
-/// `v` as one POSIX shell word: unchanged when it holds only characters no
-/// shell reads specially, else single-quoted (`'` written `'\\''`).
+/// `v` as one POSIX shell word (see [`crate::shell::word`]).
 pub fn sh_word(v: &str) -> String {
-    let v = strip_controls(v);
-    if !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-:/=@%+,".contains(&b))
-    {
-        return v;
-    }
-    format!("'{}'", v.replace('\'', "'\\''"))
+    crate::shell::word(&strip_controls(v))
 }
 
 #[cfg(test)]
