@@ -508,3 +508,35 @@ fn flag_lists_rank_the_failing_flag_first() {
         );
     }
 }
+
+/// What the evidence names fills the commands: an `l5d-proxy-error` naming
+/// `payments.shop.svc.cluster.local:8080` leaves no `<service>`,
+/// `<namespace>` or `<port>` open.
+#[test]
+fn commands_take_the_service_the_evidence_names() {
+    let rules = load_builtin().expect("built-in rules load");
+    let (report, _) = explain_text(
+        &rules,
+        "l5d-proxy-error: logical service payments.shop.svc.cluster.local:8080: service in fail-fast",
+        InputKind::Auto,
+        &Origin::Arg,
+    );
+    let f = &report.findings[0];
+    assert_eq!(f.id, "linkerd-fail-fast");
+    let commands: Vec<&str> = f
+        .confirm
+        .iter()
+        .chain(&f.fix)
+        .filter_map(|s| s.command.as_deref())
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("payments.shop.svc.cluster.local:8080"))
+    );
+    for c in &commands {
+        for open in ["<service>", "<namespace>", "<port>"] {
+            assert!(!c.contains(open), "{open} left open in `{c}`");
+        }
+    }
+}

@@ -710,7 +710,15 @@ fn vars_of(ev: &Evidence) -> Vec<(String, String)> {
             if let Some(port) = p.field("port") {
                 v.push(("port".into(), port.to_string()));
             }
+            service_fqdn(&ev.raw, &mut v);
         }
+        Item::Http(h) => {
+            for (_, val) in &h.headers {
+                service_fqdn(val, &mut v);
+            }
+            service_fqdn(&h.body, &mut v);
+        }
+        Item::AppLog { message } => service_fqdn(message, &mut v),
         Item::Access(a) => {
             // outbound|8000||httpbin.foo.svc.cluster.local
             if let Some(c) = &a.upstream_cluster {
@@ -911,4 +919,45 @@ fn around(text: &str, span: Option<std::ops::Range<usize>>) -> std::borrow::Cow<
         out.push('…');
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// The first Kubernetes service name in a text (`payments.shop.svc.cluster.local:8080`,
+/// `payments.shop.svc:8080`): `service`, `namespace` and `port` for the
+/// commands, when nothing more specific set them.
+fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
+    let Some(i) = text.find(".svc") else {
+        return;
+    };
+    let head = &text[..i];
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .map_or(0, |j| j + 1);
+    let mut parts = head[start..].rsplitn(2, '.');
+    let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let name = name.rsplit('.').next().unwrap_or(name);
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if !ok(ns) || !ok(name) {
+        return;
+    }
+    let mut key = |k: &str, val: &str| {
+        if !v.iter().any(|(x, _)| x == k) {
+            v.push((k.to_string(), val.to_string()));
+        }
+    };
+    key("service", name);
+    key("namespace", ns);
+    let tail = &text[i + 4..];
+    let tail = tail.strip_prefix(".cluster.local").unwrap_or(tail);
+    if let Some(port) = tail.strip_prefix(':') {
+        let digits: String = port.chars().take_while(char::is_ascii_digit).collect();
+        if !digits.is_empty() {
+            key("port", &digits);
+        }
+    }
 }
