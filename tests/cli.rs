@@ -279,3 +279,18 @@ fn a_symptom_alone_lists_candidates_by_mesh_with_what_tells_them_apart() {
     let full = meshdoc().args(["explain", "503", "-v"]).output().unwrap();
     assert!(String::from_utf8_lossy(&full.stdout).contains("Confirm:"));
 }
+
+#[test]
+fn a_reader_that_closes_stdout_early_keeps_the_exit_code() {
+    let bin = assert_cmd::cargo::cargo_bin("meshdoc");
+    let mut child = std::process::Command::new(bin)
+        .args(["explain", "503", "-v"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `| head -0`: the reader is gone before meshdoc writes.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "findings at error still exit 1");
+}

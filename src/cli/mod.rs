@@ -184,12 +184,16 @@ pub fn emit_with(
         Format::Junit => crate::report::junit::render(report, rules),
         Format::Github => crate::report::github::render(report),
     };
-    print(&text)?;
-    Ok(if !g.exit_zero && report.fails(g.fail_on.into()) {
+    let code = if !g.exit_zero && report.fails(g.fail_on.into()) {
         Code::Findings
     } else {
         Code::Clean
-    })
+    };
+    // A reader that stopped early (`| head`) does not change the answer.
+    match print(&text) {
+        Err(e) if is_broken_pipe(&e) => Ok(code),
+        other => other.map(|_| code),
+    }
 }
 
 pub fn main() -> anyhow::Result<Code> {
