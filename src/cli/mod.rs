@@ -202,7 +202,7 @@ pub fn main() -> anyhow::Result<Code> {
         Command::Explain(a) => explain::run(a, &cli.global),
         Command::Diagnose(a) => diagnose::run(a, &cli.global),
         Command::Check(a) => check::run(a, &cli.global),
-        Command::Rbac(a) => rbac::run(a),
+        Command::Rbac(a) => rbac::run(a, &cli.global),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
