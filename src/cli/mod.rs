@@ -185,6 +185,10 @@ pub fn emit_with(
         Format::Github => crate::report::github::render(report),
     };
     print(&text)?;
+    if g.output == Format::Github {
+        // Workflow commands only on stdout; the count is for the job log.
+        note(&format!("meshdoc: {} finding(s)", report.findings.len()));
+    }
     Ok(if !g.exit_zero && report.fails(g.fail_on.into()) {
         Code::Findings
     } else {
