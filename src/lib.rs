@@ -12,6 +12,7 @@ pub mod collect;
 pub mod engine;
 pub mod evidence;
 pub mod facts;
+pub mod glob;
 pub mod report;
 pub mod rules;
 pub mod shell;

@@ -425,3 +425,405 @@ fn a_missing_input_file_is_exit_2() {
         .code(2);
     assert!(Path::new(CASES).exists());
 }
+
+/// The built-in rule pack, as a user runs it.
+fn meshdoc_builtin() -> Command {
+    let mut c = Command::cargo_bin("meshdoc").unwrap_or_else(|e| panic!("binary: {e}"));
+    c.env_remove("MESHDOC_RULES").env("NO_COLOR", "1");
+    c
+}
+
+const REAL: &str = "../shared/corpus/manifests-real";
+
+/// Errors meshdoc is right to raise on a presumed-good file: the file was
+/// good when its author ran it, and the calendar broke it since
+/// (PROVENANCE.md, "Expired certificates").
+const EXPIRED_SINCE_AUTHORED: &[(&str, &str)] = &[(
+    "linkerd__linkerd-examples/thanos-demo__linkerd-install.yaml",
+    "linkerd-identity-unavailable",
+)];
+
+fn manifest_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            manifest_files(&p, out);
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(p);
+        }
+    }
+}
+
+/// Each file on its own, as its author applied it: the corpus holds 24
+/// unrelated repositories, mostly in `default`, so one run over the whole
+/// directory would make their objects meet (every sample's port-80
+/// Gateway against the analyzer fixtures' `beta`).
+#[test]
+fn real_manifests_their_authors_ran_get_no_error_except_the_known_broken_ones() {
+    let root = Path::new(REAL);
+    if !root.exists() {
+        assert!(
+            std::env::var_os("MESHDOC_REQUIRE_SHARED").is_none(),
+            "{REAL} is required (MESHDOC_REQUIRE_SHARED)"
+        );
+        println!("skipped: {REAL} is absent");
+        return;
+    }
+    let known = std::fs::read_to_string(root.join("KNOWN.tsv")).unwrap_or_default();
+    let known: Vec<(String, String)> = known
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            Some((c.first()?.to_string(), c.get(2)?.to_string()))
+        })
+        .collect();
+    let mut files = Vec::new();
+    manifest_files(root, &mut files);
+    let results: Vec<(String, Value, i32)> = std::thread::scope(|s| {
+        let chunks: Vec<_> = files.chunks(files.len().div_ceil(2).max(1)).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|f| {
+                            let out = meshdoc_builtin()
+                                .args(["check", "-o", "json", "--fail-on", "info"])
+                                .arg(f)
+                                .output()
+                                .unwrap_or_else(|e| panic!("{e}"));
+                            let rel = f
+                                .strip_prefix(root)
+                                .unwrap_or(f)
+                                .to_string_lossy()
+                                .replace('\\', "/");
+                            let v: Value =
+                                serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                                    panic!(
+                                        "{rel}: json: {e}\n{}",
+                                        String::from_utf8_lossy(&out.stderr)
+                                    )
+                                });
+                            (rel, v, out.status.code().unwrap_or(-1))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let (mut errors, mut warnings, mut infos) = (0, 0, 0);
+    let (mut excused, mut no_objects, mut objects) = (Vec::new(), Vec::new(), 0usize);
+    let mut wrong = Vec::new();
+    for (rel, v, code) in &results {
+        if v["error"]["kind"] == "nothing-read" {
+            assert_eq!(*code, 2, "{rel}");
+            no_objects.push(rel.clone());
+            continue;
+        }
+        assert!(
+            v["missing"].as_array().is_none_or(|m| m.is_empty()),
+            "{rel} could not be read: {}",
+            v["missing"]
+        );
+        objects += 1;
+        for f in v["findings"].as_array().into_iter().flatten() {
+            let id = f["id"].as_str().unwrap_or("");
+            match f["severity"].as_str() {
+                Some("error") => {
+                    errors += 1;
+                    let line = format!(
+                        "{id} @ {rel} {}/{}",
+                        f["location"]["kind"].as_str().unwrap_or(""),
+                        f["location"]["name"].as_str().unwrap_or("")
+                    );
+                    if known.iter().any(|(file, rule)| file == rel && rule == id)
+                        || EXPIRED_SINCE_AUTHORED.contains(&(rel.as_str(), id))
+                    {
+                        excused.push(line);
+                    } else {
+                        wrong.push(format!("{line}: {}", f["evidence"][0]["text"]));
+                    }
+                }
+                Some("warning") => warnings += 1,
+                _ => infos += 1,
+            }
+        }
+    }
+    println!(
+        "manifests-real: {} files read ({objects} with Kubernetes objects, {} without: {}); findings: {errors} error, {warnings} warning, {infos} info",
+        results.len(),
+        no_objects.len(),
+        no_objects.join(", ")
+    );
+    println!("errors excused ({}):", excused.len());
+    for e in &excused {
+        println!("  {e}");
+    }
+    assert!(results.len() >= 400, "{} files", results.len());
+    assert!(
+        wrong.is_empty(),
+        "error findings on presumed-good files:\n{}",
+        wrong.join("\n")
+    );
+}
+
+fn dash_stdin(format: &str, input: &str) -> std::process::Output {
+    meshdoc()
+        .args(["check", "-o", format, "-"])
+        .write_stdin(input.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Exit 2, a message on stderr naming what was read, and no "no findings"
+/// on stdout.
+fn assert_nothing_read(out: &std::process::Output, format: &str, read: &str) {
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{format}: {stderr}");
+    assert!(
+        stderr.contains("read 0 Kubernetes objects from 1 input") && stderr.contains(read),
+        "{format}: {stderr}"
+    );
+    assert!(
+        !stdout.contains('✓') && !stdout.to_lowercase().contains("no findings"),
+        "{format}: {stdout}"
+    );
+    match format {
+        "json" => {
+            let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(v["error"]["kind"], "nothing-read");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(read)),
+                "{v}"
+            );
+        }
+        "sarif" => {
+            let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(v["runs"][0]["invocations"][0]["executionSuccessful"], false);
+        }
+        "table" | "markdown" | "github" | "junit" | "yaml" => {
+            assert!(stdout.contains(read), "{format}: {stdout}")
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn empty_stdin_exits_2_and_says_it_read_0_bytes_in_every_format() {
+    for f in FORMATS {
+        assert_nothing_read(&dash_stdin(f, ""), f, "stdin: 0 bytes");
+    }
+}
+
+#[test]
+fn text_that_is_not_a_manifest_exits_2_in_every_format() {
+    for f in FORMATS {
+        assert_nothing_read(
+            &dash_stdin(f, "hello world\n"),
+            f,
+            "stdin: 12 bytes, no document with a `kind`",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path().join("hello.txt");
+    std::fs::write(&p, "hello world\n").unwrap_or_else(|e| panic!("{e}"));
+    for f in ["table", "json"] {
+        let out = meshdoc()
+            .args(["check", "-o", f])
+            .arg(&p)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_nothing_read(&out, f, "hello.txt: 12 bytes, no document with a `kind`");
+    }
+}
+
+#[test]
+fn a_directory_without_yaml_exits_2_and_says_what_it_held() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let empty = dir.path().join("emptydir");
+    std::fs::create_dir(&empty).unwrap_or_else(|e| panic!("{e}"));
+    for f in ["table", "json"] {
+        let out = meshdoc()
+            .args(["check", "-o", f])
+            .arg(&empty)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_nothing_read(&out, f, "emptydir/: no .yaml, .yml or .json file");
+    }
+    std::fs::write(empty.join("README.md"), "# docs\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = meshdoc()
+        .args(["check"])
+        .arg(&empty)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_nothing_read(&out, "table", "1 other file skipped");
+}
+
+#[test]
+fn a_missing_path_exits_2_without_the_tick_in_table_and_json() {
+    for f in ["table", "json"] {
+        let out = meshdoc()
+            .args(["check", "-o", f, "does/not/exist.yaml"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_nothing_read(&out, f, "does/not/exist.yaml: cannot read");
+    }
+}
+
+#[test]
+fn a_good_file_next_to_a_missing_one_is_checked_but_gets_no_tick() {
+    let good = format!("{CASES}/istio-dr-tls-conflict/good.yaml");
+    let out = meshdoc()
+        .args(["check", &good, "does/not/exist.yaml"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains('✓') && stdout.contains("does/not/exist.yaml"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn exclude_skips_matching_files_and_directories_during_the_walk() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let chart = dir.path().join("charts/app/templates");
+    std::fs::create_dir_all(&chart).unwrap_or_else(|e| panic!("{e}"));
+    // An unrendered template: exit 2 unless excluded.
+    std::fs::write(
+        chart.join("deployment.yaml"),
+        "kind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("k8s")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        format!("{CASES}/istio-dr-tls-conflict/bad.yaml"),
+        dir.path().join("k8s/dr.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(
+        format!("{CASES}/istio-dr-tls-conflict/bad.yaml"),
+        dir.path().join("k8s/dr-copy.json.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    meshdoc().args(["check"]).arg(dir.path()).assert().code(2);
+    let out = meshdoc()
+        .args(["check", "-o", "json", "--exclude", "charts/**"])
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["findings"].as_array().map(|a| a.len()), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 manifest files") && err.contains("1 excluded"),
+        "{err}"
+    );
+    // A pattern without `/` matches a name at any depth; repeatable.
+    let out = meshdoc()
+        .args([
+            "check",
+            "-o",
+            "json",
+            "--exclude",
+            "templates",
+            "--exclude",
+            "*-copy.*",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["findings"].as_array().map(|a| a.len()), Some(1));
+    // Excluding everything is reading nothing.
+    meshdoc()
+        .args(["check", "--exclude", "*"])
+        .arg(dir.path())
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn mesh_istio_applies_the_istio_workload_rules_to_app_only_manifests() {
+    let app = "tests/testdata/check/inputs/app-only-unnamed-port.yaml";
+    let ids = |mesh: &str| {
+        let out = meshdoc_builtin()
+            .args([
+                "check",
+                "-o",
+                "json",
+                "--fail-on",
+                "info",
+                "--mesh",
+                mesh,
+                app,
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let ids: Vec<String> = v["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                format!(
+                    "{} {}:{}",
+                    f["id"].as_str().unwrap_or(""),
+                    f["location"]["name"].as_str().unwrap_or(""),
+                    f["location"]["line"]
+                )
+            })
+            .collect();
+        (ids, out.status.code())
+    };
+    // Nothing says which mesh injects these: auto stays quiet.
+    assert_eq!(ids("auto"), (vec![], Some(0)));
+    // IST0118-style: the unnamed port, at its line.
+    assert_eq!(
+        ids("istio"),
+        (
+            vec!["istio-route-rules-not-applied productpage:14".to_string()],
+            Some(1)
+        )
+    );
+    // Linkerd does not care about port names, and Istio's rules do not run.
+    assert_eq!(ids("linkerd"), (vec![], Some(0)));
+}
+
+#[test]
+fn github_output_is_workflow_commands_only_and_the_summary_goes_to_stderr() {
+    let out = meshdoc()
+        .args(["check", "-o", "github", GOLDEN])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.is_empty());
+    for l in stdout.lines() {
+        assert!(
+            l.starts_with("::error ") || l.starts_with("::warning ") || l.starts_with("::notice "),
+            "not a workflow command: {l}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finding(s)"));
+}

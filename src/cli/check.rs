@@ -51,6 +51,18 @@ pub struct CheckArgs {
     /// Write every current finding to this baseline file (and exit 0).
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
+    /// Skip files and directories matching this glob while walking a
+    /// directory (repeatable): `charts/**`, `**/testdata/**`, `*.json`.
+    /// A pattern without `/` matches a name at any depth, like .gitignore.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Which mesh injects these workloads. `auto` infers it from the
+    /// manifests (a Namespace label/annotation, a sidecar, mesh resources);
+    /// `istio` or `linkerd` for repositories that hold only app manifests:
+    /// namespaces that do not opt out count as injected, and only that
+    /// mesh's rules run.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub mesh: super::explain::MeshArg,
 }
 
 /// Parses `30d`, `12h`, `45m`, `2w`, `90s` or bare seconds.
@@ -101,29 +113,7 @@ impl IgnorePattern {
     }
 }
 
-/// A tiny glob: `*` any run of characters, `?` one character.
-pub fn glob(pat: &str, s: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(sp) = star {
-            pi = sp + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
+pub use crate::glob::glob;
 
 /// `Kind/ns/name` (or `Kind/name` when cluster-scoped).
 pub fn object_key(o: &ObjRef) -> String {
@@ -343,11 +333,25 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
     if a.paths.is_empty() {
         bail!("nothing to check: give manifest files or directories, or `-` for stdin");
     }
-    let rules = super::load_rules(g)?;
-    let (set, errors) = crate::collect::manifests::load_paths(&a.paths, &a.namespace);
-    for e in &errors {
+    let rules = super::load_rules(g)?.for_mesh(a.mesh.mesh());
+    let loaded = crate::collect::manifests::load_paths_with(
+        &a.paths,
+        &crate::collect::manifests::LoadOptions {
+            default_ns: &a.namespace,
+            exclude: &a.exclude,
+        },
+    );
+    for e in &loaded.errors {
         note(&format!("meshdoc: error: {e}"));
     }
+    let summary = loaded.summary();
+    let nothing_read = loaded.set.objects.is_empty();
+    if nothing_read {
+        note(&format!("meshdoc: error: nothing to check: {summary}"));
+    } else {
+        note(&format!("meshdoc: {summary}"));
+    }
+    let crate::collect::manifests::Loaded { set, errors, .. } = loaded;
     let baseline = match &a.baseline {
         Some(p) => read_baseline(p)?,
         None => HashSet::new(),
@@ -355,6 +359,11 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
     let opts = CheckOptions {
         facts: FactOptions {
             cert_warn: a.cert_warn,
+            mesh: match a.mesh {
+                super::explain::MeshArg::Auto => None,
+                super::explain::MeshArg::Istio => Some(crate::facts::AssumedMesh::Istio),
+                super::explain::MeshArg::Linkerd => Some(crate::facts::AssumedMesh::Linkerd),
+            },
             ..FactOptions::default()
         },
         ignore: a.ignore.iter().map(|s| IgnorePattern::parse(s)).collect(),
@@ -367,12 +376,21 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(" ");
+    if nothing_read {
+        report.error = Some(crate::report::ReportError {
+            kind: "nothing-read".into(),
+            message: summary.clone(),
+        });
+    }
     for e in &errors {
         report.missing.push(Missing {
             what: format!("{}:{}:{}", e.path, e.line, e.column),
             reason: e.message.clone(),
             rules: Vec::new(),
         });
+    }
+    if nothing_read && a.write_baseline.is_some() {
+        bail!("not writing a baseline: {summary}");
     }
     if let Some(p) = &a.write_baseline {
         let mut fps: Vec<String> = report.findings.iter().map(fingerprint).collect();
@@ -392,7 +410,7 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
         });
     }
     let code = emit_with(&report, g, Some(&rules))?;
-    Ok(if errors.is_empty() {
+    Ok(if errors.is_empty() && !nothing_read {
         code
     } else {
         Code::Failure
@@ -411,21 +429,6 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("3y").is_err());
         assert!(parse_duration("d").is_err());
-    }
-
-    #[test]
-    fn globs_match_stars_and_question_marks() {
-        assert!(glob("istio-*", "istio-dr-tls-conflict"));
-        assert!(glob(
-            "NetworkPolicy/*/allow-?",
-            "NetworkPolicy/shop/allow-a"
-        ));
-        assert!(!glob(
-            "NetworkPolicy/*/allow-?",
-            "NetworkPolicy/shop/allow-ab"
-        ));
-        assert!(glob("*", ""));
-        assert!(!glob("a*b", "acbd"));
     }
 
     #[test]

@@ -184,6 +184,10 @@ pub fn emit_with(
         Format::Junit => crate::report::junit::render(report, rules),
         Format::Github => crate::report::github::render(report),
     };
+    if g.output == Format::Github {
+        // Workflow commands only on stdout; the count is for the job log.
+        note(&format!("meshdoc: {} finding(s)", report.findings.len()));
+    }
     let code = if !g.exit_zero && report.fails(g.fail_on.into()) {
         Code::Findings
     } else {

@@ -253,28 +253,189 @@ fn is_manifest(p: &Path) -> bool {
     )
 }
 
-/// Expands the inputs: files as given, directories recursively (sorted, so
-/// output order is stable), `-` for stdin.
-fn expand(inputs: &[PathBuf], out: &mut Vec<PathBuf>, errors: &mut Vec<ManifestError>) {
-    for p in inputs {
-        if p.as_os_str() == "-" {
-            out.push(p.clone());
-        } else if p.is_dir() {
-            match std::fs::read_dir(p) {
-                Ok(rd) => {
-                    let mut entries: Vec<PathBuf> =
-                        rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                    entries.sort();
-                    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) =
-                        entries.into_iter().partition(|e| e.is_dir());
-                    out.extend(files.into_iter().filter(|f| is_manifest(f)));
-                    expand(&dirs, out, errors);
-                }
-                Err(e) => errors.push(io_error(p, &e)),
-            }
-        } else {
-            out.push(p.clone());
+/// What one input (a path given on the command line, or `-`) held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputRead {
+    /// The input as given.
+    pub input: String,
+    pub stdin: bool,
+    pub dir: bool,
+    /// Manifest files read (a file input or stdin counts as one).
+    pub files: usize,
+    pub bytes: u64,
+    /// Files in a directory skipped for their extension (not .yaml/.yml/.json).
+    pub skipped: usize,
+    /// Files and directories skipped by `--exclude`.
+    pub excluded: usize,
+    /// Kubernetes objects (documents with a `kind`, List items expanded).
+    pub objects: usize,
+    /// Why the input itself could not be read.
+    pub error: Option<String>,
+}
+
+impl InputRead {
+    /// `stdin: 0 bytes`, `k8s/: 3 manifest files, 2 other files skipped`, …
+    pub fn describe(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        if let Some(e) = &self.error {
+            return format!("{}: {e}", self.input);
         }
+        let no_kind = if self.objects == 0 && self.bytes > 0 {
+            ", no document with a `kind`"
+        } else {
+            ""
+        };
+        if self.stdin {
+            return format!(
+                "stdin: {}{no_kind}",
+                plural(self.bytes as usize, "byte", "bytes")
+            );
+        }
+        if self.dir {
+            let mut parts = vec![if self.files == 0 {
+                "no .yaml, .yml or .json file".to_string()
+            } else {
+                format!(
+                    "{}{no_kind}",
+                    plural(self.files, "manifest file", "manifest files")
+                )
+            }];
+            if self.skipped > 0 {
+                parts.push(format!(
+                    "{} skipped",
+                    plural(self.skipped, "other file", "other files")
+                ));
+            }
+            if self.excluded > 0 {
+                parts.push(format!("{} excluded", self.excluded));
+            }
+            return format!(
+                "{}/: {}",
+                self.input.trim_end_matches('/'),
+                parts.join(", ")
+            );
+        }
+        format!(
+            "{}: {}{no_kind}",
+            self.input,
+            plural(self.bytes as usize, "byte", "bytes")
+        )
+    }
+}
+
+/// Everything [`load_paths_with`] read.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub set: ObjectSet,
+    /// One per file that could not be read or parsed.
+    pub errors: Vec<ManifestError>,
+    /// One per input, in order.
+    pub inputs: Vec<InputRead>,
+}
+
+impl Loaded {
+    /// Manifest files read, over all inputs.
+    pub fn files(&self) -> usize {
+        self.inputs.iter().map(|i| i.files).sum()
+    }
+
+    /// "read 0 Kubernetes objects from 1 input (stdin: 0 bytes)": what a run
+    /// that found nothing to check tells the user, naming each input.
+    pub fn summary(&self) -> String {
+        let n = self.set.objects.len();
+        let k = self.inputs.len();
+        let files = self.files();
+        let mut s = format!(
+            "read {n} Kubernetes object{} from {k} input{}",
+            if n == 1 { "" } else { "s" },
+            if k == 1 { "" } else { "s" }
+        );
+        if n > 0 && (files != k || self.inputs.iter().any(|i| i.dir)) {
+            s.push_str(&format!(
+                ", {files} manifest file{}",
+                if files == 1 { "" } else { "s" }
+            ));
+        }
+        let detail: Vec<String> = self
+            .inputs
+            .iter()
+            .filter(|i| n == 0 || i.error.is_some() || i.objects == 0 || i.excluded > 0)
+            .map(InputRead::describe)
+            .collect();
+        if !detail.is_empty() {
+            s.push_str(&format!(" ({})", detail.join("; ")));
+        }
+        s
+    }
+}
+
+/// Options for [`load_paths_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// Namespace for namespace-less objects.
+    pub default_ns: &'a str,
+    /// `--exclude` patterns, applied to paths found while walking a
+    /// directory (see [`crate::glob::path_excluded`]).
+    pub exclude: &'a [String],
+}
+
+/// Walks a directory: manifest files, sorted, recursively, so output order
+/// is stable. `rel` is the path below the input directory.
+fn walk(
+    dir: &Path,
+    rel: &str,
+    opts: &LoadOptions,
+    read: &mut InputRead,
+    out: &mut Vec<PathBuf>,
+    errors: &mut Vec<ManifestError>,
+) {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            errors.push(io_error(dir, &e));
+            return;
+        }
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|e| e.is_dir());
+    let child = |p: &Path| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        }
+    };
+    for f in files {
+        let r = child(&f);
+        if opts
+            .exclude
+            .iter()
+            .any(|p| crate::glob::path_excluded(p, &r, false))
+        {
+            read.excluded += 1;
+        } else if is_manifest(&f) {
+            out.push(f);
+        } else {
+            read.skipped += 1;
+        }
+    }
+    for d in dirs {
+        let r = child(&d);
+        if opts
+            .exclude
+            .iter()
+            .any(|p| crate::glob::path_excluded(p, &r, true))
+        {
+            read.excluded += 1;
+            continue;
+        }
+        walk(&d, &r, opts, read, out, errors);
     }
 }
 
@@ -290,37 +451,71 @@ fn io_error(p: &Path, e: &std::io::Error) -> ManifestError {
 /// Loads every input; returns the objects that could be read and one error
 /// per input that could not.
 pub fn load_paths(inputs: &[PathBuf], default_ns: &str) -> (ObjectSet, Vec<ManifestError>) {
-    let mut set = ObjectSet::default();
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
-    expand(inputs, &mut files, &mut errors);
-    for f in files {
-        let (name, text) = if f.as_os_str() == "-" {
-            let mut s = String::new();
-            match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
-                Ok(_) => ("-".to_string(), s),
-                Err(e) => {
-                    errors.push(io_error(&f, &e));
-                    continue;
-                }
-            }
-        } else {
-            match std::fs::read(&f) {
-                Ok(bytes) => (
-                    f.display().to_string(),
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ),
-                Err(e) => {
-                    errors.push(io_error(&f, &e));
-                    continue;
-                }
-            }
+    let l = load_paths_with(
+        inputs,
+        &LoadOptions {
+            default_ns,
+            exclude: &[],
+        },
+    );
+    (l.set, l.errors)
+}
+
+/// [`load_paths`] with `--exclude` and a record of what each input held.
+pub fn load_paths_with(inputs: &[PathBuf], opts: &LoadOptions) -> Loaded {
+    let mut l = Loaded::default();
+    for p in inputs {
+        let mut read = InputRead {
+            input: p.display().to_string(),
+            ..InputRead::default()
         };
-        if let Err(e) = load_into(&mut set, &text, &name, default_ns) {
-            errors.push(e);
+        let mut files = Vec::new();
+        if p.as_os_str() == "-" {
+            read.stdin = true;
+            files.push(p.clone());
+        } else if p.is_dir() {
+            read.dir = true;
+            walk(p, "", opts, &mut read, &mut files, &mut l.errors);
+        } else {
+            files.push(p.clone());
         }
+        let before = l.set.objects.len();
+        for f in files {
+            let (name, text) = if f.as_os_str() == "-" {
+                let mut s = String::new();
+                match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+                    Ok(_) => ("-".to_string(), s),
+                    Err(e) => {
+                        read.error = Some(format!("cannot read: {e}"));
+                        l.errors.push(io_error(&f, &e));
+                        continue;
+                    }
+                }
+            } else {
+                match std::fs::read(&f) {
+                    Ok(bytes) => (
+                        f.display().to_string(),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    ),
+                    Err(e) => {
+                        if !read.dir {
+                            read.error = Some(format!("cannot read: {e}"));
+                        }
+                        l.errors.push(io_error(&f, &e));
+                        continue;
+                    }
+                }
+            };
+            read.files += 1;
+            read.bytes += text.len() as u64;
+            if let Err(e) = load_into(&mut l.set, &text, &name, opts.default_ns) {
+                l.errors.push(e);
+            }
+        }
+        read.objects = l.set.objects.len() - before;
+        l.inputs.push(read);
     }
-    (set, errors)
+    l
 }
 
 /// One step of a field path: `spec`, `ingress`, `[0]`.

@@ -123,9 +123,20 @@ pub fn injected(ix: &Index, p: &PodLike) -> bool {
 
 /// `istio-injection=enabled` or an `istio.io/rev` label on the namespace.
 pub fn namespace_injected(ix: &Index, ns: &str) -> bool {
-    ix.namespace(ns).is_some_and(|n| {
+    let said = ix.namespace(ns).map(|n| {
         n.label("istio-injection") == Some("enabled") || n.label("istio.io/rev").is_some()
-    })
+    });
+    match said {
+        Some(true) => true,
+        // `--mesh istio`: a namespace that does not opt out is injected.
+        _ => {
+            ix.assumed_mesh == Some(super::AssumedMesh::Istio)
+                && !SYSTEM_NS.contains(&ns)
+                && ix
+                    .namespace(ns)
+                    .is_none_or(|n| n.label("istio-injection") != Some("disabled"))
+        }
+    }
 }
 
 fn istio_config_present(ix: &Index) -> bool {
@@ -307,9 +318,12 @@ fn service_ports(ix: &Index, present: bool, out: &mut Vec<Fact>) {
             continue;
         }
         let meshed = service_meshed(ix, svc, present) && !known_not_istio(ix, svc);
-        // Headless + HTTP port is the seed 003 setup on its own; judge it
-        // unless the Service is known to be outside Istio.
-        let headless_judged = meshed || !known_not_istio(ix, svc);
+        // Headless + HTTP port breaks only under Istio: judge it on the same
+        // evidence as port naming (injected namespace or pods, Istio
+        // configuration in the set, `--mesh istio`). Plain app manifests
+        // with a headless gRPC Service are common (Linkerd's emojivoto and
+        // nodevoto demos) and say nothing about Istio.
+        let headless_judged = meshed;
         let headless = svc
             .value
             .pointer("/spec/clusterIP")
@@ -607,6 +621,30 @@ fn dr_originates_tls(dr: &Object, port: Option<i64>) -> Option<(String, String)>
         })
 }
 
+/// Does a VirtualService `http:` route send to `host` on port `port`? Then
+/// plain HTTP arrives there (from an egress gateway that terminated the
+/// mesh mTLS, or a sidecar), and a DestinationRule originating TLS on that
+/// port is the documented egress TLS origination, not double encryption
+/// (istio.io "Egress Gateways with TLS Origination": ServiceEntry port 443
+/// HTTPS, DestinationRule SIMPLE on 443, gateway route to port 443).
+fn http_routed_to(ix: &Index, host: &str, port: i64) -> bool {
+    ix.of_kind("VirtualService").any(|vs| {
+        vs.value
+            .pointer("/spec/http")
+            .and_then(|h| h.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("route").and_then(|r| r.as_array()))
+            .flatten()
+            .any(|d| {
+                d.pointer("/destination/host")
+                    .and_then(|h| h.as_str())
+                    .is_some_and(|h| hosts_intersect(&fqdn(h, vs.namespace()), host))
+                    && d.pointer("/destination/port/number").and_then(int) == Some(port)
+            })
+    })
+}
+
 fn serviceentries(ix: &Index, out: &mut Vec<Fact>) {
     for se in ix.of_kind("ServiceEntry") {
         let hosts: Vec<&str> = se
@@ -659,6 +697,7 @@ fn serviceentries(ix: &Index, out: &mut Vec<Fact>) {
             }
             if matches!(proto.as_str(), "HTTPS" | "TLS")
                 && let Some((dr, (field, mode))) = originating
+                && !hosts.iter().any(|h| http_routed_to(ix, h, number))
             {
                 out.push(
                         Fact::new(
@@ -757,6 +796,14 @@ fn servers<'a>(ix: &Index<'a>) -> Vec<Server<'a>> {
         }
     }
     out
+}
+
+/// One Gateway, or two definitions of the same Gateway (same namespace and
+/// name) in different files: `kubectl apply` keeps only the last, so they
+/// never run side by side (istio.io task steps redefine `mygateway`).
+fn same_object(a: &Object, b: &Object) -> bool {
+    std::ptr::eq(a, b)
+        || (a.kind() == b.kind() && a.namespace() == b.namespace() && a.name() == b.name())
 }
 
 fn gw_selector(gw: &Object) -> Selector {
@@ -1002,7 +1049,7 @@ fn gateways_share_cert(ix: &Index, out: &mut Vec<Fact>) {
     let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
     for a in srv.iter().filter(|s| s.cert.is_some()) {
         for b in srv.iter().filter(|s| s.cert == a.cert) {
-            if std::ptr::eq(a.gw, b.gw) {
+            if same_object(a.gw, b.gw) {
                 continue;
             }
             // Istio's GatewayDuplicateCertificate: gateway A is flagged when
@@ -1045,7 +1092,7 @@ fn gateways_port_conflict(ix: &Index, out: &mut Vec<Fact>) {
     let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
     for a in &srv {
         for b in &srv {
-            if std::ptr::eq(a.gw, b.gw) || a.number != b.number || a.number == 0 {
+            if same_object(a.gw, b.gw) || a.number != b.number || a.number == 0 {
                 continue;
             }
             if a.port_name == b.port_name && a.protocol == b.protocol {
@@ -1086,6 +1133,97 @@ fn gateways_port_conflict(ix: &Index, out: &mut Vec<Fact>) {
     }
 }
 
+/// Why a load balancer in front of `svc` re-encrypts to it without SNI, if
+/// its annotations (or an Ingress routing to it) say so, with the command
+/// that stops it. Sources: istio/istio#31421 (an AWS load balancer that
+/// terminates TLS "will re-initiate TLS but without SNI"),
+/// aws-samples/eks-alb-istio-with-tls#9 (ALB does not forward SNI),
+/// knative/serving#12376 (Google Cloud HTTPS load balancer to the gateway's
+/// 443: filter_chain_not_found).
+fn lb_reencrypts_without_sni(ix: &Index, svc: &Object) -> Option<(String, String)> {
+    let ann = |k: &str| svc.annotation(k).map(|v| v.trim().to_ascii_lowercase());
+    let (ns, name) = (svc.namespace(), svc.name());
+    if let Some(p) = ann("service.beta.kubernetes.io/aws-load-balancer-backend-protocol")
+        && matches!(p.as_str(), "ssl" | "https")
+    {
+        return Some((
+            format!(
+                "its AWS load balancer re-encrypts to it (Service {ns}/{name} annotation aws-load-balancer-backend-protocol: {p})"
+            ),
+            format!(
+                "# pass the client's TLS (and SNI) through: the load balancer stops terminating TLS\nkubectl annotate service {name} -n {ns} service.beta.kubernetes.io/aws-load-balancer-ssl-cert- service.beta.kubernetes.io/aws-load-balancer-backend-protocol-"
+            ),
+        ));
+    }
+    for key in [
+        "cloud.google.com/app-protocols",
+        "service.alpha.kubernetes.io/app-protocols",
+    ] {
+        if let Some(p) = ann(key)
+            && (p.contains("\"https\"") || p.contains("\"http2\""))
+        {
+            return Some((
+                format!(
+                    "a Google Cloud HTTP(S) load balancer connects to it over TLS (Service {ns}/{name} annotation {key})"
+                ),
+                format!(
+                    "# let the load balancer reach the gateway's plain HTTP server instead (TLS ends at the load balancer)\nkubectl annotate service {name} -n {ns} --overwrite {key}='{{\"<port-name>\":\"HTTP\"}}'   # <port-name>: the Service port the load balancer uses"
+                ),
+            ));
+        }
+    }
+    ix.of_kind_in("Ingress", ns)
+        .into_iter()
+        .find(|ing| {
+            ing.annotation("alb.ingress.kubernetes.io/backend-protocol")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+                && ingress_backends(ing).any(|n| n == name)
+        })
+        .map(|ing| {
+            (
+                format!(
+                    "ALB Ingress {}/{} re-encrypts to it (alb.ingress.kubernetes.io/backend-protocol: HTTPS)",
+                    ing.namespace(),
+                    ing.name()
+                ),
+                format!(
+                    "# let the ALB reach the gateway's plain HTTP server instead (TLS ends at the ALB); point the Ingress backend at the gateway's HTTP port\nkubectl annotate ingress {} -n {} --overwrite alb.ingress.kubernetes.io/backend-protocol=HTTP",
+                    ing.name(),
+                    ing.namespace()
+                ),
+            )
+        })
+}
+
+/// The Service names an Ingress routes to (default backend and rules).
+fn ingress_backends<'a>(ing: &'a Object) -> impl Iterator<Item = &'a str> + 'a {
+    let spec = ing.spec();
+    let default = spec.pointer("/defaultBackend/service/name");
+    let rules = spec
+        .get("rules")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .flat_map(|r| {
+            r.pointer("/http/paths")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.pointer("/backend/service/name"))
+        });
+    default.into_iter().chain(rules).filter_map(|v| v.as_str())
+}
+
+/// Two facts about TLS servers that list specific hosts (so the filter
+/// chain is chosen by SNI):
+///
+/// * `gateway-tls-requires-sni` for every such server. That is the norm
+///   (Istio's secure-gateways task is a single-host SIMPLE server with a
+///   credentialName), so it only corroborates a `filter_chain_not_found`
+///   seen in evidence; on its own it is not a misconfiguration.
+/// * `gateway-sni-not-forwarded` when the manifests also show a load
+///   balancer that re-encrypts to the gateway's Service without SNI: then
+///   every request through it fails, which `check` can say before shipping.
 fn gateway_sni(ix: &Index, out: &mut Vec<Fact>) {
     for s in servers(ix) {
         if !matches!(s.protocol.as_str(), "HTTPS" | "TLS") || s.hosts.is_empty() {
@@ -1094,6 +1232,8 @@ fn gateway_sni(ix: &Index, out: &mut Vec<Fact>) {
         if s.hosts.iter().any(|h| h == "*") {
             continue;
         }
+        let host = s.hosts.first().cloned().unwrap_or_default();
+        let shown_host = host.replace('*', "app");
         out.push(
             Fact::new(
                 "gateway-tls-requires-sni",
@@ -1108,14 +1248,55 @@ fn gateway_sni(ix: &Index, out: &mut Vec<Fact>) {
                 ),
             )
             .var("port", s.number.to_string())
-            .var("service", s.hosts.first().cloned().unwrap_or_default())
+            .var("service", host.clone())
             .patch(format!(
-                "curl --resolve {}:{}:<gateway-ip> https://{}/   # sends SNI; or set hosts: [\"*\"] on the server",
-                s.hosts.first().cloned().unwrap_or_default().replace('*', "app"),
+                "curl --resolve {shown_host}:{}:<gateway-ip> https://{shown_host}/   # sends SNI {shown_host}, as DNS would",
                 s.number,
-                s.hosts.first().cloned().unwrap_or_default().replace('*', "app")
             )),
         );
+        let terminates = matches!(
+            s.tls_mode
+                .as_deref()
+                .map(str::to_ascii_uppercase)
+                .as_deref(),
+            None | Some("SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL")
+        );
+        if !terminates {
+            continue;
+        }
+        let sel = gw_selector(s.gw);
+        if sel.is_empty() {
+            continue;
+        }
+        for svc in ix.of_kind("Service") {
+            let ssel =
+                Selector::from_map(svc.value.pointer("/spec/selector").unwrap_or(&Value::Null));
+            if ssel.is_empty() || !(sel.is_subset_of(&ssel) || ssel.is_subset_of(&sel)) {
+                continue;
+            }
+            let Some((why, patch)) = lb_reencrypts_without_sni(ix, svc) else {
+                continue;
+            };
+            out.push(
+                Fact::new(
+                    "gateway-sni-not-forwarded",
+                    s.gw.at(format!("spec.servers[{}].hosts", s.index)),
+                    format!(
+                        "Gateway {}/{} port {} ({}) matches only SNI {}, but {why}, and such load balancers send no SNI: every request through it fails with filter_chain_not_found",
+                        s.gw.namespace(),
+                        s.gw.name(),
+                        s.number,
+                        s.protocol,
+                        s.hosts.join(", ")
+                    ),
+                )
+                .var("port", s.number.to_string())
+                .var("service", host.clone())
+                .related(svc.origin.clone())
+                .patch(patch),
+            );
+            break;
+        }
     }
 }
 
@@ -1179,8 +1360,13 @@ mod tests {
     use crate::collect::manifests::load_str;
 
     fn run(yaml: &str) -> Vec<Fact> {
+        run_assuming(yaml, None)
+    }
+
+    fn run_assuming(yaml: &str, mesh: Option<crate::facts::AssumedMesh>) -> Vec<Fact> {
         let set = load_str(yaml, "t.yaml", "default").unwrap();
-        let ix = Index::new(&set);
+        let mut ix = Index::new(&set);
+        ix.assumed_mesh = mesh;
         let mut out = Vec::new();
         facts(&ix, &mut out);
         out
@@ -1269,18 +1455,25 @@ mod tests {
     }
 
     #[test]
-    fn a_headless_http_service_is_judged_without_istio_markers_but_not_for_linkerd_workloads() {
+    fn a_headless_http_service_is_judged_only_with_istio_evidence_or_mesh_istio() {
         let Ok(t) = std::fs::read_to_string(
             "/work/shared/corpus/istio/manifests/istio-io-headless-nginx-503-UC.yaml",
         ) else {
             return;
         };
-        assert_eq!(names(&run(&t)), ["headless-service-http-port"]);
+        // Plain app manifests say nothing about Istio (Linkerd's demos
+        // ship headless gRPC Services like this).
+        assert!(run(&t).is_empty());
+        let istio = Some(crate::facts::AssumedMesh::Istio);
+        assert_eq!(
+            names(&run_assuming(&t, istio)),
+            ["headless-service-http-port"]
+        );
         let linkerd = t.replace(
             "    spec:\n      containers:",
             "      annotations: {linkerd.io/inject: enabled}\n    spec:\n      containers:",
         );
-        assert!(run(&linkerd).is_empty(), "{linkerd}");
+        assert!(run_assuming(&linkerd, istio).is_empty(), "{linkerd}");
     }
 
     #[test]
@@ -1600,5 +1793,93 @@ spec:
             )
             .is_empty()
         );
+    }
+
+    const SECURE_GW: &str = "
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mygateway, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    tls: {mode: SIMPLE, credentialName: httpbin-credential}
+    hosts: [httpbin.example.com]
+";
+
+    #[test]
+    fn a_single_host_simple_gateway_only_requires_sni_unless_a_load_balancer_drops_it() {
+        // Istio's secure-gateways task: the norm, evidence only.
+        assert_eq!(names(&run(SECURE_GW)), ["gateway-tls-requires-sni"]);
+        let f = run(SECURE_GW);
+        assert!(!f[0].patch.as_deref().unwrap_or("").contains("\"*\""));
+        let aws = format!(
+            "{SECURE_GW}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n  namespace: istio-system\n  annotations:\n    service.beta.kubernetes.io/aws-load-balancer-backend-protocol: ssl\nspec:\n  type: LoadBalancer\n  selector: {{app: istio-ingressgateway, istio: ingressgateway}}\n  ports: [{{name: https, port: 443, targetPort: 8443}}]\n"
+        );
+        let f = run(&aws);
+        assert_eq!(
+            names(&f),
+            ["gateway-tls-requires-sni", "gateway-sni-not-forwarded"]
+        );
+        assert!(f[1].patch.as_deref().unwrap_or("").contains(
+            "kubectl annotate service istio-ingressgateway -n istio-system service.beta.kubernetes.io/aws-load-balancer-ssl-cert-"
+        ));
+        // An ALB Ingress re-encrypting to the gateway Service.
+        let alb = format!(
+            "{SECURE_GW}---\napiVersion: v1\nkind: Service\nmetadata: {{name: gw, namespace: default}}\nspec:\n  selector: {{istio: ingressgateway}}\n  ports: [{{port: 443}}]\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: default\n  annotations: {{alb.ingress.kubernetes.io/backend-protocol: HTTPS}}\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {{service: {{name: gw, port: {{number: 443}}}}}}\n"
+        );
+        assert!(names(&run(&alb)).contains(&"gateway-sni-not-forwarded"));
+        // PASSTHROUGH: the client's own TLS reaches the gateway.
+        let pt = aws.replace(
+            "mode: SIMPLE, credentialName: httpbin-credential",
+            "mode: PASSTHROUGH",
+        );
+        assert_eq!(names(&run(&pt)), ["gateway-tls-requires-sni"]);
+    }
+
+    #[test]
+    fn the_same_gateway_redefined_in_another_file_does_not_conflict_with_itself() {
+        let mut set = load_str(SECURE_GW, "step1.yaml", "default").unwrap();
+        let step2 = SECURE_GW.replace("name: https,", "name: https-httpbin,");
+        crate::collect::manifests::load_into(&mut set, &step2, "step2.yaml", "default").unwrap();
+        let ix = Index::new(&set);
+        let mut out = Vec::new();
+        facts(&ix, &mut out);
+        assert!(
+            !names(&out).contains(&"gateways-port-conflict")
+                && !names(&out).contains(&"gateways-share-certificate"),
+            "{:?}",
+            names(&out)
+        );
+    }
+
+    #[test]
+    fn tls_origination_for_plain_http_routed_to_an_https_serviceentry_port_is_not_double_tls() {
+        let se_dr = "
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cnn}
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: originate}
+spec:
+  host: edition.cnn.com
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 443}
+      tls: {mode: SIMPLE}
+";
+        assert_eq!(
+            names(&run(se_dr)),
+            ["dr-originates-tls-to-https-serviceentry"]
+        );
+        let routed = format!(
+            "{se_dr}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: vs}}\nspec:\n  hosts: [edition.cnn.com]\n  gateways: [gw]\n  http:\n  - route:\n    - destination: {{host: edition.cnn.com, port: {{number: 443}}}}\n"
+        );
+        assert!(run(&routed).is_empty(), "{:?}", names(&run(&routed)));
     }
 }

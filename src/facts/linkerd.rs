@@ -100,7 +100,18 @@ pub fn meshed(ix: &Index, p: &PodLike) -> bool {
     match p.annotation(INJECT_ANN) {
         Some("enabled" | "ingress") => true,
         Some("disabled") => false,
-        _ => ix.namespace_annotation(p.namespace(), INJECT_ANN) == Some("enabled"),
+        _ => match ix.namespace_annotation(p.namespace(), INJECT_ANN) {
+            Some("enabled") => true,
+            Some(_) => false,
+            // `--mesh linkerd`: a namespace that says nothing is injected.
+            None => {
+                ix.assumed_mesh == Some(super::AssumedMesh::Linkerd)
+                    && !matches!(
+                        p.namespace(),
+                        "kube-system" | "kube-public" | "kube-node-lease" | "linkerd"
+                    )
+            }
+        },
     }
 }
 
@@ -597,9 +608,26 @@ fn trust_anchor(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
     }
 }
 
+/// Has the API server admitted this Pod (so the injector has had its
+/// turn)? A Pod read from a cluster or a bundle carries a status, a uid, a
+/// creation time, a node or an owner; a Pod in a manifest carries none of
+/// them, and its missing proxy is what injection will add, not a symptom.
+fn admitted(p: &PodLike) -> bool {
+    let v = &p.obj.value;
+    v.get("status").is_some_and(|s| !s.is_null())
+        || [
+            "/metadata/uid",
+            "/metadata/creationTimestamp",
+            "/metadata/ownerReferences",
+            "/spec/nodeName",
+        ]
+        .iter()
+        .any(|k| v.pointer(k).is_some())
+}
+
 fn missing_proxy(ix: &Index, out: &mut Vec<Fact>) {
     for p in ix.pods.iter().filter(|p| p.is_pod()) {
-        if p.has_container("linkerd-proxy") {
+        if p.has_container("linkerd-proxy") || !admitted(p) {
             continue;
         }
         let pod_says = p.annotation(INJECT_ANN);
@@ -947,5 +975,25 @@ spec:
             "  initContainers: [{name: linkerd-proxy, restartPolicy: Always}]\n  containers: [{name: web}]",
         );
         assert!(run(&native).is_empty());
+    }
+
+    #[test]
+    fn a_pod_in_a_manifest_has_not_met_the_injector_and_is_not_missing_its_proxy() {
+        // linkerd.io egress task: a client Pod applied to an injected namespace.
+        let y = "
+kind: Namespace
+metadata: {name: egress-test, annotations: {linkerd.io/inject: enabled}}
+---
+kind: Pod
+metadata: {name: client, namespace: egress-test}
+spec:
+  containers: [{name: client, image: curlimages/curl}]
+";
+        assert!(run(y).is_empty());
+        let live = y.replace(
+            "  containers: [{name: client, image: curlimages/curl}]",
+            "  containers: [{name: client, image: curlimages/curl}]\nstatus: {phase: Running}",
+        );
+        assert_eq!(names(&run(&live)), ["meshed-pod-missing-proxy"]);
     }
 }

@@ -201,7 +201,7 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
     ),
     (
         "meshed-pod-missing-proxy",
-        "A pod in an injection-enabled namespace/workload runs without the linkerd-proxy container.",
+        "An admitted pod (read from a cluster or bundle: it has a status, uid, owner or node) in an injection-enabled namespace/workload runs without the linkerd-proxy container. A Pod in a manifest has not met the injector yet and is not reported.",
     ),
     (
         "dr-tls-disables-mtls-under-strict",
@@ -217,7 +217,7 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
     ),
     (
         "headless-service-http-port",
-        "A headless Service (clusterIP: None) exposes an HTTP-named port, which breaks pod-IP access under STRICT mTLS.",
+        "A headless Service (clusterIP: None) on the Istio mesh (injected namespace or pods, Istio configuration in the set, or --mesh istio) exposes an HTTP-named port, which breaks pod-IP access under STRICT mTLS.",
     ),
     (
         "serviceentry-https-declared-http",
@@ -241,7 +241,11 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
     ),
     (
         "gateway-tls-requires-sni",
-        "An HTTPS/TLS Gateway server lists specific hosts (no \"*\"), so clients and load balancers that send no SNI match no filter chain.",
+        "An HTTPS/TLS Gateway server lists specific hosts (no \"*\"), so clients and load balancers that send no SNI match no filter chain. The norm for HTTPS gateways (Istio's secure-gateways task): evidence, not a misconfiguration on its own.",
+    ),
+    (
+        "gateway-sni-not-forwarded",
+        "An HTTPS/TLS Gateway server that terminates TLS lists specific hosts, and its Service sits behind a load balancer the manifests show re-encrypting without SNI (AWS aws-load-balancer-backend-protocol ssl/https, Google Cloud app-protocols HTTPS/HTTP2, an ALB Ingress with backend-protocol HTTPS).",
     ),
     (
         "envoyfilter-relative-without-priority",
@@ -260,7 +264,8 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
 /// Computes every fact over an object set. Pure: objects in, facts out, in
 /// a stable order (by module, then by object order in the set).
 pub fn derive(objects: &ObjectSet, opts: &FactOptions) -> Vec<Fact> {
-    let ix = workloads::Index::new(objects);
+    let mut ix = workloads::Index::new(objects);
+    ix.assumed_mesh = opts.mesh;
     let mut out = Vec::new();
     workloads::facts(&ix, &mut out);
     linkerd::facts(&ix, opts, &mut out);
@@ -337,6 +342,15 @@ impl Fact {
     }
 }
 
+/// The mesh a run is told injects the workloads (`check --mesh`), for
+/// manifests that do not say so themselves: app manifests without the
+/// Namespace whose label or annotation turns injection on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssumedMesh {
+    Istio,
+    Linkerd,
+}
+
 /// Knobs for fact derivation.
 #[derive(Debug, Clone)]
 pub struct FactOptions {
@@ -344,6 +358,9 @@ pub struct FactOptions {
     pub cert_warn: std::time::Duration,
     /// "Now", for expiry checks (fixed in tests).
     pub now: std::time::SystemTime,
+    /// Treat every namespace that does not opt out (and is not a system
+    /// namespace) as injected by this mesh; `None` infers it from the objects.
+    pub mesh: Option<AssumedMesh>,
 }
 
 impl Default for FactOptions {
@@ -351,6 +368,7 @@ impl Default for FactOptions {
         FactOptions {
             cert_warn: std::time::Duration::from_secs(30 * 24 * 3600),
             now: std::time::SystemTime::now(),
+            mesh: None,
         }
     }
 }

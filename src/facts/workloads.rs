@@ -2,8 +2,8 @@
 //!
 //! Owns the shared [`Index`] every fact module reads: objects by kind,
 //! namespaces, Services by name, and *pod-likes* — Pods plus the pod
-//! templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
-//! CronJobs, so that selectors can be evaluated against plain manifests where
+//! templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
+//! CronJobs and Argo Rollouts, so that selectors can be evaluated against plain manifests where
 //! no Pod exists yet. Pod-likes are indexed by namespace and by each label
 //! pair, so selector matching stays linear in the number of objects.
 //!
@@ -156,6 +156,8 @@ pub struct Index<'a> {
     by_kind_ns: HashMap<(&'a str, &'a str), Vec<usize>>,
     namespaces: HashMap<&'a str, &'a Object>,
     services: HashMap<(&'a str, &'a str), usize>,
+    /// `check --mesh`: the mesh assumed to inject namespaces that say nothing.
+    pub assumed_mesh: Option<super::AssumedMesh>,
 }
 
 impl<'a> Index<'a> {
@@ -169,6 +171,7 @@ impl<'a> Index<'a> {
             by_kind_ns: HashMap::new(),
             namespaces: HashMap::new(),
             services: HashMap::new(),
+            assumed_mesh: None,
         };
         for (i, o) in set.objects.iter().enumerate() {
             let kind = o.kind();
@@ -180,12 +183,15 @@ impl<'a> Index<'a> {
             let v = &o.value;
             let (tpl, path): (Option<&Value>, &'static str) = match kind {
                 "Pod" => (Some(v), ""),
+                // Argo Rollouts' Rollout holds a Deployment-shaped template
+                // (absent when it uses `workloadRef` to a Deployment).
                 "Deployment"
                 | "StatefulSet"
                 | "DaemonSet"
                 | "ReplicaSet"
                 | "Job"
-                | "ReplicationController" => (v.pointer("/spec/template"), "spec.template"),
+                | "ReplicationController"
+                | "Rollout" => (v.pointer("/spec/template"), "spec.template"),
                 "CronJob" => (
                     v.pointer("/spec/jobTemplate/spec/template"),
                     "spec.jobTemplate.spec.template",
@@ -202,9 +208,11 @@ impl<'a> Index<'a> {
             };
             if let Some(t) = tpl {
                 let replicas = match kind {
-                    "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
-                        Some(v.pointer("/spec/replicas").and_then(int).unwrap_or(1))
-                    }
+                    "Deployment"
+                    | "StatefulSet"
+                    | "ReplicaSet"
+                    | "ReplicationController"
+                    | "Rollout" => Some(v.pointer("/spec/replicas").and_then(int).unwrap_or(1)),
                     _ => None,
                 };
                 ix.pods.push(PodLike {
@@ -860,5 +868,43 @@ status:
     fn pods_without_status_from_plain_manifests_raise_no_status_facts() {
         let y = "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: a}]}\n";
         assert!(facts_of(y).is_empty());
+    }
+
+    #[test]
+    fn an_argo_rollout_template_is_a_workload_a_service_can_select() {
+        let y = "
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: istio-host-split}
+spec:
+  selector: {matchLabels: {app: istio-host-split}}
+  template:
+    metadata: {labels: {app: istio-host-split}}
+    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: istio-host-split-canary}
+spec:
+  selector: {app: istio-host-split}
+  ports: [{port: 80}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: other}
+spec:
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: other}]}
+";
+        let set = crate::collect::manifests::load_str(y, "t.yaml", "default").unwrap();
+        let ix = Index::new(&set);
+        let mut out = Vec::new();
+        facts(&ix, &mut out);
+        assert!(
+            !out.iter()
+                .any(|f| f.name == "service-selector-matches-no-pod"),
+            "{out:?}"
+        );
     }
 }

@@ -58,9 +58,17 @@ fn line(f: &Finding) -> String {
     format!("::{cmd} {}::{}", props.join(","), esc_data(&text))
 }
 
-/// One workflow command per finding, then a summary line.
+/// One workflow command per finding, and one `::error` per input that
+/// could not be read. Only workflow commands: the summary line is the
+/// CLI's, on stderr.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(e) = &report.error {
+        out.push_str(&format!(
+            "::error title=meshdoc checked nothing::{}\n",
+            esc_data(&e.message)
+        ));
+    }
     for f in &report.findings {
         out.push_str(&line(f));
         out.push('\n');
@@ -71,7 +79,6 @@ pub fn render(report: &Report) -> String {
             esc_data(&format!("{}: {}", m.what, m.reason))
         ));
     }
-    out.push_str(&format!("meshdoc: {} finding(s)\n", report.findings.len()));
     out
 }
 

@@ -28,7 +28,21 @@ pub fn esc(s: &str) -> String {
 /// Renders the report as JUnit XML.
 pub fn render(report: &Report, rules: &RuleSet) -> String {
     let mut ids: Vec<String> = Vec::new();
-    if report.command == "check" {
+    // What could not be read; a run that read nothing lists no rule as
+    // passing, only the failure to read.
+    let unreadable: Vec<(String, String)> = report
+        .error
+        .iter()
+        .map(|e| ("nothing read".to_string(), e.message.clone()))
+        .chain(
+            report
+                .missing
+                .iter()
+                .filter(|m| m.what != "rules")
+                .map(|m| (m.what.clone(), m.reason.clone())),
+        )
+        .collect();
+    if report.command == "check" && report.error.is_none() {
         for r in &rules.rules {
             if r.signals
                 .iter()
@@ -43,8 +57,7 @@ pub fn render(report: &Report, rules: &RuleSet) -> String {
             ids.push(f.id.clone());
         }
     }
-    let total_fail =
-        report.findings.len() + report.missing.iter().filter(|m| m.what != "rules").count();
+    let total_fail = report.findings.len() + unreadable.len();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -58,7 +71,7 @@ pub fn render(report: &Report, rules: &RuleSet) -> String {
                 .count()
                 .max(1))
             .sum::<usize>()
-            + report.missing.iter().filter(|m| m.what != "rules").count(),
+            + unreadable.len(),
         total_fail
     );
     for id in &ids {
@@ -124,23 +137,18 @@ pub fn render(report: &Report, rules: &RuleSet) -> String {
         }
         out.push_str("  </testsuite>\n");
     }
-    let unreadable: Vec<_> = report
-        .missing
-        .iter()
-        .filter(|m| m.what != "rules")
-        .collect();
     if !unreadable.is_empty() {
         let _ = writeln!(
             out,
             "  <testsuite name=\"meshdoc-input\" tests=\"{0}\" failures=\"{0}\" errors=\"0\">",
             unreadable.len()
         );
-        for m in unreadable {
+        for (what, reason) in &unreadable {
             let _ = writeln!(
                 out,
                 "    <testcase classname=\"meshdoc-input\" name=\"{}\">\n      <failure type=\"error\" message=\"{}\"/>\n    </testcase>",
-                esc(&m.what),
-                esc(&m.reason)
+                esc(what),
+                esc(reason)
             );
         }
         out.push_str("  </testsuite>\n");

@@ -40,6 +40,10 @@ pub fn render(report: &Report) -> String {
         report.command,
         code(&report.input)
     );
+    if let Some(e) = &report.error {
+        let _ = writeln!(out, "**Nothing checked:** {}", cell(&e.message));
+        return out;
+    }
     if report.findings.is_empty() {
         out.push_str(if report.command == "check" {
             "No findings.\n"

@@ -125,6 +125,18 @@ pub struct Report {
     /// sits marked (live diagnosis only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Vec<Hop>>,
+    /// Set when the command could not do its job at all (`check` read no
+    /// Kubernetes object): every format says so instead of "no findings".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReportError>,
+}
+
+/// Why a run produced no answer at all (exit 2), e.g. `check` with empty
+/// stdin: `{"kind": "nothing-read", "message": "read 0 Kubernetes objects …"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportError {
+    pub kind: String,
+    pub message: String,
 }
 
 /// One hop of a request path: `client app`, `client proxy`, `server proxy :4143`, `server app`.
@@ -149,6 +161,7 @@ impl Report {
             missing: Vec::new(),
             notes: Vec::new(),
             path: None,
+            error: None,
         }
     }
 

@@ -154,12 +154,19 @@ pub fn render(report: &Report, rules: &RuleSet) -> String {
         })
         .collect();
     let notifications: Vec<Value> = report
-        .missing
+        .error
         .iter()
-        .map(|m| {
+        .map(|e| e.message.clone())
+        .chain(
+            report
+                .missing
+                .iter()
+                .map(|m| format!("{}: {}", m.what, m.reason)),
+        )
+        .map(|text| {
             json!({
                 "level": "error",
-                "message": {"text": format!("{}: {}", m.what, m.reason)},
+                "message": {"text": text},
             })
         })
         .collect();
@@ -174,7 +181,7 @@ pub fn render(report: &Report, rules: &RuleSet) -> String {
                 "rules": descs,
             }},
             "invocations": [{
-                "executionSuccessful": report.missing.iter().all(|m| m.what == "rules"),
+                "executionSuccessful": report.error.is_none() && report.missing.iter().all(|m| m.what == "rules"),
                 "toolExecutionNotifications": notifications,
             }],
             "results": results,

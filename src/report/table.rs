@@ -26,18 +26,39 @@ pub fn render(report: &Report, verbose: bool) -> String {
     for n in &report.notes {
         let _ = writeln!(out, "{}", strip_controls(n).dimmed());
     }
-    if report.findings.is_empty() {
+    if let Some(e) = &report.error {
         let _ = writeln!(
             out,
-            "{} {} in {}",
-            "✓".green(),
-            if report.command == "check" {
-                "no findings"
-            } else {
-                "no root cause found"
-            },
-            strip_controls(&report.input)
+            "{} nothing checked in {}: {}",
+            "✗".red(),
+            strip_controls(&report.input),
+            strip_controls(&e.message)
         );
+        render_missing(report, &mut out);
+        return out;
+    }
+    if report.findings.is_empty() {
+        let unreadable = report.missing.iter().any(|m| m.what != "rules");
+        let what = if report.command == "check" {
+            "no findings"
+        } else {
+            "no root cause found"
+        };
+        if unreadable {
+            // No tick: part of the input could not be read (exit 2).
+            let _ = writeln!(
+                out,
+                "{what} in what could be read of {}",
+                strip_controls(&report.input)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{} {what} in {}",
+                "✓".green(),
+                strip_controls(&report.input)
+            );
+        }
         render_missing(report, &mut out);
         return out;
     }
