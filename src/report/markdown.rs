@@ -41,7 +41,7 @@ pub fn render(report: &Report) -> String {
         code(&report.input)
     );
     if let Some(e) = &report.error {
-        let _ = writeln!(out, "**Nothing checked:** {}", cell(&e.message));
+        let _ = writeln!(out, "**Nothing checked:** {}", prose(&e.message));
         return out;
     }
     if report.findings.is_empty() {
