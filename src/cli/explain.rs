@@ -214,7 +214,6 @@ fn suggestions<'a>(input: &str, rules: &'a RuleSet) -> Vec<&'a str> {
 }
 
 pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
-    let rules = super::load_rules(g)?.for_mesh(a.mesh.mesh());
     let source = match (&a.file, a.input.as_slice()) {
         (Some(f), _) => Some(f.clone()),
         (None, [one]) if one == "-" => Some("-".to_string()),
@@ -223,17 +222,31 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
         ),
         (None, _) => None,
     };
+    let rules: RuleSet;
     let (report, stats, short) = match &source {
-        Some(f) => explain_source(&rules, f, a.kind.into())?,
+        Some(f) => {
+            rules = super::load_rules(g)?.for_mesh(a.mesh.mesh());
+            explain_source(&rules, f, a.kind.into())?
+        }
         None => {
             let text = a.input.join(" ");
             if text.trim().is_empty() {
                 bail!("the input is empty: nothing to explain");
             }
-            if let Some(rule) = rules.get(text.trim()) {
+            // A rule id or a bare symptom needs no signals: the quick load.
+            // Evidence text (a header, a log line) goes straight to the full one.
+            let quick = might_be_symptom(&text)
+                .then(|| super::load_rules_symptoms(g))
+                .transpose()?
+                .map(|r| r.for_mesh(a.mesh.mesh()));
+            if let Some(rule) = quick.as_ref().and_then(|q| q.get(text.trim())) {
                 show_rule(rule, g)?;
                 return Ok(Code::Clean);
             }
+            rules = match quick {
+                Some(q) if a.kind == KindArg::Auto && parse_query(text.trim(), &q).is_some() => q,
+                _ => super::load_rules(g)?.for_mesh(a.mesh.mesh()),
+            };
             let (report, stats) = explain_text(&rules, &text, a.kind.into(), &Origin::Arg);
             (report, stats, Some(text))
         }
@@ -281,6 +294,17 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
         bail!(msg);
     }
     emit(&report, g)
+}
+
+/// `true` when `text` could be a rule id or a bare symptom (`503 UF`,
+/// `fail-fast`, a details token): short, one line, none of the punctuation
+/// log lines and headers carry.
+fn might_be_symptom(text: &str) -> bool {
+    let t = text.trim();
+    t.len() <= 120
+        && !t.contains('\n')
+        && t.split_whitespace().count() <= 6
+        && !t.contains([':', '=', '"', '[', ']', '<', '>', '/', '\\', '(', ')'])
 }
 
 /// Up to this many bytes, a file or stdin is read whole (so `echo 503 |
@@ -386,13 +410,13 @@ pub fn rule_json(r: &Rule) -> serde_json::Value {
         },
         "signals": r.signals.iter().map(|s| serde_json::json!({"name": s.name, "family": s.kind.family(), "weight": s.weight, "note": s.note})).collect::<Vec<_>>(),
         "docs": {
-            "summary": r.docs.summary,
-            "why": r.docs.why,
-            "confirm": r.docs.confirm,
-            "fix": r.docs.fix,
-            "references": r.docs.references,
+            "summary": r.docs().summary,
+            "why": r.docs().why,
+            "confirm": r.docs().confirm,
+            "fix": r.docs().fix,
+            "references": r.docs().references,
         },
-        "versions": r.versions,
+        "versions": r.versions(),
     })
 }
 
@@ -406,8 +430,8 @@ pub fn rule_markdown(r: &Rule) -> String {
         "mesh: {:?} · severity: {:?} · source: {}\n",
         r.mesh, r.severity, r.path
     );
-    let _ = writeln!(o, "## What it means\n\n{}\n", r.docs.summary.trim());
-    let _ = writeln!(o, "## Why it happens\n\n{}\n", r.docs.why.trim());
+    let _ = writeln!(o, "## What it means\n\n{}\n", r.docs().summary.trim());
+    let _ = writeln!(o, "## Why it happens\n\n{}\n", r.docs().why.trim());
     let mut sym = Vec::new();
     if !r.symptoms.status.is_empty() {
         sym.push(format!(
@@ -436,8 +460,8 @@ pub fn rule_markdown(r: &Rule) -> String {
         let _ = writeln!(o, "Tell it apart: {q}\n");
     }
     for (title, steps) in [
-        ("How to confirm", &r.docs.confirm),
-        ("How to fix", &r.docs.fix),
+        ("How to confirm", &r.docs().confirm),
+        ("How to fix", &r.docs().fix),
     ] {
         let _ = writeln!(o, "## {title}\n");
         for s in steps {
@@ -448,9 +472,9 @@ pub fn rule_markdown(r: &Rule) -> String {
         }
         o.push('\n');
     }
-    if !r.versions.is_empty() {
+    if !r.versions().is_empty() {
         let _ = writeln!(o, "## Version notes\n");
-        for v in &r.versions {
+        for v in r.versions() {
             let _ = writeln!(
                 o,
                 "- **{}**: {}{}",
@@ -465,7 +489,7 @@ pub fn rule_markdown(r: &Rule) -> String {
         o.push('\n');
     }
     let _ = writeln!(o, "## References\n");
-    for rf in &r.docs.references {
+    for rf in &r.docs().references {
         let _ = writeln!(o, "- {}: {}", rf.title, rf.url);
     }
     o

@@ -117,6 +117,14 @@ pub fn load_rules(g: &Global) -> anyhow::Result<RuleSet> {
     Ok(crate::rules::load_rules_lean(&rule_dirs(g), g.no_builtin)?)
 }
 
+/// As [`load_rules`], only as far as a bare symptom needs (no signals).
+pub fn load_rules_symptoms(g: &Global) -> anyhow::Result<RuleSet> {
+    Ok(crate::rules::load::load_rules_symptoms(
+        &rule_dirs(g),
+        g.no_builtin,
+    )?)
+}
+
 /// As [`load_rules`], with the built-in rules' examples (`rules test|show`).
 pub fn load_rules_with_examples(g: &Global) -> anyhow::Result<RuleSet> {
     Ok(crate::rules::load_rules(&rule_dirs(g), g.no_builtin)?)

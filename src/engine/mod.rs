@@ -75,7 +75,7 @@ struct RuleAcc {
 /// The literal index of a pattern list, built once per process for the same
 /// list: a test or a `diagnose` that explains thousands of small inputs with
 /// one rule set builds it once, not per input.
-fn shared_index(pats: &[String]) -> std::sync::Arc<PatternIndex> {
+fn shared_index(pats: &[String], hints: &[Option<Vec<String>>]) -> std::sync::Arc<PatternIndex> {
     type Cache = Option<(Vec<String>, std::sync::Arc<PatternIndex>)>;
     static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(None);
     let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,7 +84,7 @@ fn shared_index(pats: &[String]) -> std::sync::Arc<PatternIndex> {
             return idx.clone();
         }
     }
-    let idx = std::sync::Arc::new(PatternIndex::new(pats));
+    let idx = std::sync::Arc::new(PatternIndex::with_hints(pats, hints));
     *c = Some((pats.to_vec(), idx.clone()));
     idx
 }
@@ -95,6 +95,8 @@ pub struct Matcher<'r> {
     /// Built on first use: a bare symptom (`explain 503`) never needs it.
     index: std::cell::OnceCell<std::sync::Arc<PatternIndex>>,
     pats: Vec<String>,
+    /// Required literals known without reading the pattern.
+    hints: Vec<Option<Vec<String>>>,
     /// pattern index → (rule, signal)
     text_map: Vec<(usize, usize)>,
     /// Scratch: candidate patterns of the current text.
@@ -108,11 +110,16 @@ pub struct Matcher<'r> {
 impl<'r> Matcher<'r> {
     pub fn new(rules: &'r RuleSet) -> Self {
         let mut pats = Vec::new();
+        let mut hints = Vec::new();
         let mut text_map = Vec::new();
         for (ri, r) in rules.rules.iter().enumerate() {
             for (si, s) in r.signals.iter().enumerate() {
-                if let SignalKind::Text { regex, .. } = &s.kind {
+                if let SignalKind::Text {
+                    regex, literals, ..
+                } = &s.kind
+                {
                     pats.push(regex.as_str().to_string());
+                    hints.push(literals.clone());
                     text_map.push((ri, si));
                 }
             }
@@ -121,6 +128,7 @@ impl<'r> Matcher<'r> {
             rules,
             index: std::cell::OnceCell::new(),
             pats,
+            hints,
             text_map,
             cands: Vec::new(),
             acc: vec![RuleAcc::default(); rules.rules.len()],
@@ -136,8 +144,8 @@ impl<'r> Matcher<'r> {
         if self.text_map.is_empty() {
             return Vec::new();
         }
-        let pats = &self.pats;
-        let index = self.index.get_or_init(|| shared_index(pats));
+        let (pats, hints) = (&self.pats, &self.hints);
+        let index = self.index.get_or_init(|| shared_index(pats, hints));
         index.candidates(text.as_bytes(), &mut self.cands);
         self.cands
             .iter()

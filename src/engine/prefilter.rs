@@ -327,10 +327,23 @@ pub struct PatternIndex {
 
 impl PatternIndex {
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
+        Self::with_hints(patterns, &[])
+    }
+
+    /// As [`PatternIndex::new`], with the required literals of some patterns
+    /// already known (`hints[i]`, case-sensitive): a rule's `messages:` are
+    /// literals with holes, and reading them back out of a regex with
+    /// hundreds of alternatives would cost more than `explain` may take.
+    pub fn with_hints<S: AsRef<str>>(patterns: &[S], hints: &[Option<Vec<String>>]) -> Self {
         let mut by_lit: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
         let mut always = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
-            let Some(lits) = searched_literals(p.as_ref()) else {
+            let hinted = hints
+                .get(i)
+                .and_then(Option::as_ref)
+                .filter(|h| !h.is_empty() && h.iter().all(|l| l.len() >= MIN_SENSITIVE))
+                .map(|h| h.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>());
+            let Some(lits) = hinted.or_else(|| searched_literals(p.as_ref())) else {
                 always.push(i);
                 continue;
             };

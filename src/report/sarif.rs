@@ -40,7 +40,7 @@ pub fn uri(path: &str) -> String {
 
 fn rule_json(r: &Rule) -> Value {
     let help = r
-        .docs
+        .docs()
         .fix
         .iter()
         .map(|s| match &s.command {
@@ -53,12 +53,12 @@ fn rule_json(r: &Rule) -> Value {
         "id": r.id,
         "name": r.id,
         "shortDescription": {"text": r.title},
-        "fullDescription": {"text": r.docs.summary.trim()},
-        "help": {"text": format!("{}\n\nFix:\n{help}", r.docs.summary.trim())},
+        "fullDescription": {"text": r.docs().summary.trim()},
+        "help": {"text": format!("{}\n\nFix:\n{help}", r.docs().summary.trim())},
         "defaultConfiguration": {"level": level(r.severity)},
         "properties": {"tags": r.tags, "mesh": format!("{:?}", r.mesh).to_lowercase()},
     });
-    if let Some(u) = r.docs.references.first() {
+    if let Some(u) = r.docs().references.first() {
         v["helpUri"] = json!(u.url);
     }
     v

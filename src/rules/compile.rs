@@ -164,27 +164,41 @@ pub fn compile(
         ctx.err(&file.id, "prior", "must be between 0.0 and 1.0");
     }
 
-    let d = &file.docs.value;
-    for (name, empty) in [
-        ("docs.summary", d.summary.trim().is_empty()),
-        ("docs.why", d.why.trim().is_empty()),
-        (
-            "docs.confirm",
-            d.confirm.is_empty() || d.confirm.iter().any(|s| s.text.trim().is_empty()),
-        ),
-        (
-            "docs.fix",
-            d.fix.is_empty() || d.fix.iter().any(|s| s.text.trim().is_empty()),
-        ),
-        (
-            "docs.references",
-            d.references.is_empty() || d.references.iter().any(|r| r.url.trim().is_empty()),
-        ),
-    ] {
-        if empty {
-            let key = name.trim_start_matches("docs.");
-            ctx.key_at(&file.docs, key, name, "section must not be empty");
+    // Built-in rules loaded for matching come without their prose (read
+    // later, see `RuleText`); any other load needs it.
+    match &file.docs {
+        Some(docs) => {
+            let d = &docs.value;
+            for (name, empty) in [
+                ("docs.summary", d.summary.trim().is_empty()),
+                ("docs.why", d.why.trim().is_empty()),
+                (
+                    "docs.confirm",
+                    d.confirm.is_empty() || d.confirm.iter().any(|s| s.text.trim().is_empty()),
+                ),
+                (
+                    "docs.fix",
+                    d.fix.is_empty() || d.fix.iter().any(|s| s.text.trim().is_empty()),
+                ),
+                (
+                    "docs.references",
+                    d.references.is_empty() || d.references.iter().any(|r| r.url.trim().is_empty()),
+                ),
+            ] {
+                if empty {
+                    let key = name.trim_start_matches("docs.");
+                    ctx.key_at(docs, key, name, "section must not be empty");
+                }
+            }
         }
+        None if examples => {
+            ctx.err(
+                &file.id,
+                "docs",
+                "missing: every rule needs its `docs` section",
+            );
+        }
+        None => {}
     }
 
     let mut signals = Vec::new();
@@ -246,9 +260,16 @@ pub fn compile(
             } else {
                 "messages"
             };
+            let literals = (sig.pattern.is_none()).then(|| {
+                sig.messages
+                    .iter()
+                    .map(|m| super::messages::template_literal(m))
+                    .collect()
+            });
             regex(&mut ctx, s, key, &field(key), p).map(|regex| SignalKind::Text {
                 regex,
                 sources: sig.sources.clone(),
+                literals,
             })
         } else if let Some(a) = &sig.access {
             let status = status_pats(&mut ctx, s, &field("access.status"), &a.status);
@@ -407,6 +428,18 @@ pub fn compile(
             corroborates: false,
             kind: SignalKind::Text {
                 regex: Regex::trusted(&pat),
+                literals: Some(
+                    file.symptoms
+                        .details
+                        .iter()
+                        .filter(|d| d.trim_end_matches('*').len() >= 4)
+                        .map(|d| {
+                            // Up to the brace: inside it, `_` may be a space.
+                            let d = d.trim_end_matches('*');
+                            d.split('{').next().unwrap_or(d).to_string()
+                        })
+                        .collect(),
+                ),
                 sources: vec![
                     schema::TextSource::ProxyLog,
                     schema::TextSource::AppLog,
@@ -472,8 +505,10 @@ pub fn compile(
             question: file.symptoms.question,
         },
         signals,
-        docs: file.docs.value,
-        versions: file.versions,
+        text: crate::rules::RuleText::read(
+            file.docs.map(|d| d.value).unwrap_or_default(),
+            file.versions,
+        ),
         explains: file.explains,
         refines: file.refines,
         examples: file.examples.into_iter().map(|e| e.value).collect(),

@@ -38,14 +38,13 @@ fn is_rule_file(p: &Path) -> bool {
 
 /// Parses and compiles one rule file's text.
 pub fn parse_rule(src: &str, path: &str) -> Result<Rule, Vec<RuleError>> {
-    parse_rule_with(src, path, true)
+    parse_rule_with(src, path, Mode::Full)
 }
 
-/// Blanks the top-level `examples:` section, keeping every newline so that
-/// positions in the rest of the file do not move. A top-level key starts in
-/// column 0; nothing inside the section can (block and flow content below a
-/// top-level key is indented), so the section ends at the next such line.
-fn strip_examples(src: &str) -> Option<String> {
+/// Byte ranges of the top-level sections named `keys` (each `key:` in column
+/// 0 up to the next top-level key). A top-level key starts in column 0;
+/// nothing inside a section can (its content is indented).
+fn section_ranges(src: &str, keys: &[&str]) -> Vec<(usize, usize)> {
     let bytes = src.as_bytes();
     let top = |at: usize| {
         let rest = &bytes[at..];
@@ -54,28 +53,77 @@ fn strip_examples(src: &str) -> Option<String> {
             || rest.starts_with(b"---")
             || rest.starts_with(b"...")
     };
-    let mut line_starts =
-        std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
-    let start = line_starts.find(|&i| bytes[i..].starts_with(b"examples:"))?;
-    let end = line_starts
-        .find(|&i| i < bytes.len() && top(i))
-        .unwrap_or(bytes.len());
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1))
+        .filter(|&i| i < bytes.len() && top(i))
+        .collect();
+    let mut out = Vec::new();
+    for (n, &i) in starts.iter().enumerate() {
+        if keys.iter().any(|k| bytes[i..].starts_with(k.as_bytes())) {
+            out.push((i, starts.get(n + 1).copied().unwrap_or(bytes.len())));
+        }
+    }
+    out
+}
+
+/// Blanks the top-level sections named `keys`, keeping every newline so that
+/// positions in the rest of the file do not move.
+fn strip_sections(src: &str, keys: &[&str]) -> Option<String> {
+    let ranges = section_ranges(src, keys);
+    if ranges.is_empty() {
+        return None;
+    }
     let mut out = String::with_capacity(src.len());
-    out.push_str(&src[..start]);
-    // Keep the newlines (and only them) so later positions do not move.
-    out.extend(std::iter::repeat_n(
-        '\n',
-        memchr::memchr_iter(b'\n', &bytes[start..end]).count(),
-    ));
-    out.push_str(&src[end..]);
+    let mut at = 0;
+    for (a, b) in ranges {
+        out.push_str(&src[at..a]);
+        // Keep the newlines (and only them) so later positions do not move.
+        out.extend(std::iter::repeat_n(
+            '\n',
+            memchr::memchr_iter(b'\n', &src.as_bytes()[a..b]).count(),
+        ));
+        at = b;
+    }
+    out.push_str(&src[at..]);
     Some(out)
 }
 
-/// As [`parse_rule`]; without `examples` the `examples:` section is skipped
-/// (about 40 % of the built-in pack's bytes, needed only by `rules test`).
-fn parse_rule_with(src: &str, path: &str, examples: bool) -> Result<Rule, Vec<RuleError>> {
-    if !examples && let Some(stripped) = strip_examples(src) {
-        return parse_text(&stripped, path, false);
+/// The `docs` and `versions` sections of a rule file, read on their own.
+pub(crate) fn prose(src: &str) -> Option<(super::Docs, Vec<super::VersionNote>)> {
+    #[derive(serde::Deserialize)]
+    struct Prose {
+        #[serde(default)]
+        docs: super::Docs,
+        #[serde(default)]
+        versions: Vec<super::VersionNote>,
+    }
+    let mut text = String::new();
+    for (a, b) in section_ranges(src, &["docs:", "versions:"]) {
+        text.push_str(&src[a..b]);
+    }
+    let p: Prose = serde_saphyr::from_str(&text).ok()?;
+    Some((p.docs, p.versions))
+}
+
+/// As [`parse_rule`]; without `examples` the `examples:`, `docs:` and
+/// `versions:` sections are skipped at load (most of the built-in pack's
+/// bytes: examples are needed only by `rules test`, the prose only by the
+/// findings shown).
+fn parse_rule_with(src: &str, path: &str, mode: Mode) -> Result<Rule, Vec<RuleError>> {
+    if mode != Mode::Full {
+        // Matching needs neither the examples nor the prose: the prose is
+        // read from `src` when a finding or page first asks for it. A bare
+        // symptom (`explain 503`) needs not even the signals.
+        let skip: &[&str] = if mode == Mode::Symptoms {
+            &["examples:", "docs:", "versions:", "signals:"]
+        } else {
+            &["examples:", "docs:", "versions:"]
+        };
+        if let Some(stripped) = strip_sections(src, skip) {
+            let mut rule = parse_text(&stripped, path, false)?;
+            rule.text = super::RuleText::later(src);
+            return Ok(rule);
+        }
     }
     parse_text(src, path, true)
 }
@@ -167,12 +215,30 @@ fn user_files(dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), LoadErr
     Ok(())
 }
 
+/// How much of each built-in rule file a load reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Everything, examples included (`rules test|show`).
+    Full,
+    /// All but the examples and the prose (read later): matching evidence.
+    Lean,
+    /// Only what a bare symptom needs (`explain 503`): no signals either.
+    Symptoms,
+}
+
 /// Parses every file, spread over the available cores (YAML parsing is most of
 /// the start-up cost of `explain`). Results keep the order of `files`.
-fn parse_all(files: &[(String, String)], examples: bool) -> Vec<Result<Rule, Vec<RuleError>>> {
+fn parse_all(files: &[(String, String)], mode: Mode) -> Vec<Result<Rule, Vec<RuleError>>> {
     // User rules are always read whole, so their examples are validated on
     // every command; only the (tested) built-in pack may skip them.
-    let parse = |t: &str, p: &str| parse_rule_with(t, p, examples || !p.starts_with("builtin:"));
+    let parse = |t: &str, p: &str| {
+        let m = if p.starts_with("builtin:") {
+            mode
+        } else {
+            Mode::Full
+        };
+        parse_rule_with(t, p, m)
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4)
@@ -210,7 +276,7 @@ fn parse_all(files: &[(String, String)], examples: bool) -> Vec<Result<Rule, Vec
     out.into_iter().flatten().collect()
 }
 
-fn compile_all(files: Vec<(String, String)>, examples: bool) -> Result<RuleSet, LoadError> {
+fn compile_all(files: Vec<(String, String)>, mode: Mode) -> Result<RuleSet, LoadError> {
     let mut explains_line = std::collections::HashMap::new();
     let mut refines_line = std::collections::HashMap::new();
     for (path, text) in &files {
@@ -221,7 +287,7 @@ fn compile_all(files: Vec<(String, String)>, examples: bool) -> Result<RuleSet, 
             refines_line.insert(path.clone(), i as u32 + 1);
         }
     }
-    let parsed = parse_all(&files, examples);
+    let parsed = parse_all(&files, mode);
     let mut rules: Vec<Rule> = Vec::new();
     let mut errors = Vec::new();
     for ((path, text), result) in files.into_iter().zip(parsed) {
@@ -283,21 +349,27 @@ pub fn load_builtin() -> Result<RuleSet, LoadError> {
     let mut files = Vec::new();
     builtin_files(&BUILTIN, &mut files);
     files.sort();
-    compile_all(files, true)
+    compile_all(files, Mode::Full)
 }
 
 /// Built-in rules (unless `no_builtin`) plus every rule file under `dirs`.
 pub fn load_rules(dirs: &[PathBuf], no_builtin: bool) -> Result<RuleSet, LoadError> {
-    load(dirs, no_builtin, true)
+    load(dirs, no_builtin, Mode::Full)
+}
+
+/// The rules as far as a bare symptom needs them (ids, symptoms, prose read
+/// later), for `explain 503`: the quickest load.
+pub fn load_rules_symptoms(dirs: &[PathBuf], no_builtin: bool) -> Result<RuleSet, LoadError> {
+    load(dirs, no_builtin, Mode::Symptoms)
 }
 
 /// As [`load_rules`], but the built-in rules come without their examples:
 /// every command but `rules test|show` starts faster this way.
 pub fn load_rules_lean(dirs: &[PathBuf], no_builtin: bool) -> Result<RuleSet, LoadError> {
-    load(dirs, no_builtin, false)
+    load(dirs, no_builtin, Mode::Lean)
 }
 
-fn load(dirs: &[PathBuf], no_builtin: bool, examples: bool) -> Result<RuleSet, LoadError> {
+fn load(dirs: &[PathBuf], no_builtin: bool, mode: Mode) -> Result<RuleSet, LoadError> {
     let mut files = Vec::new();
     if !no_builtin {
         builtin_files(&BUILTIN, &mut files);
@@ -306,7 +378,7 @@ fn load(dirs: &[PathBuf], no_builtin: bool, examples: bool) -> Result<RuleSet, L
     for d in dirs {
         user_files(d, &mut files)?;
     }
-    compile_all(files, examples)
+    compile_all(files, mode)
 }
 
 #[cfg(test)]
@@ -325,7 +397,7 @@ mod tests {
         assert!(full.rules.iter().all(|r| r.examples.len() >= 2));
         for (a, b) in full.rules.iter().zip(&lean.rules) {
             assert_eq!(a.signals.len(), b.signals.len(), "{}", a.id);
-            assert_eq!(a.docs.summary, b.docs.summary, "{}", a.id);
+            assert_eq!(a.docs().summary, b.docs().summary, "{}", a.id);
             for s in &b.signals {
                 if let crate::rules::SignalKind::Text { regex, .. } = &s.kind {
                     regex::Regex::new(regex.as_str()).unwrap();
@@ -335,10 +407,15 @@ mod tests {
     }
 
     #[test]
-    fn strip_examples_keeps_positions() {
-        let src = "id: x\nexamples:\n  - name: a\n    input: |\n      503\nversions: []\n";
-        let out = strip_examples(src).unwrap();
-        assert_eq!(out, "id: x\n\n\n\n\nversions: []\n");
-        assert_eq!(strip_examples("id: x\n"), None);
+    fn stripped_sections_keep_positions_and_the_prose_reads_back() {
+        let src = "id: x\ndocs:\n  summary: s\n  why: w\n  confirm: []\n  fix: []\n  references: []\nexamples:\n  - name: a\n    input: |\n      503\nversions: []\n";
+        let out = strip_sections(src, &["examples:"]).unwrap();
+        assert_eq!(out.lines().count(), src.lines().count());
+        assert!(out.ends_with("\n\n\n\nversions: []\n"), "{out:?}");
+        assert_eq!(strip_sections("id: x\n", &["examples:"]), None);
+        let lean = strip_sections(src, &["examples:", "docs:", "versions:"]).unwrap();
+        assert_eq!(lean.trim(), "id: x");
+        let (docs, versions) = prose(src).unwrap();
+        assert_eq!((docs.summary.as_str(), versions.len()), ("s", 0));
     }
 }

@@ -13,6 +13,18 @@
 /// mostly of placeholders cannot match every line.
 const MIN_LITERAL: usize = 6;
 
+/// The longest literal run of a template: every match of its regex contains it.
+pub fn template_literal(t: &str) -> String {
+    split(t.trim())
+        .into_iter()
+        .filter_map(|p| match p {
+            Part::Lit(l) => Some(l),
+            Part::Hole => None,
+        })
+        .max_by_key(|l| l.len())
+        .unwrap_or_default()
+}
+
 /// The regex for one message template.
 pub fn template_regex(t: &str) -> Result<String, String> {
     let parts = split(t.trim());

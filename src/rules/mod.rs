@@ -79,8 +79,8 @@ pub struct Rule {
     pub tags: Vec<String>,
     pub symptoms: Symptoms,
     pub signals: Vec<Signal>,
-    pub docs: Docs,
-    pub versions: Vec<VersionNote>,
+    /// `docs` and `versions`, read when first asked for (see [`Rule::docs`]).
+    pub text: RuleText,
     /// Ids this cause produces as symptoms (see the schema's `explains`).
     pub explains: Vec<String>,
     /// Broader causes this one is a specific case of (see the schema's `refines`).
@@ -88,6 +88,54 @@ pub struct Rule {
     pub examples: Vec<Example>,
     /// `builtin:rules/linkerd/x.yaml` or a user path.
     pub path: String,
+}
+
+/// A rule's prose: its `docs` and `versions`. A built-in rule loaded for
+/// matching keeps only its source and reads these sections the first time a
+/// finding or page needs them: most rules of a run never do.
+#[derive(Debug, Clone, Default)]
+pub struct RuleText {
+    read: std::sync::OnceLock<(Docs, Vec<VersionNote>)>,
+    /// The rule file's text, for a rule whose prose was not read at load.
+    src: Option<std::sync::Arc<str>>,
+}
+
+impl RuleText {
+    /// Prose read at load time.
+    pub fn read(docs: Docs, versions: Vec<VersionNote>) -> Self {
+        let read = std::sync::OnceLock::new();
+        let _ = read.set((docs, versions));
+        RuleText { read, src: None }
+    }
+
+    /// Prose to be read from `src` when first needed.
+    pub fn later(src: &str) -> Self {
+        RuleText {
+            read: std::sync::OnceLock::new(),
+            src: Some(src.into()),
+        }
+    }
+
+    fn get(&self) -> &(Docs, Vec<VersionNote>) {
+        self.read.get_or_init(|| {
+            self.src
+                .as_deref()
+                .and_then(load::prose)
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl Rule {
+    /// What the cause means, why it happens, how to confirm and fix it.
+    pub fn docs(&self) -> &Docs {
+        &self.text.get().0
+    }
+
+    /// Behaviour that changed across proxy/mesh versions.
+    pub fn versions(&self) -> &[VersionNote] {
+        &self.text.get().1
+    }
 }
 
 /// Compiled symptoms.
@@ -125,6 +173,9 @@ pub enum SignalKind {
     Text {
         regex: Regex,
         sources: Vec<TextSource>,
+        /// Literals every match contains one of, when known without reading
+        /// the regex (a `messages:` signal: each message's longest literal).
+        literals: Option<Vec<String>>,
     },
     Access(AccessCond),
     Http(HttpCond),

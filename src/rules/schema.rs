@@ -35,9 +35,10 @@ pub struct RuleFile {
     #[serde(default)]
     #[schemars(with = "Vec<Signal>")]
     pub signals: Vec<Spanned<Signal>>,
-    /// The documentation printed by `meshdoc explain <id>`.
+    /// The documentation printed by `meshdoc explain <id>` (required).
     #[schemars(with = "Docs")]
-    pub docs: Spanned<Docs>,
+    #[serde(default)]
+    pub docs: Option<Spanned<Docs>>,
     /// Behaviour that changed across proxy/mesh versions.
     #[serde(default)]
     pub versions: Vec<VersionNote>,
@@ -139,8 +140,11 @@ pub struct Signal {
     /// all (`connect timed out after {:?}`, `failed to fetch %s: %v`,
     /// `upstream_reset_before_response_started{<reason>}`): each placeholder
     /// matches any text, the rest exactly. An alternative to
-    /// `match` for vocabulary taken straight from the proxies.
-    #[serde(default)]
+    /// `match` for vocabulary taken straight from the proxies. A list, or a
+    /// block of one message per line (`messages: |`), which reads faster and
+    /// needs no quoting.
+    #[serde(default, deserialize_with = "one_per_line")]
+    #[schemars(with = "Vec<String>")]
     pub messages: Vec<String>,
     /// Where `match` / `messages` apply; default: every text source.
     #[serde(default, rename = "in")]
@@ -267,7 +271,7 @@ pub struct MetricRatio {
 }
 
 /// The documentation of one root cause. Every section must be non-empty.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Docs {
     /// What it means, in two or three sentences.
@@ -339,4 +343,32 @@ pub enum Expect {
     Fire,
     /// The rule must not appear at all.
     Quiet,
+}
+
+/// A list of strings, or one string holding one per line (blank lines skipped).
+fn one_per_line<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of messages, or a block with one message per line")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(s.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = a.next_element::<String>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
 }
