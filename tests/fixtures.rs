@@ -81,3 +81,77 @@ fn every_fixture_ranks_its_scenario_first() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The commands a finding prints are about the objects in front of it: the
+/// DestinationRule's own namespace, the server pod, the Deployment that owns
+/// a pod, the NetworkPolicy by name and its offending rule.
+#[test]
+fn printed_commands_name_the_right_namespace_and_object() {
+    let rules = load_builtin().expect("built-in rules load");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for (fixture, id, want, never) in [
+        (
+            "istio-dr-tls-conflict",
+            "istio-dr-tls-conflict",
+            &[
+                "istioctl x describe pod productpage-v1-6c886ff494-hm7zk -n default",
+                "kubectl get destinationrule -n default",
+            ][..],
+            &["-n istio-system", "<server_pod>"][..],
+        ),
+        (
+            "istio-dr-tls-conflict",
+            "envoy-upstream-connect-failure",
+            &[
+                "productpage.default.svc.cluster.local",
+                "istioctl x describe pod productpage-v1-6c886ff494-hm7zk -n default",
+            ][..],
+            &["<server_pod>", ".istio-system.svc"][..],
+        ),
+        (
+            "linkerd-netpol-blocks-proxy-port",
+            "linkerd-netpol-blocks-proxy-port",
+            &[
+                "deploy/web ",
+                "kubectl patch networkpolicy web-allow-http -n emojivoto",
+                "\"port\":4191",
+            ][..],
+            &["<name>", "<deployment>", "deploy/web-7b6b4c6b6d"][..],
+        ),
+        (
+            "linkerd-fail-fast",
+            "linkerd-fail-fast",
+            &["kubectl patch service payment -n shop --type=json"][..],
+            &[][..],
+        ),
+    ] {
+        let mut d = Diagnosis::new(&rules);
+        bundle::feed(&root.join(fixture), &mut d, &bundle::ReadOptions::default()).unwrap();
+        let opts = FactOptions {
+            now: meshdoc::rules::examples::example_now(),
+            ..FactOptions::default()
+        };
+        let (findings, _, _, _) = d.finish(&opts);
+        let f = findings
+            .iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("{fixture}: no {id}"));
+        let printed: String = f
+            .confirm
+            .iter()
+            .chain(&f.fix)
+            .filter_map(|s| s.command.clone())
+            .chain(f.patches.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for w in want {
+            assert!(
+                printed.contains(w),
+                "{fixture}/{id}: `{w}` not in\n{printed}"
+            );
+        }
+        for n in never {
+            assert!(!printed.contains(n), "{fixture}/{id}: `{n}` in\n{printed}");
+        }
+    }
+}

@@ -382,9 +382,16 @@ impl<'r> Matcher<'r> {
                             acc.objects.push(o.clone());
                         }
                     }
+                    // What a fact says of its objects is more specific than
+                    // what the evidence's origin suggested.
                     for (k, v) in &fact.vars {
-                        acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+                        acc.vars.insert(k.clone(), v.clone());
                     }
+                    if let Some(ns) = &fact.subject.namespace {
+                        acc.vars.insert("object_namespace".into(), ns.clone());
+                    }
+                    acc.vars
+                        .insert("object_name".into(), fact.subject.name.clone());
                     if let Some(p) = &fact.patch {
                         if !acc.patches.contains(p) {
                             acc.patches.push(p.clone());
@@ -488,6 +495,43 @@ impl<'r> Matcher<'r> {
     /// Evaluates metric conditions and ranks every rule with support.
     pub fn finish(mut self) -> Vec<Finding> {
         self.eval_metrics();
+        // A cause backed by an object fact names the service its consequences
+        // are about: they take its service, namespace, port and server pod.
+        let mut shared: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+        for (ri, r) in self.rules.rules.iter().enumerate() {
+            let acc = &self.acc[ri];
+            let backed = acc
+                .hits
+                .keys()
+                .any(|&si| matches!(r.signals[si].kind, SignalKind::Fact(_)));
+            if !backed || r.explains.is_empty() {
+                continue;
+            }
+            let vars: Vec<(String, String)> =
+                ["service", "service_namespace", "port", "server_pod"]
+                    .iter()
+                    .filter_map(|k| acc.vars.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect();
+            for (ti, t) in self.rules.rules.iter().enumerate() {
+                if r.explains.contains(&t.id) {
+                    shared.push((ti, vars.clone()));
+                }
+            }
+        }
+        for (ti, vars) in shared {
+            for (k, v) in vars {
+                self.acc[ti].vars.entry(k).or_insert(v);
+            }
+        }
+        // Without a more specific namespace for the service or the object,
+        // the run's own namespace stands for them.
+        for acc in &mut self.acc {
+            if let Some(ns) = acc.vars.get("namespace").cloned() {
+                for k in ["service_namespace", "object_namespace"] {
+                    acc.vars.entry(k.into()).or_insert_with(|| ns.clone());
+                }
+            }
+        }
         // Evidence that names its mesh rules out the other mesh's causes.
         let other = match self.meshes {
             (l, 0) if l > 0 => Some(Mesh::Istio),
@@ -737,8 +781,10 @@ fn vars_of(ev: &Evidence) -> Vec<(String, String)> {
                     }
                     let host: Vec<&str> = parts[3].split('.').collect();
                     if host.len() >= 2 && parts[3].contains(".svc") {
+                        // The upstream's namespace, not the client's whose
+                        // log this line is.
                         v.push(("service".into(), host[0].to_string()));
-                        v.push(("namespace".into(), host[1].to_string()));
+                        v.push(("service_namespace".into(), host[1].to_string()));
                     }
                 }
             }
@@ -959,6 +1005,9 @@ fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
         }
     };
     key("service", name);
+    key("service_namespace", ns);
+    // A pasted header or line has no pod origin: the service's namespace is
+    // the best guess for the commands about the caller too.
     key("namespace", ns);
     let tail = &text[i + 4..];
     let tail = tail.strip_prefix(".cluster.local").unwrap_or(tail);

@@ -528,6 +528,18 @@ fn dr_tls(ix: &Index, out: &mut Vec<Fact>) {
             if let Some(p) = port {
                 f = f.var("port", p.to_string());
             }
+            if let Some(ns) = h.split('.').nth(1).filter(|_| h.ends_with(DOMAIN)) {
+                f = f.var("service_namespace", ns);
+            }
+            // The server side is where `istioctl x describe` shows the mTLS clash.
+            if let Some(p) = services
+                .iter()
+                .flat_map(|s| ix.service_pods(s).unwrap_or_default())
+                .map(|i| &ix.pods[i])
+                .find(|p| p.is_pod())
+            {
+                f = f.var("server_pod", p.obj.name());
+            }
             if let Some(pa) = pa {
                 f = f.related(pa.at("spec.mtls.mode"));
             }

@@ -603,8 +603,18 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
             message,
         )
         .var("port", "4143")
-        .var("deployment", first.obj.name())
+        .var(
+            "ports_pointer",
+            format!(
+                "/{}/{}",
+                path.replace('.', "/").replace('[', "/").replace(']', ""),
+                r.ports_key
+            ),
+        )
         .patch(patch);
+        if let Some(d) = super::workloads::deployment_of(first) {
+            f = f.var("deployment", d);
+        }
         if first.is_pod() {
             f = f.var("pod", first.obj.name());
         }

@@ -392,6 +392,38 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
     }
 }
 
+/// The Deployment a pod-like belongs to: itself, or the owner of its
+/// ReplicaSet (named `<deployment>-<pod-template-hash>`).
+pub fn deployment_of(p: &PodLike) -> Option<String> {
+    if p.obj.kind() == "Deployment" {
+        return Some(p.obj.name().to_string());
+    }
+    let hashed = |s: &str, lens: std::ops::RangeInclusive<usize>| {
+        lens.contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let rs = match p.meta.get("ownerReferences").and_then(|o| o.as_array()) {
+        Some(owners) => owners
+            .iter()
+            .find(|o| o.get("kind").and_then(|k| k.as_str()) == Some("ReplicaSet"))?
+            .get("name")?
+            .as_str()?
+            .to_string(),
+        // A pod without its owner references (a hand-made bundle): the name a
+        // ReplicaSet gives its pods, `<rs>-<5 characters>`.
+        None => {
+            let (rs, suffix) = p.obj.name().rsplit_once('-')?;
+            if !hashed(suffix, 5..=5) {
+                return None;
+            }
+            rs.to_string()
+        }
+    };
+    let (deploy, hash) = rs.rsplit_once('-')?;
+    (!deploy.is_empty() && hashed(hash, 5..=10)).then(|| deploy.to_string())
+}
+
 fn selector_matches_nothing(ix: &Index, svc: &Object) -> Fact {
     let sel = svc
         .value
