@@ -453,3 +453,117 @@ fn a_destinationrule_disabling_tls_under_strict_mtls() {
     );
     assert_eq!(id, "istio-dr-tls-conflict", "{}", r.json);
 }
+
+/// Applies a `kubectl patch KIND NAME -n NS --type=json -p '[…]'` command to
+/// the scenario's object, as the API server would (add with `/-`, replace,
+/// remove).
+fn apply_printed_patch(s: &mut Scenario, command: &str) {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(&words[..2], ["kubectl", "patch"], "{command}");
+    let kind = words[2].to_ascii_lowercase();
+    let name = words[3].trim_matches('\'');
+    let ns = words[words.iter().position(|w| *w == "-n").unwrap() + 1].trim_matches('\'');
+    let ops_text = command
+        .split_once("-p '")
+        .and_then(|(_, r)| r.rsplit_once('\''))
+        .map(|(p, _)| p)
+        .unwrap_or_else(|| panic!("no JSON patch in {command}"));
+    let ops: Vec<Value> = serde_json::from_str(ops_text).unwrap();
+    let obj = s
+        .objects
+        .iter_mut()
+        .find(|o| {
+            o["kind"].as_str().unwrap_or("").to_ascii_lowercase() == kind
+                && o["metadata"]["name"] == name
+                && o["metadata"]["namespace"] == ns
+        })
+        .unwrap_or_else(|| panic!("no {kind} {ns}/{name} to patch"));
+    for op in ops {
+        let path = op["path"].as_str().unwrap();
+        let (parent, last) = path.rsplit_once('/').unwrap();
+        let target = obj.pointer_mut(parent).unwrap_or_else(|| panic!("{path}"));
+        let key = last.replace("~1", "/").replace("~0", "~");
+        match (op["op"].as_str().unwrap(), target) {
+            ("add", Value::Array(a)) if key == "-" => a.push(op["value"].clone()),
+            ("add" | "replace", Value::Object(m)) => {
+                m.insert(key, op["value"].clone());
+            }
+            ("remove", Value::Object(m)) => {
+                m.remove(&key);
+            }
+            (o, t) => panic!("cannot {o} {path} on {t}"),
+        }
+    }
+}
+
+/// Every patch meshdoc prints for an object cause, applied to the cluster,
+/// makes that cause's object fact go away on the next run.
+#[test]
+fn applying_each_printed_patch_clears_the_object_finding() {
+    if support::scenarios::skip_without_corpus(
+        "applying_each_printed_patch_clears_the_object_finding",
+    ) {
+        return;
+    }
+    for (mut s, target, id, fact_signal) in [
+        (
+            scenarios::linkerd_netpol(),
+            "pod/web-5f7b9c-k8s9d",
+            "linkerd-netpol-blocks-proxy-port",
+            "policy-omits-4143",
+        ),
+        (
+            scenarios::linkerd_failfast(Backend::SelectorMismatch),
+            &*format!("pod/{CLIENT_POD}"),
+            "linkerd-fail-fast",
+            "selector-matches-nothing",
+        ),
+    ] {
+        let (r, _server) = diagnose(s.clone(), "shop", target, &real_rules(), &[]);
+        let has = |run: &Run| {
+            run.json["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["id"] == id)
+                .flat_map(|f| f["signals"].as_array().cloned().unwrap_or_default())
+                .any(|sig| sig["name"] == fact_signal)
+        };
+        assert!(
+            has(&r),
+            "{id}: {fact_signal} did not fire before the patch: {}",
+            r.json
+        );
+        let f = r.json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not found: {}", r.json));
+        let commands: Vec<String> = f["fix"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["command"].as_str().map(str::to_string))
+            .chain(
+                f["patches"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(str::to_string)),
+            )
+            .filter(|c| c.starts_with("kubectl patch"))
+            .collect();
+        assert!(!commands.is_empty(), "{id}: no patch printed: {f}");
+        for c in &commands {
+            apply_printed_patch(&mut s, c);
+        }
+        let (after, _server) = diagnose(s, "shop", target, &real_rules(), &[]);
+        let still = has(&after);
+        assert!(
+            !still,
+            "{id}: the object finding survived {commands:?}: {}",
+            after.json
+        );
+    }
+}
