@@ -159,6 +159,7 @@ fn fact_rules(rules: &RuleSet) -> RuleSet {
                 ..r.clone()
             })
             .collect(),
+        derived: Default::default(),
     }
 }
 

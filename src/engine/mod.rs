@@ -72,43 +72,20 @@ struct RuleAcc {
     patches: Vec<String>,
 }
 
-/// The literal index of a pattern list, built once per process for the same
-/// list: a test or a `diagnose` that explains thousands of small inputs with
-/// one rule set builds it once, not per input.
-fn shared_index(pats: &[String], hints: &[Option<Vec<String>>]) -> std::sync::Arc<PatternIndex> {
-    type Cache = Option<(Vec<String>, std::sync::Arc<PatternIndex>)>;
-    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(None);
-    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((p, idx)) = c.as_ref() {
-        if p.as_slice() == pats {
-            return idx.clone();
-        }
-    }
-    let idx = std::sync::Arc::new(PatternIndex::with_hints(pats, hints));
-    *c = Some((pats.to_vec(), idx.clone()));
-    idx
-}
-
-/// Accumulates evidence against a rule set.
-pub struct Matcher<'r> {
-    rules: &'r RuleSet,
-    /// Built on first use: a bare symptom (`explain 503`) never needs it.
-    index: std::cell::OnceCell<std::sync::Arc<PatternIndex>>,
+/// The text patterns of a rule set and their literal index: derived once per
+/// set (see [`crate::rules::Derived`]), the index only when text arrives (a
+/// bare `explain 503` never needs it).
+pub struct TextTable {
     pats: Vec<String>,
     /// Required literals known without reading the pattern.
     hints: Vec<Option<Vec<String>>>,
     /// pattern index → (rule, signal)
     text_map: Vec<(usize, usize)>,
-    /// Scratch: candidate patterns of the current text.
-    cands: Vec<usize>,
-    acc: Vec<RuleAcc>,
-    metrics: Vec<(Origin, MetricSample)>,
-    /// Items that named their mesh: (Linkerd, Istio/Envoy).
-    meshes: (u64, u64),
+    index: std::sync::OnceLock<PatternIndex>,
 }
 
-impl<'r> Matcher<'r> {
-    pub fn new(rules: &'r RuleSet) -> Self {
+impl TextTable {
+    fn of(rules: &RuleSet) -> Self {
         let mut pats = Vec::new();
         let mut hints = Vec::new();
         let mut text_map = Vec::new();
@@ -124,12 +101,45 @@ impl<'r> Matcher<'r> {
                 }
             }
         }
-        Matcher {
-            rules,
-            index: std::cell::OnceCell::new(),
+        TextTable {
             pats,
             hints,
             text_map,
+            index: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn index(&self) -> &PatternIndex {
+        self.index
+            .get_or_init(|| PatternIndex::with_hints(&self.pats, &self.hints))
+    }
+}
+
+/// Accumulates evidence against a rule set.
+pub struct Matcher<'r> {
+    rules: &'r RuleSet,
+    /// The set's text patterns and their index, shared by every matcher of
+    /// the set.
+    table: std::sync::Arc<TextTable>,
+    /// Scratch: candidate patterns of the current text.
+    cands: Vec<usize>,
+    acc: Vec<RuleAcc>,
+    metrics: Vec<(Origin, MetricSample)>,
+    /// Items that named their mesh: (Linkerd, Istio/Envoy).
+    meshes: (u64, u64),
+}
+
+impl<'r> Matcher<'r> {
+    pub fn new(rules: &'r RuleSet) -> Self {
+        let table = rules
+            .derived
+            .get_or_init(|| TextTable::of(rules))
+            // Another type in the slot cannot happen (only the engine fills
+            // it); build a private table rather than fail.
+            .unwrap_or_else(|| std::sync::Arc::new(TextTable::of(rules)));
+        Matcher {
+            rules,
+            table,
             cands: Vec::new(),
             acc: vec![RuleAcc::default(); rules.rules.len()],
             metrics: Vec::new(),
@@ -141,17 +151,16 @@ impl<'r> Matcher<'r> {
     /// checked alone: the literal index names the few that can match, and
     /// only those regexes are compiled and run.
     fn matching(&mut self, text: &str) -> Vec<usize> {
-        if self.text_map.is_empty() {
+        if self.table.text_map.is_empty() {
             return Vec::new();
         }
-        let (pats, hints) = (&self.pats, &self.hints);
-        let index = self.index.get_or_init(|| shared_index(pats, hints));
-        index.candidates(text.as_bytes(), &mut self.cands);
+        let table = self.table.clone();
+        table.index().candidates(text.as_bytes(), &mut self.cands);
         self.cands
             .iter()
             .copied()
             .filter(|&pi| {
-                let (ri, si) = self.text_map[pi];
+                let (ri, si) = table.text_map[pi];
                 matches!(&self.rules.rules[ri].signals[si].kind,
                     SignalKind::Text { regex, .. } if regex.is_match(text))
             })
@@ -182,7 +191,7 @@ impl<'r> Matcher<'r> {
         vars: &[(String, String)],
     ) {
         for &pi in matched {
-            let (ri, si) = self.text_map[pi];
+            let (ri, si) = self.table.text_map[pi];
             let sig = &self.rules.rules[ri].signals[si];
             if let SignalKind::Text { sources, .. } = &sig.kind {
                 if !sources.is_empty() && !sources.contains(&src) {
@@ -342,7 +351,10 @@ impl<'r> Matcher<'r> {
 
     /// Counts `target` once for each rule of the matched patterns.
     fn count_target(&mut self, matched: &[usize], target: &str) {
-        let mut rules: Vec<usize> = matched.iter().map(|&pi| self.text_map[pi].0).collect();
+        let mut rules: Vec<usize> = matched
+            .iter()
+            .map(|&pi| self.table.text_map[pi].0)
+            .collect();
         rules.sort_unstable();
         rules.dedup();
         for ri in rules {

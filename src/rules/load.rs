@@ -338,7 +338,10 @@ fn compile_all(files: Vec<(String, String)>, mode: Mode) -> Result<RuleSet, Load
         }
     }
     if errors.is_empty() {
-        Ok(RuleSet { rules })
+        Ok(RuleSet {
+            rules,
+            derived: Default::default(),
+        })
     } else {
         Err(LoadError::Invalid(errors))
     }

@@ -250,6 +250,46 @@ pub struct MetricCond {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    /// What the engine derives from the whole set once (its text pattern
+    /// table and literal index), kept with the set so that a run explaining
+    /// thousands of inputs (`rules test`, the corpus tests) derives it once.
+    /// Built by the engine; empty on a new or filtered set.
+    pub derived: Derived,
+}
+
+/// A slot for data derived from a rule set by a higher layer.
+#[derive(Default)]
+pub struct Derived(std::sync::OnceLock<std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Derived {
+    /// The value in the slot, built by `init` the first time.
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+    ) -> Option<std::sync::Arc<T>> {
+        self.0
+            .get_or_init(|| std::sync::Arc::new(init()))
+            .clone()
+            .downcast::<T>()
+            .ok()
+    }
+}
+
+impl Clone for Derived {
+    /// A copy of a set may be changed: it derives its own.
+    fn clone(&self) -> Self {
+        Derived::default()
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Derived(built)"
+        } else {
+            "Derived(empty)"
+        })
+    }
 }
 
 impl RuleSet {
@@ -272,6 +312,7 @@ impl RuleSet {
                     .filter(|r| r.mesh == m || r.mesh == Mesh::Any)
                     .cloned()
                     .collect(),
+                derived: Derived::default(),
             },
         }
     }
