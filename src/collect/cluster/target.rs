@@ -54,19 +54,43 @@ impl WorkloadKind {
 const KINDS: &[(&[&str], Kind)] = &[
     (&["pod", "pods", "po"], Kind::Pod),
     (
-        &["deploy", "deployment", "deployments", "deployment.apps", "deployments.apps"],
+        &[
+            "deploy",
+            "deployment",
+            "deployments",
+            "deployment.apps",
+            "deployments.apps",
+        ],
         Kind::Workload(WorkloadKind::Deployment),
     ),
     (
-        &["sts", "statefulset", "statefulsets", "statefulset.apps", "statefulsets.apps"],
+        &[
+            "sts",
+            "statefulset",
+            "statefulsets",
+            "statefulset.apps",
+            "statefulsets.apps",
+        ],
         Kind::Workload(WorkloadKind::StatefulSet),
     ),
     (
-        &["ds", "daemonset", "daemonsets", "daemonset.apps", "daemonsets.apps"],
+        &[
+            "ds",
+            "daemonset",
+            "daemonsets",
+            "daemonset.apps",
+            "daemonsets.apps",
+        ],
         Kind::Workload(WorkloadKind::DaemonSet),
     ),
     (
-        &["rs", "replicaset", "replicasets", "replicaset.apps", "replicasets.apps"],
+        &[
+            "rs",
+            "replicaset",
+            "replicasets",
+            "replicaset.apps",
+            "replicasets.apps",
+        ],
         Kind::Workload(WorkloadKind::ReplicaSet),
     ),
     (
@@ -74,7 +98,13 @@ const KINDS: &[(&[&str], Kind)] = &[
         Kind::Workload(WorkloadKind::Job),
     ),
     (
-        &["cronjob", "cj", "cronjobs", "cronjob.batch", "cronjobs.batch"],
+        &[
+            "cronjob",
+            "cj",
+            "cronjobs",
+            "cronjob.batch",
+            "cronjobs.batch",
+        ],
         Kind::CronJob,
     ),
     (&["svc", "service", "services"], Kind::Service),
@@ -122,7 +152,9 @@ impl Target {
             return Err(err("not a valid Kubernetes object name".into()));
         }
         let name = name.to_string();
-        let Some((_, k)) = KINDS.iter().find(|(spellings, _)| spellings.contains(&kind.as_str()))
+        let Some((_, k)) = KINDS
+            .iter()
+            .find(|(spellings, _)| spellings.contains(&kind.as_str()))
         else {
             let all = KINDS.iter().flat_map(|(s, _)| s.iter().copied());
             let hint = crate::suggest::closest(&kind, all)
@@ -235,14 +267,23 @@ mod tests {
                 WorkloadKind::Deployment,
             ),
             (
-                &["sts", "statefulset", "statefulsets", "statefulset.apps", "STS"],
+                &[
+                    "sts",
+                    "statefulset",
+                    "statefulsets",
+                    "statefulset.apps",
+                    "STS",
+                ],
                 WorkloadKind::StatefulSet,
             ),
             (
                 &["ds", "daemonset", "daemonsets", "daemonsets.apps"],
                 WorkloadKind::DaemonSet,
             ),
-            (&["rs", "replicaset", "replicasets.apps"], WorkloadKind::ReplicaSet),
+            (
+                &["rs", "replicaset", "replicasets.apps"],
+                WorkloadKind::ReplicaSet,
+            ),
             (&["job", "jobs", "job.batch"], WorkloadKind::Job),
         ];
         for (spellings, kind) in cases {
@@ -285,7 +326,9 @@ mod tests {
     fn an_unknown_kind_lists_the_accepted_kinds_and_suggests_the_closest() {
         let e = Target::parse("cm/x").unwrap_err().to_string();
         assert!(e.contains("unknown kind `cm`"), "{e}");
-        for k in ["pod/", "deploy/", "sts/", "ds/", "rs/", "job/", "cronjob/", "svc/"] {
+        for k in [
+            "pod/", "deploy/", "sts/", "ds/", "rs/", "job/", "cronjob/", "svc/",
+        ] {
             assert!(e.contains(k), "{k} missing from: {e}");
         }
         let e = Target::parse("statefulst/db").unwrap_err().to_string();
