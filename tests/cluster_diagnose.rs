@@ -590,7 +590,7 @@ fn check_cluster_finds_the_networkpolicy_and_the_destinationrule_in_every_namesp
     ) {
         return;
     }
-    // The README's example: `meshdoc check --cluster`.
+    // `meshdoc check --cluster` without -n, as the README describes it.
     let (r, server) = check_cluster(scenarios::netpol_and_dr_tls(), &[]);
     let got = found(&r);
     assert!(got.iter().any(|f| f == NETPOL), "{got:#?}\n{}", r.stderr);
