@@ -408,13 +408,60 @@ fn cert_warn_turns_a_certificate_expiring_within_the_window_into_a_finding() {
 }
 
 #[test]
-fn cluster_mode_without_a_client_fails_clearly() {
+fn cluster_mode_without_a_kubeconfig_fails_clearly() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = meshdoc()
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", home.path())
         .args(["check", "--cluster"])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("kubectl get"));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no kubeconfig found"), "{err}");
+}
+
+#[test]
+fn cluster_mode_takes_no_paths() {
+    let out = meshdoc()
+        .args(["check", "--cluster", CASES])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give no manifest paths"));
+}
+
+#[test]
+fn an_ignore_naming_no_rule_is_warned_with_the_closest_id_and_the_check_still_runs() {
+    let bad = format!("{CASES}/linkerd-netpol-blocks-proxy-port/bad.yaml");
+    let out = meshdoc_builtin()
+        .args([
+            "check",
+            "--ignore",
+            "linkerd-netpol-blocks-proxy-prot",
+            "--ignore",
+            "istio-*",
+            "--ignore",
+            "zzz",
+            &bad,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("meshdoc: --ignore: no rule `linkerd-netpol-blocks-proxy-prot` (did you mean `linkerd-netpol-blocks-proxy-port`?)"),
+        "{err}"
+    );
+    assert!(err.contains("meshdoc: --ignore: no rule `zzz`\n"), "{err}");
+    assert!(
+        !err.contains("`istio-*`"),
+        "a glob that matches rules is fine: {err}"
+    );
+    // The misspelt id suppressed nothing: the finding is reported, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("linkerd-netpol-blocks-proxy-port"));
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `meshdoc diagnose` end to end: the built binary against the in-process API
-//! server, `-o json`, asserting the rank-1 cause.
+//! `meshdoc diagnose` and `meshdoc check --cluster` end to end: the built
+//! binary against the in-process API server, `-o json`, asserting the rank-1
+//! cause (diagnose) and the objects found (check).
 //!
 //! Two kinds of test live here:
 //! - pipeline tests with the stand-in rule in `tests/testdata/cluster/rules`;
@@ -12,7 +13,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use std::path::PathBuf;
 use support::apiserver::{ApiServer, Fault, Scenario};
-use support::scenarios::{self, Backend, CLIENT_POD};
+use support::scenarios::{self, Backend, CLIENT_POD, SETTLE_POD};
 
 fn stand_in_rules() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/cluster/rules")
@@ -566,4 +567,277 @@ fn applying_each_printed_patch_clears_the_object_finding() {
             after.json
         );
     }
+}
+
+#[test]
+fn a_statefulset_target_is_diagnosed_through_its_pods() {
+    if support::scenarios::skip_without_corpus("a_statefulset_target_is_diagnosed_through_its_pods")
+    {
+        return;
+    }
+    // The README's example, as written: `meshdoc diagnose sts/ledger -n shop`.
+    let (r, server) = diagnose(
+        scenarios::linkerd_failfast_workloads(),
+        "default",
+        "sts/ledger",
+        &real_rules(),
+        &["-n", "shop"],
+    );
+    assert_eq!(rank1(&r), "linkerd-fail-fast", "{}", r.json);
+    assert_eq!(r.json["input"], "sts/ledger");
+    assert!(
+        r.stderr.contains("looked at sts/ledger in shop"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|q| q.path == "/api/v1/namespaces/shop/pods/ledger-0/log"),
+        "the StatefulSet's pod's logs are read"
+    );
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn a_cronjob_target_is_diagnosed_through_the_pods_of_its_jobs() {
+    if support::scenarios::skip_without_corpus(
+        "a_cronjob_target_is_diagnosed_through_the_pods_of_its_jobs",
+    ) {
+        return;
+    }
+    let (r, server) = diagnose(
+        scenarios::linkerd_failfast_workloads(),
+        "shop",
+        "cronjob/settle",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "linkerd-fail-fast", "{}", r.json);
+    let reqs = server.requests();
+    assert!(
+        reqs.iter()
+            .any(|q| q.path == format!("/api/v1/namespaces/shop/pods/{SETTLE_POD}/log")),
+        "the current Job's pod's logs are read"
+    );
+    assert!(
+        !reqs.iter().any(|q| q.path.contains("settle-old-a1b2c")),
+        "a Job of an earlier CronJob of the same name is not this one's"
+    );
+}
+
+#[test]
+fn an_unknown_target_kind_is_exit_2_and_lists_the_accepted_kinds() {
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .args(["diagnose", "configmap/web", "--kubeconfig", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown kind `configmap`"), "{err}");
+    for k in ["pod/", "deploy/", "sts/", "ds/", "job/", "cronjob/", "svc/"] {
+        assert!(err.contains(k), "{k} missing: {err}");
+    }
+}
+
+// --- `check --cluster`: the object rules over live objects. ---
+
+fn check_cluster(s: Scenario, extra: &[&str]) -> (Run, ApiServer) {
+    let server = ApiServer::start(s);
+    let d = tempfile::tempdir().unwrap();
+    let kc = server.write_kubeconfig(d.path(), "default");
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .env_remove("KUBECONFIG")
+        .env_remove("MESHDOC_RULES")
+        .args(["check", "--cluster", "--kubeconfig"])
+        .arg(&kc)
+        .args(["-o", "json"])
+        .args(real_rules())
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    (
+        Run {
+            json,
+            stderr,
+            code: out.status.code().unwrap_or(-1),
+        },
+        server,
+    )
+}
+
+/// `rule @ Kind/namespace/name` of every finding.
+fn found(r: &Run) -> Vec<String> {
+    r.json["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings array: {}", r.json))
+        .iter()
+        .map(|f| {
+            let l = &f["location"];
+            assert!(l.get("file").is_none(), "live objects have no file: {f}");
+            format!(
+                "{} @ {}/{}/{}",
+                f["id"].as_str().unwrap_or(""),
+                l["kind"].as_str().unwrap_or(""),
+                l["namespace"].as_str().unwrap_or(""),
+                l["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+const NETPOL: &str = "linkerd-netpol-blocks-proxy-port @ NetworkPolicy/shop/api-allow-http";
+const DR_TLS: &str = "istio-dr-tls-conflict @ DestinationRule/bookinfo/productpage";
+
+#[test]
+fn check_cluster_finds_the_networkpolicy_and_the_destinationrule_in_every_namespace() {
+    if support::scenarios::skip_without_corpus(
+        "check_cluster_finds_the_networkpolicy_and_the_destinationrule_in_every_namespace",
+    ) {
+        return;
+    }
+    // `meshdoc check --cluster` without -n, as the README describes it.
+    let (r, server) = check_cluster(scenarios::netpol_and_dr_tls(), &[]);
+    let got = found(&r);
+    assert!(got.iter().any(|f| f == NETPOL), "{got:#?}\n{}", r.stderr);
+    assert!(got.iter().any(|f| f == DR_TLS), "{got:#?}\n{}", r.stderr);
+    assert_eq!(r.code, 1, "error findings exit 1");
+    assert!(r.json.get("missing").is_none(), "{}", r.json["missing"]);
+    assert!(
+        r.stderr
+            .contains("Kubernetes objects from http://127.0.0.1:")
+            && r.stderr.contains("all namespaces"),
+        "{}",
+        r.stderr
+    );
+    let reqs = server.requests();
+    assert!(reqs.iter().all(|q| q.method == "GET"));
+    // Whole-cluster lists, not one request per namespace.
+    assert!(
+        reqs.iter()
+            .any(|q| q.path == "/apis/networking.k8s.io/v1/networkpolicies"),
+        "{reqs:?}"
+    );
+    assert!(
+        !reqs
+            .iter()
+            .any(|q| q.path.ends_with("/log") || q.path.contains("/proxy/")),
+        "check reads configuration, not logs or metrics"
+    );
+}
+
+#[test]
+fn check_cluster_in_one_namespace_reads_it_and_the_istio_root_namespace_only() {
+    if support::scenarios::skip_without_corpus(
+        "check_cluster_in_one_namespace_reads_it_and_the_istio_root_namespace_only",
+    ) {
+        return;
+    }
+    // The README's example: `meshdoc check --cluster -n bookinfo`.
+    let (r, server) = check_cluster(scenarios::netpol_and_dr_tls(), &["-n", "bookinfo"]);
+    let got = found(&r);
+    assert!(got.iter().any(|f| f == DR_TLS), "{got:#?}\n{}", r.stderr);
+    assert!(
+        got.iter()
+            .all(|f| f.contains("/bookinfo/") || f.matches('/').count() < 3),
+        "only bookinfo's objects are reported: {got:#?}"
+    );
+    for q in server.requests() {
+        assert!(!q.path.contains("/namespaces/shop"), "{q:?}");
+        let namespaced_list = q.path.contains("/namespaces/") && !q.path.ends_with("/bookinfo");
+        if namespaced_list {
+            assert!(
+                q.path.contains("/namespaces/bookinfo/")
+                    || q.path.contains("/namespaces/istio-system/")
+                    || q.path.contains("/namespaces/linkerd/"),
+                "{q:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn check_cluster_lists_a_forbidden_resource_and_checks_the_rest() {
+    if support::scenarios::skip_without_corpus(
+        "check_cluster_lists_a_forbidden_resource_and_checks_the_rest",
+    ) {
+        return;
+    }
+    let mut s = scenarios::netpol_and_dr_tls();
+    s.fault(Fault::status(
+        "/apis/networking.k8s.io/v1/networkpolicies",
+        403,
+    ));
+    let (r, _server) = check_cluster(s, &[]);
+    let got = found(&r);
+    assert!(got.iter().any(|f| f == DR_TLS), "{got:#?}");
+    assert!(!got.iter().any(|f| f == NETPOL), "{got:#?}");
+    let missing = r.json["missing"].as_array().expect("missing listed");
+    let np = missing
+        .iter()
+        .find(|m| m["what"] == "NetworkPolicies")
+        .unwrap_or_else(|| panic!("NetworkPolicies not listed: {missing:?}"));
+    assert!(np["reason"].as_str().unwrap().contains("403"), "{np}");
+    assert!(
+        np["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|id| id == "linkerd-netpol-blocks-proxy-port"),
+        "{np}"
+    );
+    assert_eq!(r.code, 1, "a 403 degrades the check, it does not fail it");
+    assert!(
+        r.stderr.contains("could not read: NetworkPolicies"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn check_cluster_reports_a_template_problem_once_on_the_controller_that_owns_it() {
+    // A meshed MySQL Deployment with no Service in front, and 3306 not
+    // opaque (the namespace's list replaces Linkerd's defaults): the
+    // Deployment's template and its Pod both say so; the fix is the
+    // Deployment's.
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.objects.push(scenarios::namespace(
+        ns,
+        serde_json::json!({"linkerd.io/inject": "enabled", "config.linkerd.io/opaque-ports": "5432"}),
+        serde_json::json!({}),
+    ));
+    let mut objs = scenarios::deployment(ns, "mysql", "mysql", 1);
+    objs[0]["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        serde_json::json!([{"containerPort": 3306, "name": "mysql"}]);
+    s.objects.extend(objs);
+    s.objects.push(scenarios::pod(
+        ns,
+        "mysql-5f7b9c-z9x8c",
+        "mysql",
+        "mysql",
+        3306,
+        Some("linkerd"),
+        scenarios::Health::Running,
+    ));
+    let (r, _server) = check_cluster(s, &["--fail-on", "info", "--mesh", "linkerd"]);
+    let got = found(&r);
+    let sf: Vec<&String> = got
+        .iter()
+        .filter(|f| f.starts_with("linkerd-detect-timeout-server-speaks-first"))
+        .collect();
+    assert_eq!(
+        sf,
+        vec!["linkerd-detect-timeout-server-speaks-first @ Deployment/shop/mysql"],
+        "{got:#?}"
+    );
+    assert_eq!(r.json["findings"][0]["rank"], 1);
 }

@@ -545,3 +545,105 @@ fn a_missing_target_is_an_error_not_a_partial_diagnosis() {
             .contains("pod/nope not found in namespace shop")
     );
 }
+
+#[test]
+fn statefulset_daemonset_and_job_targets_resolve_to_their_pods_by_selector() {
+    if scenarios::skip_without_corpus(
+        "statefulset_daemonset_and_job_targets_resolve_to_their_pods_by_selector",
+    ) {
+        return;
+    }
+    let server = ApiServer::start(scenarios::linkerd_failfast_workloads());
+    for (target, get, pod) in [
+        (
+            "statefulset.apps/ledger",
+            "/apis/apps/v1/namespaces/shop/statefulsets/ledger",
+            scenarios::LEDGER_POD,
+        ),
+        (
+            "ds/node-agent",
+            "/apis/apps/v1/namespaces/shop/daemonsets/node-agent",
+            "node-agent-h7j8k",
+        ),
+        (
+            "job/settle-28930140",
+            "/apis/batch/v1/namespaces/shop/jobs/settle-28930140",
+            scenarios::SETTLE_POD,
+        ),
+    ] {
+        server.clear_requests();
+        let c = collect(&server, target, "shop");
+        assert_eq!(c.pods, vec![pod.to_string()], "{target}");
+        let reqs = server.requests();
+        assert_eq!(find(&reqs, get).len(), 1, "{target}: {reqs:?}");
+        assert!(reqs.iter().all(|r| r.method == "GET"));
+    }
+}
+
+#[test]
+fn a_cronjob_target_resolves_to_the_pods_of_the_jobs_it_owns() {
+    if scenarios::skip_without_corpus("a_cronjob_target_resolves_to_the_pods_of_the_jobs_it_owns") {
+        return;
+    }
+    let server = ApiServer::start(scenarios::linkerd_failfast_workloads());
+    let c = collect(&server, "cj/settle", "shop");
+    assert_eq!(c.target, "cronjob/settle");
+    // settle-old's owner is an earlier CronJob of the same name (another uid).
+    assert_eq!(c.pods, vec![scenarios::SETTLE_POD.to_string()]);
+    assert_eq!(kinds(&c, "CronJob"), vec!["settle"]);
+    assert_eq!(kinds(&c, "Job"), vec!["settle-28930140"]);
+    let reqs = server.requests();
+    assert_eq!(
+        find(&reqs, "/apis/batch/v1/namespaces/shop/cronjobs/settle").len(),
+        1
+    );
+    assert_eq!(find(&reqs, "/apis/batch/v1/namespaces/shop/jobs").len(), 1);
+    let selectors: Vec<String> = find(&reqs, "/api/v1/namespaces/shop/pods")
+        .iter()
+        .filter_map(|r| r.param("labelSelector"))
+        .collect();
+    // The current Job's pods by its selector (then the called Service's pods).
+    assert_eq!(
+        selectors[0],
+        "batch.kubernetes.io/controller-uid=uid-settle-28930140"
+    );
+    assert!(
+        !selectors.iter().any(|s| s.contains("settle-old")),
+        "{selectors:?}"
+    );
+}
+
+#[test]
+fn a_missing_statefulset_is_an_error_naming_it() {
+    let server = ApiServer::start(scenarios::linkerd_injector_expired());
+    let d = tempfile::tempdir().unwrap();
+    let kc = server.write_kubeconfig(d.path(), "shop");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = rt.block_on(async {
+        let (client, ns, url) = cluster::client::connect(&ClientOptions {
+            kubeconfig: Some(kc),
+            ..ClientOptions::default()
+        })
+        .await
+        .unwrap();
+        cluster::collect(
+            client,
+            Request {
+                target: Target::parse("sts/nope").unwrap(),
+                namespace: ns,
+                since: Duration::from_secs(3600),
+                tail: 2000,
+                timeout: Duration::from_secs(10),
+                mesh: MeshChoice::Auto,
+                needs: Needs::everything(),
+            },
+            url,
+        )
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(err.to_string(), "sts/nope not found in namespace shop");
+}

@@ -6,8 +6,9 @@
 //! when it can be found) with a concrete patch. Suppression: `--ignore`,
 //! the `meshdoc.io/ignore` annotation, and a baseline file.
 //!
-//! [`check_objects`] is the library entry: the live-cluster collector feeds
-//! its objects through the same function.
+//! [`check_objects`] is the library entry: `check --cluster` feeds the
+//! objects it lists from the live cluster (`collect::cluster::inventory`)
+//! through the same function, located by Kind/namespace/name.
 
 use super::{Code, Global, emit_with, note};
 use crate::engine::Matcher;
@@ -29,15 +30,26 @@ pub struct CheckArgs {
     /// (`helm template … | meshdoc check -`).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Check live objects of the current kube context instead (read-only).
+    /// Check the live objects of the cluster instead (read-only LIST and
+    /// GET): every namespace, or the one given with -n.
     #[arg(long)]
     pub cluster: bool,
-    /// Namespace for namespace-less manifests (and for --cluster).
-    #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
-    /// With --cluster: every namespace.
-    #[arg(short = 'A', long)]
+    /// Namespace for namespace-less manifests (default: `default`); with
+    /// --cluster, the only namespace read.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// With --cluster: every namespace (the default).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
     pub all_namespaces: bool,
+    /// With --cluster: kubeconfig context to use.
+    #[arg(long, requires = "cluster")]
+    pub context: Option<String>,
+    /// With --cluster: kubeconfig file (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --cluster: stop reading after this long and check what was read.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// Warn this long before a certificate expires (`30d`, `12h`, `2w`).
     #[arg(long, default_value = "30d", value_parser = parse_duration)]
     pub cert_warn: Duration,
@@ -323,22 +335,48 @@ fn read_baseline(p: &PathBuf) -> anyhow::Result<HashSet<String>> {
         .collect())
 }
 
-pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
-    if a.cluster {
-        bail!(
-            "--cluster is not available in this build yet; check live objects with \
-             `kubectl get deploy,sts,ds,po,svc,endpointslices,netpol,ns -A -o yaml | meshdoc check -` \
-             (add the Istio/Linkerd kinds you use)"
-        );
+/// Warns on stderr about `--ignore` entries that name no loaded rule: a
+/// typo would otherwise silence nothing, silently.
+fn warn_unknown_ignores(patterns: &[IgnorePattern], rules: &RuleSet) {
+    for p in patterns {
+        if rules.rules.iter().any(|r| glob(&p.rule, &r.id)) {
+            continue;
+        }
+        let hint = crate::suggest::closest(&p.rule, rules.rules.iter().map(|r| r.id.as_str()))
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        note(&format!("meshdoc: --ignore: no rule `{}`{hint}", p.rule));
     }
+}
+
+/// What was read, before the rules run: the objects and how to describe them.
+struct Input {
+    set: ObjectSet,
+    /// `report.input`.
+    label: String,
+    /// "read 12 Kubernetes objects from 3 files" for stderr and errors.
+    summary: String,
+    /// Unreadable inputs or reads (each also in `report.missing`).
+    missing: Vec<Missing>,
+    /// A file could not be read: exit 2 whatever the findings.
+    failed: bool,
+    notes: Vec<String>,
+    /// `-n NS` with --cluster: findings only about objects in NS (or
+    /// cluster-scoped); the root namespace's config was read as context.
+    only_namespace: Option<String>,
+    /// Live objects: a finding on an object whose controller has the same
+    /// finding is the controller's (a Pod, its ReplicaSet, its Deployment).
+    fold_owned: bool,
+}
+
+fn read_files(a: &CheckArgs) -> anyhow::Result<Input> {
     if a.paths.is_empty() {
-        bail!("nothing to check: give manifest files or directories, or `-` for stdin");
+        bail!("nothing to check: give manifest files or directories, `-` for stdin, or --cluster");
     }
-    let rules = super::load_rules(g)?.for_mesh(a.mesh.mesh());
     let loaded = crate::collect::manifests::load_paths_with(
         &a.paths,
         &crate::collect::manifests::LoadOptions {
-            default_ns: &a.namespace,
+            default_ns: a.namespace.as_deref().unwrap_or("default"),
             exclude: &a.exclude,
         },
     );
@@ -346,13 +384,178 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
         note(&format!("meshdoc: error: {e}"));
     }
     let summary = loaded.summary();
-    let nothing_read = loaded.set.objects.is_empty();
-    if nothing_read {
-        note(&format!("meshdoc: error: nothing to check: {summary}"));
-    } else {
-        note(&format!("meshdoc: {summary}"));
-    }
     let crate::collect::manifests::Loaded { set, errors, .. } = loaded;
+    Ok(Input {
+        set,
+        label: a
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        summary,
+        failed: !errors.is_empty(),
+        missing: errors
+            .iter()
+            .map(|e| Missing {
+                what: format!("{}:{}:{}", e.path, e.line, e.column),
+                reason: e.message.clone(),
+                rules: Vec::new(),
+            })
+            .collect(),
+        notes: Vec::new(),
+        only_namespace: None,
+        fold_owned: false,
+    })
+}
+
+/// `check --cluster`: the objects the rules need, read from the live
+/// cluster with the collector's client and resource table.
+fn read_cluster(a: &CheckArgs, rules: &RuleSet) -> anyhow::Result<Input> {
+    use crate::collect::cluster::{self, Namespaces, Needs, client::ClientOptions};
+    if !a.paths.is_empty() {
+        bail!("--cluster reads the live cluster; give no manifest paths with it");
+    }
+    if let Some(ns) = &a.namespace {
+        cluster::target::check_namespace(ns).map_err(anyhow::Error::msg)?;
+    }
+    let scope = match &a.namespace {
+        Some(ns) => Namespaces::One(ns.clone()),
+        None => Namespaces::All,
+    };
+    let opts = ClientOptions {
+        kubeconfig: a.kubeconfig.clone(),
+        context: a.context.clone(),
+        namespace: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let needs = Needs::from_rules(rules);
+    let c = rt
+        .block_on(async {
+            let (client, _ns, server) = cluster::client::connect(&opts).await?;
+            anyhow::Ok(
+                cluster::inventory(client, server, scope, a.mesh.mesh(), &needs, a.timeout).await,
+            )
+        })
+        .context("cannot read the cluster")?;
+    let set = super::diagnose::object_set(&c);
+    let summary = format!(
+        "read {} Kubernetes objects from {} ({}; {} API requests, {:.1}s)",
+        set.objects.len(),
+        c.server,
+        c.target,
+        c.requests,
+        c.elapsed.as_secs_f64()
+    );
+    if !c.failures.is_empty() {
+        note(&format!(
+            "meshdoc: could not read: {}",
+            c.failures
+                .iter()
+                .map(|f| format!("{} ({})", f.what, f.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    Ok(Input {
+        set,
+        label: format!("cluster {} ({})", c.server, c.target),
+        summary,
+        missing: c.missing(rules),
+        failed: false,
+        notes: c.notes.clone(),
+        only_namespace: a.namespace.clone(),
+        fold_owned: true,
+    })
+}
+
+/// The controller chain of each object: (kind, ns, name) → its owners.
+type Owners = HashMap<(String, String, String), Vec<(String, String, String)>>;
+
+fn owners(set: &ObjectSet) -> Owners {
+    let mut m = Owners::new();
+    for o in &set.objects {
+        let ns = o.origin.namespace.clone().unwrap_or_default();
+        let refs = o
+            .value
+            .pointer("/metadata/ownerReferences")
+            .and_then(|r| r.as_array());
+        for r in refs.into_iter().flatten() {
+            let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            m.entry((o.origin.kind.clone(), ns.clone(), o.origin.name.clone()))
+                .or_default()
+                .push((s("kind"), ns.clone(), s("name")));
+        }
+    }
+    m
+}
+
+/// Drops a finding when an owner up its controller chain has the same
+/// finding: live, a Deployment's template problem shows on the Deployment,
+/// its ReplicaSet and every Pod, and the fix is the Deployment's.
+fn fold_owned(findings: Vec<Finding>, set: &ObjectSet) -> Vec<Finding> {
+    let owners = owners(set);
+    let key = |l: &ObjRef| {
+        (
+            l.kind.clone(),
+            l.namespace.clone().unwrap_or_default(),
+            l.name.clone(),
+        )
+    };
+    let flagged: HashSet<(String, (String, String, String))> = findings
+        .iter()
+        .filter_map(|f| f.location.as_ref().map(|l| (f.id.clone(), key(l))))
+        .collect();
+    findings
+        .into_iter()
+        .filter(|f| {
+            let Some(l) = &f.location else { return true };
+            let mut frontier = vec![key(l)];
+            // Controller chains are short (Pod → ReplicaSet → Deployment,
+            // Pod → Job → CronJob); the bound only guards against a cycle.
+            for _ in 0..4 {
+                let up: Vec<_> = frontier
+                    .iter()
+                    .flat_map(|k| owners.get(k).cloned().unwrap_or_default())
+                    .collect();
+                if up
+                    .iter()
+                    .any(|o| flagged.contains(&(f.id.clone(), o.clone())))
+                {
+                    return false;
+                }
+                if up.is_empty() {
+                    break;
+                }
+                frontier = up;
+            }
+            true
+        })
+        .collect()
+}
+
+pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
+    let all_rules = super::load_rules(g)?;
+    let ignore: Vec<IgnorePattern> = a.ignore.iter().map(|s| IgnorePattern::parse(s)).collect();
+    warn_unknown_ignores(&ignore, &all_rules);
+    let rules = all_rules.for_mesh(a.mesh.mesh());
+    let input = if a.cluster {
+        read_cluster(&a, &rules)?
+    } else {
+        read_files(&a)?
+    };
+    let nothing_read = input.set.objects.is_empty();
+    if nothing_read {
+        note(&format!(
+            "meshdoc: error: nothing to check: {}",
+            input.summary
+        ));
+    } else {
+        note(&format!("meshdoc: {}", input.summary));
+    }
     let baseline = match &a.baseline {
         Some(p) => read_baseline(p)?,
         None => HashSet::new(),
@@ -367,31 +570,40 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
             },
             ..FactOptions::default()
         },
-        ignore: a.ignore.iter().map(|s| IgnorePattern::parse(s)).collect(),
+        ignore,
         baseline,
     };
-    let mut report = check_objects(&rules, &set, &opts);
-    report.input = a
-        .paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let mut report = check_objects(&rules, &input.set, &opts);
+    if input.only_namespace.is_some() || input.fold_owned {
+        let mut findings = std::mem::take(&mut report.findings);
+        if let Some(ns) = &input.only_namespace {
+            findings.retain(|f| {
+                f.location.as_ref().is_none_or(|l| {
+                    l.namespace
+                        .as_deref()
+                        .is_none_or(|n| n.is_empty() || n == ns)
+                })
+            });
+        }
+        if input.fold_owned {
+            findings = fold_owned(findings, &input.set);
+        }
+        for (i, f) in findings.iter_mut().enumerate() {
+            f.rank = i + 1;
+        }
+        report.findings = findings;
+    }
+    report.input = input.label.clone();
+    report.notes.extend(input.notes.iter().cloned());
     if nothing_read {
         report.error = Some(crate::report::ReportError {
             kind: "nothing-read".into(),
-            message: summary.clone(),
+            message: input.summary.clone(),
         });
     }
-    for e in &errors {
-        report.missing.push(Missing {
-            what: format!("{}:{}:{}", e.path, e.line, e.column),
-            reason: e.message.clone(),
-            rules: Vec::new(),
-        });
-    }
+    report.missing.extend(input.missing.iter().cloned());
     if nothing_read && a.write_baseline.is_some() {
-        bail!("not writing a baseline: {summary}");
+        bail!("not writing a baseline: {}", input.summary);
     }
     if let Some(p) = &a.write_baseline {
         let mut fps: Vec<String> = report.findings.iter().map(fingerprint).collect();
@@ -404,17 +616,17 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
             fps.len(),
             p.display()
         ));
-        return Ok(if errors.is_empty() {
-            Code::Clean
-        } else {
+        return Ok(if input.failed {
             Code::Failure
+        } else {
+            Code::Clean
         });
     }
     let code = emit_with(&report, g, Some(&rules))?;
-    Ok(if errors.is_empty() && !nothing_read {
-        code
-    } else {
+    Ok(if input.failed || nothing_read {
         Code::Failure
+    } else {
+        code
     })
 }
 

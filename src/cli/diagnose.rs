@@ -33,7 +33,8 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
-    /// What to diagnose: pod/NAME, deploy/NAME or svc/NAME; `-` reads logs from stdin.
+    /// What to diagnose: pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME,
+    /// cronjob/NAME or svc/NAME (kubectl's long names too); `-` reads logs from stdin.
     #[arg(value_name = "TARGET")]
     pub target: Option<String>,
     /// Namespace (default: the kubeconfig context's; offline: for objects that name none).
@@ -249,7 +250,7 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     }
     let Some(target) = a.target.as_deref() else {
         bail!(
-            "nothing to diagnose: give a target (pod/NAME, deploy/NAME, svc/NAME), --from DIR, evidence files, or `-` for stdin"
+            "nothing to diagnose: give a target (pod/NAME, deploy/NAME, sts/NAME, cronjob/NAME, svc/NAME, …), --from DIR, evidence files, or `-` for stdin"
         );
     };
     let target = Target::parse(target)?;

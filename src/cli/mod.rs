@@ -91,11 +91,13 @@ pub enum Command {
     /// a header, a pasted proxy/access log line, a curl -v transcript, a file (--file F or -),
     /// or a rule id.
     Explain(explain::ExplainArgs),
-    /// Diagnose a workload in a live cluster (read-only: pod/NAME, deploy/NAME, svc/NAME),
-    /// or from evidence: a bundle (--from), log/metrics/http/manifest files, or stdin (`-`).
+    /// Diagnose a workload in a live cluster (read-only: pod/NAME, deploy/, sts/, ds/, rs/,
+    /// job/, cronjob/, svc/NAME), or from evidence: a bundle (--from),
+    /// log/metrics/http/manifest files, or stdin (`-`).
     Diagnose(diagnose::DiagnoseArgs),
-    /// CI preflight: check Kubernetes/mesh manifests (files, directories, `-` for stdin)
-    /// for root causes visible before anything ships. Exit 1 on findings at or above --fail-on.
+    /// CI preflight: check Kubernetes/mesh manifests (files, directories, `-` for stdin) or
+    /// the live cluster's objects (--cluster) for root causes visible in configuration.
+    /// Exit 1 on findings at or above --fail-on.
     Check(check::CheckArgs),
     /// Print the least-privilege ClusterRole and Roles that `diagnose` needs.
     Rbac(rbac::RbacArgs),

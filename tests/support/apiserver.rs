@@ -52,6 +52,17 @@ const KINDS: &[Kind] = &[
     ),
     ("apps", &["v1"], "ReplicaSet", "replicasets", true, &["rs"]),
     (
+        "apps",
+        &["v1"],
+        "StatefulSet",
+        "statefulsets",
+        true,
+        &["sts"],
+    ),
+    ("apps", &["v1"], "DaemonSet", "daemonsets", true, &["ds"]),
+    ("batch", &["v1"], "Job", "jobs", true, &[]),
+    ("batch", &["v1"], "CronJob", "cronjobs", true, &["cj"]),
+    (
         "discovery.k8s.io",
         &["v1"],
         "EndpointSlice",
@@ -184,6 +195,7 @@ const KINDS: &[Kind] = &[
 const BUILTIN_GROUPS: &[&str] = &[
     "",
     "apps",
+    "batch",
     "discovery.k8s.io",
     "networking.k8s.io",
     "admissionregistration.k8s.io",

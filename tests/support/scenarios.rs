@@ -641,3 +641,123 @@ pub fn big_namespace() -> Scenario {
     );
     s
 }
+
+/// `pod` re-labelled and owned by `owner` (kind, apiVersion, name, uid)
+/// instead of a Deployment's ReplicaSet.
+pub fn owned_pod(mut pod: Value, labels: Value, owner: (&str, &str, &str, &str)) -> Value {
+    let (kind, api_version, name, uid) = owner;
+    pod["metadata"]["labels"] = labels;
+    pod["metadata"]["ownerReferences"] = json!([{"apiVersion": api_version, "kind": kind,
+        "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]);
+    pod
+}
+
+/// A Job (owned by CronJob `cronjob` with `cronjob_uid` when set) whose
+/// selector is the controller-uid label, as the Job controller writes it.
+pub fn job(ns: &str, name: &str, app: &str, cronjob: Option<(&str, &str)>) -> Value {
+    let uid = format!("uid-{name}");
+    let mut j = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": ns, "uid": uid,
+            "labels": {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name}},
+        "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+            "template": {"metadata": {"labels": {"app": app, "batch.kubernetes.io/controller-uid": uid,
+                "batch.kubernetes.io/job-name": name}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": app, "image": "x"}]}}},
+        "status": {"active": 1}});
+    if let Some((cj, cj_uid)) = cronjob {
+        j["metadata"]["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "CronJob",
+            "name": cj, "uid": cj_uid, "controller": true, "blockOwnerDeletion": true}]);
+    }
+    j
+}
+
+/// The labels of a pod of Job `job`.
+pub fn job_pod_labels(app: &str, job: &str) -> Value {
+    json!({"app": app, "batch.kubernetes.io/controller-uid": format!("uid-{job}"),
+        "batch.kubernetes.io/job-name": job})
+}
+
+pub const LEDGER_POD: &str = "ledger-0";
+pub const SETTLE_POD: &str = "settle-28930140-q8w7e";
+
+/// The fail-fast cluster (`payments` scaled to zero) with its callers run by
+/// other controllers: StatefulSet `ledger` (pod `ledger-0`), DaemonSet
+/// `node-agent`, and CronJob `settle`, whose current Job's pod fails fast
+/// too. Job `settle-old` belongs to an earlier CronJob of the same name (a
+/// different uid) and must not count as `settle`'s.
+pub fn linkerd_failfast_workloads() -> Scenario {
+    let ns = "shop";
+    let mut s = linkerd_failfast(Backend::ZeroReplicas);
+    let failfast = corpus("linkerd/logs/failfast/linkerd2-issue-7768.log");
+    let meshed =
+        |name: &str, app: &str| pod(ns, name, app, app, 8080, Some("linkerd"), Health::Running);
+    // StatefulSet ledger.
+    s.objects.push(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "ledger", "namespace": ns, "uid": "uid-ledger", "labels": {"app": "ledger"}},
+        "spec": {"replicas": 1, "serviceName": "ledger", "selector": {"matchLabels": {"app": "ledger"}},
+            "template": {"metadata": {"labels": {"app": "ledger"}}, "spec": {"containers": [{"name": "ledger", "image": "x"}]}}},
+        "status": {"replicas": 1, "readyReplicas": 1}}));
+    s.objects.push(owned_pod(
+        meshed(LEDGER_POD, "ledger"),
+        json!({"app": "ledger", "apps.kubernetes.io/pod-index": "0"}),
+        ("StatefulSet", "apps/v1", "ledger", "uid-ledger"),
+    ));
+    s.log(ns, LEDGER_POD, "linkerd-proxy", false, &failfast);
+    s.proxy(
+        ns,
+        LEDGER_POD,
+        4191,
+        "metrics",
+        &linkerd_metrics(ns, "payments", 8080, 504, 21),
+    );
+    // DaemonSet node-agent.
+    s.objects.push(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "node-agent", "namespace": ns, "uid": "uid-node-agent"},
+        "spec": {"selector": {"matchLabels": {"app": "node-agent"}},
+            "template": {"metadata": {"labels": {"app": "node-agent"}}, "spec": {"containers": [{"name": "node-agent", "image": "x"}]}}}}));
+    s.objects.push(owned_pod(
+        meshed("node-agent-h7j8k", "node-agent"),
+        json!({"app": "node-agent"}),
+        ("DaemonSet", "apps/v1", "node-agent", "uid-node-agent"),
+    ));
+    // CronJob settle, its current Job and pod, and an earlier CronJob's Job.
+    s.objects.push(json!({"apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "settle", "namespace": ns, "uid": "uid-settle"},
+        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {
+            "metadata": {"labels": {"app": "settle"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "settle", "image": "x"}]}}}}}}));
+    for (job_name, pod_name, cj_uid) in [
+        ("settle-28930140", SETTLE_POD, "uid-settle"),
+        ("settle-old", "settle-old-a1b2c", "uid-settle-before"),
+    ] {
+        s.objects
+            .push(job(ns, job_name, "settle", Some(("settle", cj_uid))));
+        s.objects.push(owned_pod(
+            meshed(pod_name, "settle"),
+            job_pod_labels("settle", job_name),
+            ("Job", "batch/v1", job_name, &format!("uid-{job_name}")),
+        ));
+    }
+    s.log(ns, SETTLE_POD, "linkerd-proxy", false, &failfast);
+    s.proxy(
+        ns,
+        SETTLE_POD,
+        4191,
+        "metrics",
+        &linkerd_metrics(ns, "payments", 8080, 504, 9),
+    );
+    s
+}
+
+/// Two clusters' worth of misconfiguration in one: the Linkerd NetworkPolicy
+/// without 4143 (`shop`) and the Istio DestinationRule that disables TLS
+/// under STRICT mTLS (`bookinfo`), for `check --cluster`.
+pub fn netpol_and_dr_tls() -> Scenario {
+    let mut s = linkerd_netpol();
+    let other = istio_dr_tls_conflict();
+    s.objects.extend(other.objects);
+    s.logs.extend(other.logs);
+    s.proxy.extend(other.proxy);
+    s.crd_groups.extend(other.crd_groups);
+    s
+}

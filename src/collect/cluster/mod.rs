@@ -25,7 +25,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-pub use target::{MeshChoice, Target};
+pub use target::{MeshChoice, Target, WorkloadKind};
 
 /// Requests in flight at once: enough to hide latency, few enough not to
 /// trip API priority and fairness on a busy cluster.
@@ -296,20 +296,80 @@ fn first_line(s: &str) -> String {
     crate::report::sanitize::clip(s.lines().next().unwrap_or("").trim(), 200)
 }
 
-/// Shared state of one run; tasks record into it as they finish, so a
-/// timeout still leaves everything gathered so far.
-struct Ctx {
+/// The reads of one run and what they gathered; tasks record into it as
+/// they finish, so a timeout still leaves everything gathered so far.
+struct Reader {
     client: kube::Client,
-    req: Request,
     state: Mutex<Collection>,
     /// Reads started and not finished: what a timeout cut off.
     pending: Mutex<BTreeMap<u64, (String, Family, Option<&'static str>)>>,
     next_id: Mutex<u64>,
+    /// A mesh's API or object that is not there (404) is a note, not missing
+    /// evidence: a whole-cluster read does not presume which mesh runs.
+    absent_mesh_is_note: bool,
+}
+
+/// One diagnosis: the reader plus what the target asks for.
+struct Ctx {
+    reader: Reader,
+    req: Request,
     /// Services of the target namespace (one LIST), filtered later.
     services: Mutex<Option<Vec<Value>>>,
 }
 
-impl Ctx {
+impl std::ops::Deref for Ctx {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        &self.reader
+    }
+}
+
+impl Reader {
+    fn new(client: kube::Client, c: Collection) -> Reader {
+        Reader {
+            client,
+            state: Mutex::new(c),
+            pending: Mutex::new(BTreeMap::new()),
+            next_id: Mutex::new(0),
+            absent_mesh_is_note: false,
+        }
+    }
+
+    /// Takes the collection out, turning reads still pending into failures
+    /// when `timed_out` (with `--timeout`'s reason).
+    fn finish(&self, timed_out: Option<Duration>, started: Instant) -> Collection {
+        let mut c = self.with(std::mem::take);
+        c.elapsed = started.elapsed();
+        if let Some(timeout) = timed_out {
+            let pending: Vec<_> = self
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .cloned()
+                .collect();
+            let reason = format!(
+                "--timeout of {}s reached; results are partial",
+                timeout.as_secs_f64()
+            );
+            for (what, family, res) in pending {
+                c.failures.push(Failure {
+                    what,
+                    reason: reason.clone(),
+                    family,
+                    resource: res,
+                });
+            }
+            c.failures.push(Failure {
+                what: "the rest of the collection".into(),
+                reason,
+                family: Family::Objects,
+                resource: None,
+            });
+        }
+        c
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Collection) -> R) -> R {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g)
@@ -471,6 +531,9 @@ impl Ctx {
             Fail::NotFound if r.optional => {
                 self.with(|c| c.notes.push(format!("{}: CRD not installed", r.label)));
             }
+            Fail::NotFound if self.absent_mesh_is_note && r.mesh.is_some() => {
+                self.with(|c| c.notes.push(format!("{}: not installed", r.label)));
+            }
             Fail::NotFound if r.names.is_empty() && r.verbs.contains(&"list") => self.fail(
                 what,
                 format!(
@@ -518,59 +581,136 @@ pub async fn collect(
 ) -> Result<Collection, CollectError> {
     let started = Instant::now();
     let timeout = req.timeout;
+    let c = Collection {
+        target: req.target.to_string(),
+        namespace: req.namespace.clone(),
+        server,
+        started_at: now_rfc3339(),
+        ..Collection::default()
+    };
     let ctx = Arc::new(Ctx {
-        client,
-        state: Mutex::new(Collection {
-            target: req.target.to_string(),
-            namespace: req.namespace.clone(),
-            server,
-            started_at: now_rfc3339(),
-            ..Collection::default()
-        }),
+        reader: Reader::new(client, c),
         req,
-        pending: Mutex::new(BTreeMap::new()),
-        next_id: Mutex::new(0),
         services: Mutex::new(None),
     });
     let run = run(ctx.clone());
-    let outcome = tokio::time::timeout(timeout, run).await;
-    let mut c = ctx.with(std::mem::take);
-    c.elapsed = started.elapsed();
-    match outcome {
-        Ok(Ok(())) => Ok(c),
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(())) => Ok(ctx.finish(None, started)),
         Ok(Err(e)) => Err(e),
         Err(_) => {
+            let c = ctx.finish(Some(timeout), started);
             if c.pods.is_empty() {
                 return Err(CollectError::Timeout(timeout, c.target));
             }
-            let pending: Vec<_> = ctx
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .cloned()
-                .collect();
-            let reason = format!(
-                "--timeout of {}s reached; results are partial",
-                timeout.as_secs_f64()
-            );
-            for (what, family, res) in pending {
-                c.failures.push(Failure {
-                    what,
-                    reason: reason.clone(),
-                    family,
-                    resource: res,
-                });
-            }
-            c.failures.push(Failure {
-                what: "the rest of the collection".into(),
-                reason,
-                family: Family::Objects,
-                resource: None,
-            });
             Ok(c)
         }
     }
+}
+
+/// Which namespaces `check --cluster` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespaces {
+    All,
+    /// One namespace; the Istio root namespace's config is read with it
+    /// (Istio applies it mesh-wide) and the cluster-scoped objects.
+    One(String),
+}
+
+/// Reads every object the object-level rules need, for `check --cluster`:
+/// LIST per resource of the table (one namespace or all), GET for the named
+/// objects (the injector webhook, trust roots, mesh config). Only what
+/// `needs` wants, only `mesh`'s resources when it is set. Failures (403, the
+/// timeout) are recorded and the reading goes on; a mesh that is not
+/// installed is a note.
+pub async fn inventory(
+    client: kube::Client,
+    server: String,
+    scope: Namespaces,
+    mesh: Option<Mesh>,
+    needs: &Needs,
+    timeout: Duration,
+) -> Collection {
+    let started = Instant::now();
+    let (target, namespace) = match &scope {
+        Namespaces::All => ("all namespaces".to_string(), String::new()),
+        Namespaces::One(ns) => (format!("namespace {ns}"), ns.clone()),
+    };
+    let c = Collection {
+        target,
+        namespace,
+        server,
+        mesh,
+        started_at: now_rfc3339(),
+        ..Collection::default()
+    };
+    let mut reader = Reader::new(client, c);
+    reader.absent_mesh_is_note = true;
+    let rd = &reader;
+    let mut jobs: Vec<BoxFuture<'_, ()>> = Vec::new();
+    for r in resources::RESOURCES {
+        // Logs, metrics and Events are evidence of a running request, not
+        // configuration.
+        if matches!(r.key, "pods/log" | "pods/proxy" | "events") || !needs.wants(r) {
+            continue;
+        }
+        if r.mesh.is_some() && mesh.is_some() && r.mesh != mesh {
+            continue;
+        }
+        match (&scope, r.scope, r.place) {
+            (_, _, Place::Fixed(ns)) => {
+                jobs.extend(r.names.iter().map(|name| {
+                    async move {
+                        rd.get_into(r, Some(ns), name).await;
+                    }
+                    .boxed()
+                }));
+            }
+            (_, Scope::Cluster, _) if !r.names.is_empty() => {
+                jobs.extend(r.names.iter().map(|name| {
+                    async move {
+                        rd.get_into(r, None, name).await;
+                    }
+                    .boxed()
+                }));
+            }
+            (Namespaces::One(ns), Scope::Cluster, _) if r.key == "namespaces" => {
+                let ns = ns.clone();
+                jobs.push(
+                    async move {
+                        rd.get_into(r, None, &ns).await;
+                    }
+                    .boxed(),
+                );
+            }
+            (Namespaces::All, _, _) | (_, Scope::Cluster, _) => {
+                jobs.push(
+                    async move {
+                        rd.list_into(r, None, None, None).await;
+                    }
+                    .boxed(),
+                );
+            }
+            (Namespaces::One(ns), Scope::Namespaced, place) => {
+                let mut in_ns = vec![ns.clone()];
+                if place == Place::TargetAndRoot && ns != resources::ISTIO_ROOT {
+                    in_ns.push(resources::ISTIO_ROOT.to_string());
+                }
+                for n in in_ns {
+                    jobs.push(
+                        async move {
+                            rd.list_into(r, Some(&n), None, None).await;
+                        }
+                        .boxed(),
+                    );
+                }
+            }
+        }
+    }
+    let all = futures::stream::iter(jobs)
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>();
+    let timed_out = tokio::time::timeout(timeout, all).await.is_err();
+    reader.finish(timed_out.then_some(timeout), started)
 }
 
 fn now_rfc3339() -> String {
@@ -590,17 +730,18 @@ async fn resolve(ctx: &Ctx) -> Result<Vec<Value>, CollectError> {
             Some(p) => vec![p],
             None => return Err(CollectError::NotFound(target.to_string(), ns.clone())),
         },
-        Target::Deployment(name) => {
-            let d = ctx
-                .get(res("deployments"), Some(&ns), name)
+        Target::Workload(kind, name) => {
+            let r = res(kind.resource_key());
+            let w = ctx
+                .get(r, Some(&ns), name)
                 .await
                 .map_err(tgt)?
                 .ok_or_else(|| CollectError::NotFound(target.to_string(), ns.clone()))?;
-            ctx.looked("Deployments", 1);
-            let q = d
+            ctx.looked(r.label, 1);
+            let q = w
                 .pointer("/spec/selector")
                 .and_then(select::label_selector_query);
-            ctx.with(|c| c.add_object(d));
+            ctx.with(|c| c.add_object(w));
             match q {
                 Some(q) => ctx
                     .list(pods_r, Some(&ns), Some(&q), None, Some(PAGE as usize))
@@ -608,6 +749,44 @@ async fn resolve(ctx: &Ctx) -> Result<Vec<Value>, CollectError> {
                     .map_err(tgt)?,
                 None => Vec::new(),
             }
+        }
+        Target::CronJob(name) => {
+            let cj = ctx
+                .get(res("cronjobs"), Some(&ns), name)
+                .await
+                .map_err(tgt)?
+                .ok_or_else(|| CollectError::NotFound(target.to_string(), ns.clone()))?;
+            ctx.looked(res("cronjobs").label, 1);
+            let uid = cj
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            ctx.with(|c| c.add_object(cj));
+            // A CronJob has no selector of its own: its pods are those of the
+            // Jobs it owns (ownerReferences, as the CronJob controller sets them).
+            let jobs = ctx
+                .list(res("jobs"), Some(&ns), None, None, None)
+                .await
+                .map_err(tgt)?;
+            let owned: Vec<Value> = jobs
+                .into_iter()
+                .filter(|j| owned_by(j, "CronJob", name, uid.as_deref()))
+                .collect();
+            ctx.looked(res("jobs").label, owned.len());
+            let mut pods = Vec::new();
+            for j in owned {
+                let q = j
+                    .pointer("/spec/selector")
+                    .and_then(select::label_selector_query);
+                ctx.with(|c| c.add_object(j));
+                let Some(q) = q else { continue };
+                let found = ctx
+                    .list(pods_r, Some(&ns), Some(&q), None, Some(PAGE as usize))
+                    .await
+                    .map_err(tgt)?;
+                pods.extend(found);
+            }
+            pods
         }
         Target::Service(name) => {
             let s = ctx
@@ -641,6 +820,22 @@ async fn resolve(ctx: &Ctx) -> Result<Vec<Value>, CollectError> {
         }
     });
     Ok(pods)
+}
+
+/// Whether `obj` has an ownerReference to the `kind` named `name` (and, when
+/// the owner's uid is known, with that uid: a re-created owner of the same
+/// name does not adopt the old one's children).
+fn owned_by(obj: &Value, kind: &str, name: &str, uid: Option<&str>) -> bool {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| {
+            refs.iter().any(|o| {
+                let s = |k: &str| o.get(k).and_then(Value::as_str);
+                s("kind") == Some(kind)
+                    && s("name") == Some(name)
+                    && (uid.is_none() || s("uid").is_none() || s("uid") == uid)
+            })
+        })
 }
 
 /// Higher for pods more likely to show the problem.
@@ -841,8 +1036,10 @@ async fn run(ctx: Arc<Ctx>) -> Result<(), CollectError> {
             continue;
         }
         match r.key {
+            // Read for the target and its pods, not for the neighbourhood.
             "pods" | "pods/log" | "pods/proxy" | "events" | "replicasets" | "deployments"
-            | "services" | "endpointslices" | "namespaces" => continue,
+            | "statefulsets" | "daemonsets" | "jobs" | "cronjobs" | "services"
+            | "endpointslices" | "namespaces" => continue,
             _ => {}
         }
         let namespaces: Vec<Option<String>> = match (r.scope, r.place) {

@@ -158,8 +158,39 @@ pub const RESOURCES: &[Resource] = &[
         group: "apps",
         kind: "ReplicaSet",
         plural: "replicasets",
-        verbs: &["get"],
         label: "ReplicaSets",
+        ..R
+    },
+    Resource {
+        key: "statefulsets",
+        group: "apps",
+        kind: "StatefulSet",
+        plural: "statefulsets",
+        label: "StatefulSets",
+        ..R
+    },
+    Resource {
+        key: "daemonsets",
+        group: "apps",
+        kind: "DaemonSet",
+        plural: "daemonsets",
+        label: "DaemonSets",
+        ..R
+    },
+    Resource {
+        key: "jobs",
+        group: "batch",
+        kind: "Job",
+        plural: "jobs",
+        label: "Jobs",
+        ..R
+    },
+    Resource {
+        key: "cronjobs",
+        group: "batch",
+        kind: "CronJob",
+        plural: "cronjobs",
+        label: "CronJobs",
         ..R
     },
     Resource {
@@ -216,7 +247,7 @@ pub const RESOURCES: &[Resource] = &[
         kind: "Namespace",
         plural: "namespaces",
         scope: Scope::Cluster,
-        verbs: &["get"],
+        // `list` only for `check --cluster` over every namespace.
         facts: &[
             "server-speaks-first-port-not-opaque",
             "opaque-ports-mismatch",
