@@ -35,6 +35,11 @@ fn ok(out: &std::process::Output) -> String {
 
 #[test]
 fn kubectl_get_pods_reads_the_fixture_as_a_real_api_server() {
+    if support::scenarios::skip_without_corpus(
+        "kubectl_get_pods_reads_the_fixture_as_a_real_api_server",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::linkerd_failfast(Backend::CrashLoop));
     let d = tempfile::tempdir().unwrap();
     let out = ok(&kubectl(
@@ -81,6 +86,11 @@ fn kubectl_get_pods_reads_the_fixture_as_a_real_api_server() {
 
 #[test]
 fn kubectl_reads_crds_and_logs_and_proxy_metrics_from_the_fixture() {
+    if support::scenarios::skip_without_corpus(
+        "kubectl_reads_crds_and_logs_and_proxy_metrics_from_the_fixture",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::istio_dr_tls_conflict());
     let d = tempfile::tempdir().unwrap();
     let out = ok(&kubectl(
@@ -205,6 +215,11 @@ fn find<'a>(reqs: &'a [Recorded], path: &str) -> Vec<&'a Recorded> {
 
 #[test]
 fn a_pod_diagnosis_reads_its_neighbourhood_with_gets_and_selectors_only() {
+    if support::scenarios::skip_without_corpus(
+        "a_pod_diagnosis_reads_its_neighbourhood_with_gets_and_selectors_only",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::linkerd_failfast(Backend::CrashLoop));
     let c = collect(&server, &format!("pod/{CLIENT_POD}"), "shop");
     let reqs = server.requests();
@@ -296,6 +311,11 @@ fn a_pod_diagnosis_reads_its_neighbourhood_with_gets_and_selectors_only() {
 
 #[test]
 fn a_restarted_container_also_has_its_previous_log_read() {
+    if support::scenarios::skip_without_corpus(
+        "a_restarted_container_also_has_its_previous_log_read",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::linkerd_failfast(Backend::CrashLoop));
     let c = collect(&server, "pod/payments-5f7b9c-a1b2c", "shop");
     let prev: Vec<_> = c.logs.iter().filter(|l| l.previous).collect();
@@ -315,6 +335,11 @@ fn a_restarted_container_also_has_its_previous_log_read() {
 
 #[test]
 fn deploy_and_svc_targets_resolve_to_their_pods_by_selector() {
+    if support::scenarios::skip_without_corpus(
+        "deploy_and_svc_targets_resolve_to_their_pods_by_selector",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::linkerd_netpol());
     let c = collect(&server, "deployment/api", "shop");
     assert_eq!(c.pods.len(), 2);
@@ -331,6 +356,11 @@ fn deploy_and_svc_targets_resolve_to_their_pods_by_selector() {
 
 #[test]
 fn a_403_on_networkpolicies_is_missing_evidence_and_the_rest_is_collected() {
+    if support::scenarios::skip_without_corpus(
+        "a_403_on_networkpolicies_is_missing_evidence_and_the_rest_is_collected",
+    ) {
+        return;
+    }
     let mut s = scenarios::linkerd_netpol();
     s.fault(Fault::status(
         "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
@@ -350,6 +380,11 @@ fn a_403_on_networkpolicies_is_missing_evidence_and_the_rest_is_collected() {
 
 #[test]
 fn a_missing_crd_is_a_note_when_optional_and_missing_evidence_otherwise() {
+    if support::scenarios::skip_without_corpus(
+        "a_missing_crd_is_a_note_when_optional_and_missing_evidence_otherwise",
+    ) {
+        return;
+    }
     let mut s = scenarios::linkerd_failfast(Backend::ZeroReplicas);
     s.crd_groups.remove("policy.linkerd.io");
     let server = ApiServer::start(s);
@@ -375,6 +410,11 @@ fn a_missing_crd_is_a_note_when_optional_and_missing_evidence_otherwise() {
 
 #[test]
 fn a_failed_pod_proxy_says_why_and_the_collection_carries_on() {
+    if support::scenarios::skip_without_corpus(
+        "a_failed_pod_proxy_says_why_and_the_collection_carries_on",
+    ) {
+        return;
+    }
     let mut s = scenarios::linkerd_failfast(Backend::ZeroReplicas);
     s.proxy.clear();
     let server = ApiServer::start(s);
@@ -403,6 +443,11 @@ fn a_failed_pod_proxy_says_why_and_the_collection_carries_on() {
 
 #[test]
 fn the_timeout_is_honoured_and_partial_results_are_returned() {
+    if support::scenarios::skip_without_corpus(
+        "the_timeout_is_honoured_and_partial_results_are_returned",
+    ) {
+        return;
+    }
     let mut s = scenarios::linkerd_failfast(Backend::ZeroReplicas);
     s.fault(Fault::slow(
         "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
@@ -434,6 +479,11 @@ fn the_timeout_is_honoured_and_partial_results_are_returned() {
 
 #[test]
 fn logs_and_metrics_are_not_read_when_no_loaded_rule_needs_them() {
+    if support::scenarios::skip_without_corpus(
+        "logs_and_metrics_are_not_read_when_no_loaded_rule_needs_them",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::linkerd_failfast(Backend::ZeroReplicas));
     let mut needs = Needs::default();
     needs.facts.insert("netpol-blocks-proxy-port".into());
@@ -481,6 +531,11 @@ fn an_unmeshed_pod_in_an_injecting_namespace_is_treated_as_linkerd() {
 
 #[test]
 fn istio_config_is_read_in_the_namespace_and_the_root_namespace() {
+    if support::scenarios::skip_without_corpus(
+        "istio_config_is_read_in_the_namespace_and_the_root_namespace",
+    ) {
+        return;
+    }
     let server = ApiServer::start(scenarios::istio_dr_tls_conflict());
     let c = collect(&server, "pod/loadgen-5f7b9c-w2e3r", "bookinfo");
     assert_eq!(c.mesh, Some(meshdoc::rules::Mesh::Istio));
