@@ -874,3 +874,54 @@ fn github_output_is_workflow_commands_only_and_the_summary_goes_to_stderr() {
     }
     assert!(String::from_utf8_lossy(&out.stderr).contains("finding(s)"));
 }
+
+/// A directory walk stays inside the input: no link to a directory (no
+/// loops, no walking `/`), no link to a file outside it, no FIFO (it would
+/// hang) or device; each is named as not followed, and the run goes on.
+#[cfg(unix)]
+#[test]
+fn directory_walks_do_not_follow_links_out_or_read_special_files() {
+    let d = tempfile::tempdir().unwrap();
+    let k8s = d.path().join("k8s");
+    let outside = d.path().join("outside");
+    std::fs::create_dir_all(&k8s).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(
+        k8s.join("svc.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {selector: {app: a}, ports: [{port: 80}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outside.join("private.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: private-outside}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.join("private.yaml"), k8s.join("link.yaml")).unwrap();
+    std::os::unix::fs::symlink("..", k8s.join("loop")).unwrap();
+    std::os::unix::fs::symlink("/", k8s.join("root")).unwrap();
+    std::os::unix::fs::symlink("svc.yaml", k8s.join("inside.yaml")).unwrap();
+    let fifo = k8s.join("fifo.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .args(["check", "-o", "json"])
+        .arg(&k8s)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("private-outside"), "{stdout}");
+    assert!(stderr.contains("not followed"), "{stderr}");
+    for name in ["fifo.yaml", "link.yaml", "loop"] {
+        assert!(stderr.contains(name), "{name} not named: {stderr}");
+    }
+    // svc.yaml and the link to it inside the directory: 2 files read.
+    assert!(stderr.contains("2 manifest files"), "{stderr}");
+}

@@ -378,6 +378,7 @@ fn read_files(a: &CheckArgs) -> anyhow::Result<Input> {
         &crate::collect::manifests::LoadOptions {
             default_ns: a.namespace.as_deref().unwrap_or("default"),
             exclude: &a.exclude,
+            root: None,
         },
     );
     for e in &loaded.errors {

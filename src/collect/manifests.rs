@@ -267,6 +267,9 @@ pub struct InputRead {
     pub skipped: usize,
     /// Files and directories skipped by `--exclude`.
     pub excluded: usize,
+    /// Symlinks not followed (a directory link, or one leading out of the
+    /// input directory) and special files (FIFOs, devices, sockets).
+    pub not_followed: Vec<String>,
     /// Kubernetes objects (documents with a `kind`, List items expanded).
     pub objects: usize,
     /// Why the input itself could not be read.
@@ -309,6 +312,26 @@ impl InputRead {
             }
             if self.excluded > 0 {
                 parts.push(format!("{} excluded", self.excluded));
+            }
+            if !self.not_followed.is_empty() {
+                let mut shown: Vec<&str> = self
+                    .not_followed
+                    .iter()
+                    .take(3)
+                    .map(String::as_str)
+                    .collect();
+                if self.not_followed.len() > 3 {
+                    shown.push("…");
+                }
+                parts.push(format!(
+                    "{} not followed ({})",
+                    plural(
+                        self.not_followed.len(),
+                        "link or special file",
+                        "links or special files"
+                    ),
+                    shown.join(", ")
+                ));
             }
             return format!(
                 "{}/: {}",
@@ -360,7 +383,13 @@ impl Loaded {
         let detail: Vec<String> = self
             .inputs
             .iter()
-            .filter(|i| n == 0 || i.error.is_some() || i.objects == 0 || i.excluded > 0)
+            .filter(|i| {
+                n == 0
+                    || i.error.is_some()
+                    || i.objects == 0
+                    || i.excluded > 0
+                    || !i.not_followed.is_empty()
+            })
             .map(InputRead::describe)
             .collect();
         if !detail.is_empty() {
@@ -378,6 +407,8 @@ pub struct LoadOptions<'a> {
     /// `--exclude` patterns, applied to paths found while walking a
     /// directory (see [`crate::glob::path_excluded`]).
     pub exclude: &'a [String],
+    /// The input directory a walk started from (set by the walk itself).
+    pub root: Option<&'a Path>,
 }
 
 /// Walks a directory: manifest files, sorted, recursively, so output order
@@ -399,7 +430,35 @@ fn walk(
     };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
-    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|e| e.is_dir());
+    let root = opts.root.unwrap_or(dir);
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    for e in entries {
+        // Never through a link to a directory (no loops, no walking `/`), a
+        // link to a file only when it stays inside the input directory, and
+        // only regular files (a FIFO would hang the run, /dev/zero never ends).
+        let Ok(meta) = std::fs::symlink_metadata(&e) else {
+            continue;
+        };
+        let shown = e.strip_prefix(root).unwrap_or(&e).display().to_string();
+        if meta.file_type().is_symlink() {
+            let inside = match (std::fs::canonicalize(&e), std::fs::canonicalize(root)) {
+                (Ok(t), Ok(r)) => t.starts_with(&r) && t.is_file(),
+                _ => false,
+            };
+            if inside {
+                files.push(e);
+            } else {
+                read.not_followed.push(shown);
+            }
+        } else if meta.is_dir() {
+            dirs.push(e);
+        } else if meta.is_file() {
+            files.push(e);
+        } else {
+            read.not_followed.push(shown);
+        }
+    }
     let child = |p: &Path| {
         let name = p
             .file_name()
@@ -435,7 +494,17 @@ fn walk(
             read.excluded += 1;
             continue;
         }
-        walk(&d, &r, opts, read, out, errors);
+        walk(
+            &d,
+            &r,
+            &LoadOptions {
+                root: Some(root),
+                ..*opts
+            },
+            read,
+            out,
+            errors,
+        );
     }
 }
 
@@ -456,6 +525,7 @@ pub fn load_paths(inputs: &[PathBuf], default_ns: &str) -> (ObjectSet, Vec<Manif
         &LoadOptions {
             default_ns,
             exclude: &[],
+            root: None,
         },
     );
     (l.set, l.errors)
