@@ -272,7 +272,7 @@ impl Fail {
                     format!(": {}", first_line(&s.message))
                 }
             )),
-            other => Fail::Other(first_line(&other.to_string())),
+            other => Fail::Other(transport_cause(&other)),
         }
     }
 
@@ -1480,5 +1480,87 @@ mod tests {
         })];
         assert_eq!(ready_endpoints(&objs, "shop", "p"), 2);
         assert_eq!(ready_endpoints(&objs, "shop", "q"), 0);
+    }
+}
+
+/// The cause of a failed request in words an operator acts on: the whole
+/// error chain (`client error (Connect)` alone says nothing), with the usual
+/// TLS and network causes named as kubectl names them.
+fn transport_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = cur {
+        let m = first_line(&x.to_string());
+        if !m.is_empty() && !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = x.source();
+    }
+    let chain = parts.join(": ");
+    let l = chain.to_ascii_lowercase();
+    let hint = if l.contains("unknownissuer") || l.contains("unknown issuer") {
+        Some(
+            "certificate signed by unknown authority: the kubeconfig's certificate-authority does not sign the API server's certificate",
+        )
+    } else if l.contains("notvalidforname") || l.contains("not valid for name") {
+        Some("the API server's certificate is not valid for the server name in the kubeconfig")
+    } else if l.contains("expired") && l.contains("certificate") {
+        Some("the API server's certificate (or the client certificate) has expired")
+    } else if l.contains("connection refused") {
+        Some("connection refused: nothing listens at the kubeconfig's server address")
+    } else if l.contains("timed out") || l.contains("deadline") || l.contains("elapsed") {
+        Some("no answer from the API server in time")
+    } else if l.contains("dns error") || l.contains("failed to lookup") {
+        Some("the API server's host name does not resolve")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => format!("{h} ({chain})"),
+        None => chain,
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::transport_cause;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_connect_error_names_its_cause() {
+        let tls = Outer(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        let m = transport_cause(&tls);
+        assert!(
+            m.starts_with("certificate signed by unknown authority"),
+            "{m}"
+        );
+        assert!(
+            m.contains("client error (Connect): invalid peer certificate"),
+            "{m}"
+        );
+        let refused = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "tcp connect error: Connection refused (os error 111)",
+        ));
+        assert!(transport_cause(&refused).starts_with("connection refused"));
+        let plain = Outer(std::io::Error::other("something else"));
+        assert_eq!(
+            transport_cause(&plain),
+            "client error (Connect): something else"
+        );
     }
 }
