@@ -9,6 +9,7 @@
 pub mod diagnosis;
 mod lanes;
 pub mod prefilter;
+mod quiet;
 pub mod scan;
 pub mod score;
 
@@ -192,13 +193,19 @@ impl<'r> Matcher<'r> {
         }
     }
 
-    /// Feeds one evidence item.
-    pub fn observe(&mut self, ev: &Evidence) {
-        match mesh_of(ev) {
+    /// Counts the mesh an item names, as [`Matcher::observe`] does, for an
+    /// item read but known to raise nothing (the scan's quiet access lines).
+    pub(crate) fn note_mesh(&mut self, item: &Item, raw: &str) {
+        match mesh_of_item(item, raw) {
             Some(Mesh::Linkerd) => self.meshes.0 += 1,
             Some(Mesh::Istio) => self.meshes.1 += 1,
             _ => {}
         }
+    }
+
+    /// Feeds one evidence item.
+    pub fn observe(&mut self, ev: &Evidence) {
+        self.note_mesh(&ev.item, &ev.raw);
         let vars = vars_of(ev);
         match &ev.item {
             Item::ProxyLog(p) => {
@@ -690,6 +697,10 @@ fn vars_of(ev: &Evidence) -> Vec<(String, String)> {
 /// Istio/Envoy; Linkerd targets (`linkerd2_proxy::…`, `conduit_proxy`),
 /// `l5d-*` headers, Linkerd metric labels and `linkerd-proxy` to Linkerd.
 pub fn mesh_of(ev: &Evidence) -> Option<Mesh> {
+    mesh_of_item(&ev.item, &ev.raw)
+}
+
+fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
     fn in_text(t: &str) -> Option<Mesh> {
         let l = [
             "linkerd-proxy",
@@ -713,16 +724,16 @@ pub fn mesh_of(ev: &Evidence) -> Option<Mesh> {
             None
         }
     }
-    match &ev.item {
+    match item {
         Item::ProxyLog(p) => {
             let t = p.target.as_deref().unwrap_or("");
             if t.contains("linkerd") || t.contains("conduit") {
                 Some(Mesh::Linkerd)
             } else {
-                in_text(&ev.raw)
+                in_text(raw)
             }
         }
-        Item::EnvoyLog(_) => in_text(&ev.raw).or(Some(Mesh::Istio)),
+        Item::EnvoyLog(_) => in_text(raw).or(Some(Mesh::Istio)),
         Item::Access(a) => {
             let envoy = !a.flags.is_empty()
                 || a.details.is_some()
