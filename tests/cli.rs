@@ -241,3 +241,30 @@ fn garbage_input_never_panics() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}", out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+mod readme;
+
+/// Flag lists rank the cause of their primary flag first. `UF,URX`: the
+/// connection failed and the attempts ran out. `UH,URX`: no healthy host; URX
+/// only says the retries that caused ran out, so it counts half. `DC,UF`: Envoy
+/// sets UF only when a connection attempt itself failed (a client that hangs
+/// up while the request waits for a connection cancels it without UF), so
+/// the downstream disconnect followed the upstream failure, not the reverse.
+#[test]
+fn flag_lists_rank_the_cause_of_their_primary_flag_first() {
+    for (q, want) in [
+        ("UF,URX", "envoy-upstream-connect-failure"),
+        ("UH,URX", "envoy-no-healthy-upstream"),
+        ("DC,UF", "envoy-upstream-connect-failure"),
+        ("URX", "envoy-upstream-connect-failure"),
+    ] {
+        let (v, code) = json(&["explain", q]);
+        assert_eq!(code, 1, "explain {q}");
+        assert_eq!(
+            ids(&v).first().map(String::as_str),
+            Some(want),
+            "explain {q}: {:?}",
+            ids(&v)
+        );
+    }
+}

@@ -80,6 +80,12 @@ pub const ENVOY_FLAGS: &[&str] = &[
     "UDO",
 ];
 
+/// Flags that qualify the flag beside them rather than name a cause: Envoy
+/// adds `URX` when the retries or connect attempts that another flag's
+/// failure caused ran out (`UF,URX`, `UH,URX`, `UC,URX`). Beside another flag
+/// it is read as a [`Query::Modifier`]; alone it is a flag like any other.
+pub const MODIFIER_FLAGS: &[&str] = &["URX"];
+
 /// Reads a bare symptom; `None` when the input is evidence text instead.
 pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
     let t = input.trim();
@@ -101,7 +107,14 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
         }
         let flags: Vec<&str> = tok.split(',').collect();
         if flags.iter().all(|f| ENVOY_FLAGS.contains(f)) {
-            out.extend(flags.into_iter().map(|f| Query::Flag(f.to_string())));
+            let primary = flags.iter().any(|f| !MODIFIER_FLAGS.contains(f));
+            out.extend(flags.into_iter().map(|f| {
+                if primary && MODIFIER_FLAGS.contains(&f) {
+                    Query::Modifier(f.to_string())
+                } else {
+                    Query::Flag(f.to_string())
+                }
+            }));
             continue;
         }
         if tok.len() > 3

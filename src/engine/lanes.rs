@@ -94,11 +94,11 @@ impl LineFinder {
             }
             if special {
                 for k in 0..LANES {
-                    if d.is_match(sid[k]) {
-                        if let Some(p) = self.hit(block, pos[k] - 1, sid[k], &mut open[k], out) {
-                            pos[k] = p.min(end[k]);
-                            sid[k] = self.start;
-                        }
+                    if d.is_match(sid[k])
+                        && let Some(p) = self.hit(block, pos[k] - 1, sid[k], &mut open[k], out)
+                    {
+                        pos[k] = p.min(end[k]);
+                        sid[k] = self.start;
                     }
                 }
             }
@@ -109,11 +109,11 @@ impl LineFinder {
             while p < end[k] {
                 s = d.next_state(Anchored::No, s, block[p]);
                 p += 1;
-                if d.is_match(s) {
-                    if let Some(next) = self.hit(block, p - 1, s, &mut open[k], out) {
-                        p = next.min(end[k]);
-                        s = self.start;
-                    }
+                if d.is_match(s)
+                    && let Some(next) = self.hit(block, p - 1, s, &mut open[k], out)
+                {
+                    p = next.min(end[k]);
+                    s = self.start;
                 }
             }
         }

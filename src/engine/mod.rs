@@ -28,6 +28,9 @@ const SAMPLES_PER_SIGNAL: usize = 3;
 pub enum Query {
     Status(u16),
     Flag(String),
+    /// A flag that qualifies another flag of the same list (`URX` in
+    /// `UH,URX`): it counts half, so the cause the other flag names leads.
+    Modifier(String),
     Details(String),
     Keyword(String),
 }
@@ -369,49 +372,60 @@ impl<'r> Matcher<'r> {
     pub fn observe_query(&mut self, q: &Query) {
         for (ri, r) in self.rules.rules.iter().enumerate() {
             let sym = &r.symptoms;
-            let hit: Option<(String, f64)> = match q {
-                Query::Status(code) => sym.status.iter().find(|s| s.code == *code).map(|s| {
-                    let note = s
-                        .note
-                        .as_ref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default();
-                    (
-                        format!("status {code} is a symptom of this cause{note}"),
-                        s.weight,
-                    )
-                }),
-                Query::Flag(f) => sym
-                    .flags
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(f))
-                    .then(|| (format!("response flag {f} is a symptom of this cause"), 1.0)),
-                Query::Details(d) => sym
-                    .details
-                    .iter()
-                    .any(|x| match x.strip_suffix('*') {
-                        Some(p) => d.starts_with(p),
-                        None => x == d,
-                    })
-                    .then(|| {
+            let hit: Option<(String, f64)> =
+                match q {
+                    Query::Status(code) => sym.status.iter().find(|s| s.code == *code).map(|s| {
+                        let note = s
+                            .note
+                            .as_ref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default();
                         (
-                            format!("response-code-details `{d}` is a symptom of this cause"),
-                            1.0,
+                            format!("status {code} is a symptom of this cause{note}"),
+                            s.weight,
                         )
                     }),
-                Query::Keyword(k) => {
-                    let k = k.to_ascii_lowercase();
-                    sym.keywords
+                    Query::Flag(f) => sym
+                        .flags
                         .iter()
-                        .find(|x| {
-                            let x = x.to_ascii_lowercase();
-                            x == k
-                                || (k.len() >= 4 && x.contains(&k))
-                                || (x.len() >= 4 && k.contains(&x))
+                        .any(|x| x.eq_ignore_ascii_case(f))
+                        .then(|| (format!("response flag {f} is a symptom of this cause"), 1.0)),
+                    Query::Modifier(f) => sym.flags.iter().any(|x| x.eq_ignore_ascii_case(f)).then(
+                        || {
+                            (
+                                format!(
+                                    "response flag {f} (retries exhausted) accompanies this cause"
+                                ),
+                                0.5,
+                            )
+                        },
+                    ),
+                    Query::Details(d) => sym
+                        .details
+                        .iter()
+                        .any(|x| match x.strip_suffix('*') {
+                            Some(p) => d.starts_with(p),
+                            None => x == d,
                         })
-                        .map(|x| (format!("`{x}` is a symptom of this cause"), 0.8))
-                }
-            };
+                        .then(|| {
+                            (
+                                format!("response-code-details `{d}` is a symptom of this cause"),
+                                1.0,
+                            )
+                        }),
+                    Query::Keyword(k) => {
+                        let k = k.to_ascii_lowercase();
+                        sym.keywords
+                            .iter()
+                            .find(|x| {
+                                let x = x.to_ascii_lowercase();
+                                x == k
+                                    || (k.len() >= 4 && x.contains(&k))
+                                    || (x.len() >= 4 && k.contains(&x))
+                            })
+                            .map(|x| (format!("`{x}` is a symptom of this cause"), 0.8))
+                    }
+                };
             if let Some(h) = hit {
                 self.acc[ri].symptoms.push(h);
             }
