@@ -294,3 +294,30 @@ fn a_reader_that_closes_stdout_early_keeps_the_exit_code() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "findings at error still exit 1");
 }
+
+mod readme;
+
+/// Flag lists rank the cause of their primary flag first. `UF,URX`: the
+/// connection failed and the attempts ran out. `UH,URX`: no healthy host; URX
+/// only says the retries that caused ran out, so it counts half. `DC,UF`: Envoy
+/// sets UF only when a connection attempt itself failed (a client that hangs
+/// up while the request waits for a connection cancels it without UF), so
+/// the downstream disconnect followed the upstream failure, not the reverse.
+#[test]
+fn flag_lists_rank_the_cause_of_their_primary_flag_first() {
+    for (q, want) in [
+        ("UF,URX", "envoy-upstream-connect-failure"),
+        ("UH,URX", "envoy-no-healthy-upstream"),
+        ("DC,UF", "envoy-upstream-connect-failure"),
+        ("URX", "envoy-upstream-connect-failure"),
+    ] {
+        let (v, code) = json(&["explain", q]);
+        assert_eq!(code, 1, "explain {q}");
+        assert_eq!(
+            ids(&v).first().map(String::as_str),
+            Some(want),
+            "explain {q}: {:?}",
+            ids(&v)
+        );
+    }
+}

@@ -540,3 +540,79 @@ fn commands_take_the_service_the_evidence_names() {
         }
     }
 }
+
+/// Every file under `dir` (recursively), in path order.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Findings (every field, as JSON) and read counts of one bulk scan.
+fn scan_findings(
+    scanner: &meshdoc::engine::scan::Scanner,
+    rules: &meshdoc::rules::RuleSet,
+    bytes: &[u8],
+) -> (serde_json::Value, u64) {
+    let mut m = meshdoc::engine::Matcher::new(rules);
+    let st = scanner
+        .scan(bytes, InputKind::Auto, &Origin::Arg, &mut m)
+        .expect("scan of a byte slice");
+    let findings = serde_json::to_value(m.finish()).expect("findings serialise");
+    (findings, st.lines)
+}
+
+/// The scan's fast path for access lines no rule can act on
+/// (`src/engine/quiet.rs`) must not change a single finding: every file of
+/// the shared corpus and of the blind set, and the generated shape of an
+/// istio-proxy log (healthy lines in every layout around each corpus access
+/// line), scanned with and without it.
+#[test]
+fn scan_fast_path_changes_no_finding() {
+    use meshdoc::engine::scan::Scanner;
+    let rules = load_builtin().expect("built-in rules");
+    let fast = Scanner::new(&rules);
+    let slow = Scanner::without_fast_path(&rules);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    files_under(&root.join("../shared/corpus"), &mut files);
+    files_under(&root.join("tests/corpus-blind"), &mut files);
+    let healthy = [
+        r#"[2024-05-01T10:00:00.000Z] "GET /api/v1/orders HTTP/1.1" 200 - via_upstream - "-" 0 135 4 4 "-" "curl/8.4.0" "84961386-6d84-929d-98bd-c5aee93b5c88" "svc.shop.svc.cluster.local:8080" "10.44.1.27:8080" outbound|8080||svc.shop.svc.cluster.local 10.44.1.23:37652 10.96.45.184:8080 10.44.1.23:46520 - default"#,
+        r#""POST /v1/pay HTTP/2" 201 - via_upstream - "-" 503 77 9 8 "-" "okhttp/4.12.0" "0ac1" "pay:8080" "10.44.1.9:8080" outbound|8080||pay.shop.svc.cluster.local 10.44.1.23:37652 10.96.45.1:8080 10.44.1.23:46520 - default"#,
+        r#"[2020-10-08T14:48:48.231Z] "POST /email HTTP/1.1" 200 - "-" "-" 0 0 0 - "10.9.3.98" "PostmanRuntime/7.26.5" "22a11ab3" "c4.com.br" "10.9.3.5:80" outbound|80||c4 10.9.3.53:8080 10.9.3.98:23 - default"#,
+        r#"[2024-05-01T10:00:00.000Z] "- - -" 0 - - - "-" 1532 6821 10002 - "-" "-" "-" "-" "10.44.1.30:3306" outbound|3306||mysql.db.svc.cluster.local 10.44.1.23:47890 10.96.3.4:3306 10.44.1.23:47888 - -"#,
+        r#"{"start_time":"2024-05-01T10:00:00.000Z","method":"GET","path":"/","protocol":"HTTP/1.1","response_code":200,"response_flags":"-","response_code_details":"via_upstream","bytes_received":0,"upstream_cluster":"outbound|8080||web.default.svc.cluster.local","user_agent":"curl/8.4.0"}"#,
+    ]
+    .join("\n");
+    let mut compared = 0;
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        let name = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        let a = scan_findings(&fast, &rules, &bytes);
+        let b = scan_findings(&slow, &rules, &bytes);
+        assert_eq!(a, b, "{name}: the fast path changed the findings");
+        // The same file's lines among healthy access lines.
+        let text = String::from_utf8_lossy(&bytes);
+        let mixed: String = text.lines().map(|l| format!("{healthy}\n{l}\n")).collect();
+        let a = scan_findings(&fast, &rules, mixed.as_bytes());
+        let b = scan_findings(&slow, &rules, mixed.as_bytes());
+        assert_eq!(
+            a, b,
+            "{name} among healthy lines: the fast path changed the findings"
+        );
+        compared += 1;
+    }
+    assert!(compared > 300, "only {compared} corpus files compared");
+}

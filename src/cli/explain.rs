@@ -79,8 +79,11 @@ pub const ENVOY_FLAGS: &[&str] = &[
     "UDO",
 ];
 
-/// Flags that say how a failure ended rather than what failed.
-const MODIFIER_FLAGS: &[&str] = &["URX"];
+/// Flags that qualify the flag beside them rather than name a cause: Envoy
+/// adds `URX` when the retries or connect attempts that another flag's
+/// failure caused ran out (`UF,URX`, `UH,URX`, `UC,URX`). Beside another flag
+/// it is read as a [`Query::Modifier`]; alone it is a flag like any other.
+pub const MODIFIER_FLAGS: &[&str] = &["URX"];
 
 /// Reads a bare symptom; `None` when the input is evidence text instead.
 pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
@@ -103,7 +106,14 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
         }
         let flags: Vec<&str> = tok.split(',').collect();
         if flags.iter().all(|f| ENVOY_FLAGS.contains(f)) {
-            out.extend(flags.into_iter().map(|f| Query::Flag(f.to_string())));
+            let primary = flags.iter().any(|f| !MODIFIER_FLAGS.contains(f));
+            out.extend(flags.into_iter().map(|f| {
+                if primary && MODIFIER_FLAGS.contains(&f) {
+                    Query::Modifier(f.to_string())
+                } else {
+                    Query::Flag(f.to_string())
+                }
+            }));
             continue;
         }
         if tok.len() > 3
@@ -176,15 +186,8 @@ pub fn explain_text(
             .map(|q| format!("{q:?}").to_lowercase())
             .collect();
         notes.push(format!("read as: {}", shown.join(", ")));
-        // URX ("retries or connect attempts ran out") qualifies the flag
-        // beside it: with UH it is a UH, with UF a UF.
-        let flags = queries
-            .iter()
-            .filter(|q| matches!(q, Query::Flag(_)))
-            .count();
         for q in &queries {
-            let modifier = matches!(q, Query::Flag(f) if MODIFIER_FLAGS.contains(&f.as_str()));
-            m.observe_query_weighted(q, if modifier && flags > 1 { 0.3 } else { 1.0 });
+            m.observe_query(q);
         }
     } else {
         let (items, st) = detect::read_text(text, kind, origin);

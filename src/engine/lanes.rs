@@ -13,6 +13,11 @@
 //! Once a lane finds a literal it records the line and resumes at the next
 //! line's start, in the automaton's start state: what a fresh search from
 //! there would do, so the lines found are exactly those a plain search finds.
+//!
+//! Literals may be marked *weak*: a weak hit records its line as weak and the
+//! lane steps on through the same line (the automaton finds every occurrence
+//! when stepped on from a match state), so a later strong hit in that line
+//! still makes it strong. A line is weak when all its hits are weak.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::{Builder, DFA};
@@ -26,12 +31,14 @@ const LANES: usize = 3;
 pub struct LineFinder {
     dfa: DFA,
     start: StateID,
+    /// Per literal: weak (see the module doc).
+    weak: Vec<bool>,
 }
 
 impl LineFinder {
     /// `None` when there are no literals, one is empty, or the automaton
-    /// cannot be built.
-    pub fn new<P: AsRef<[u8]>>(literals: &[P]) -> Option<Self> {
+    /// cannot be built. `weak[i]` marks literal `i` weak (missing: strong).
+    pub fn new<P: AsRef<[u8]>>(literals: &[P], weak: Vec<bool>) -> Option<Self> {
         if literals.is_empty() || literals.iter().any(|l| l.as_ref().is_empty()) {
             return None;
         }
@@ -45,12 +52,13 @@ impl LineFinder {
             .build(literals)
             .ok()?;
         let start = dfa.start_state(Anchored::No).ok()?;
-        Some(LineFinder { dfa, start })
+        Some(LineFinder { dfa, start, weak })
     }
 
-    /// Appends the `(start, end)` byte range (without the newline) of every
-    /// line of `block` that contains a literal, in order, each once.
-    pub fn lines(&self, block: &[u8], out: &mut Vec<(usize, usize)>) {
+    /// Appends the `(start, end, weak)` of every line of `block` that contains
+    /// a literal (its byte range without the newline, and whether all its hits
+    /// are weak), in order, each once.
+    pub fn lines(&self, block: &[u8], out: &mut Vec<(usize, usize, bool)>) {
         let from = out.len();
         let n = block.len();
         // Lane k covers [cut(k), cut(k + 1)): whole lines.
@@ -65,6 +73,8 @@ impl LineFinder {
         let mut pos: [usize; LANES] = std::array::from_fn(cut);
         let end: [usize; LANES] = std::array::from_fn(|k| cut(k + 1));
         let mut sid = [self.start; LANES];
+        // Per lane: the index in `out` of the weak line it is stepping through.
+        let mut open: [Option<usize>; LANES] = [None; LANES];
         let d = &self.dfa;
         loop {
             let steps = (0..LANES).map(|k| end[k] - pos[k]).min().unwrap_or(0);
@@ -84,8 +94,10 @@ impl LineFinder {
             }
             if special {
                 for k in 0..LANES {
-                    if d.is_match(sid[k]) {
-                        pos[k] = self.hit(block, pos[k] - 1, out).min(end[k]);
+                    if d.is_match(sid[k])
+                        && let Some(p) = self.hit(block, pos[k] - 1, sid[k], &mut open[k], out)
+                    {
+                        pos[k] = p.min(end[k]);
                         sid[k] = self.start;
                     }
                 }
@@ -97,8 +109,10 @@ impl LineFinder {
             while p < end[k] {
                 s = d.next_state(Anchored::No, s, block[p]);
                 p += 1;
-                if d.is_match(s) {
-                    p = self.hit(block, p - 1, out).min(end[k]);
+                if d.is_match(s)
+                    && let Some(next) = self.hit(block, p - 1, s, &mut open[k], out)
+                {
+                    p = next.min(end[k]);
                     s = self.start;
                 }
             }
@@ -106,12 +120,46 @@ impl LineFinder {
         out[from..].sort_unstable();
     }
 
-    /// Records the line holding byte `at`, where a literal ends; returns
-    /// where the lane goes on (the next line's start).
-    fn hit(&self, block: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> usize {
-        let (start, end) = line_around(block, at);
-        out.push((start, end));
-        end + 1
+    /// Records the line holding byte `at`, where the literals of match state
+    /// `sid` end. A strong hit returns where the lane goes on (the next
+    /// line's start, in the start state); a weak one records the line as weak
+    /// (once: `open` is the lane's weak line) and lets the lane step on.
+    fn hit(
+        &self,
+        block: &[u8],
+        at: usize,
+        sid: StateID,
+        open: &mut Option<usize>,
+        out: &mut Vec<(usize, usize, bool)>,
+    ) -> Option<usize> {
+        let d = &self.dfa;
+        let weak = (0..d.match_len(sid)).all(|i| {
+            let p = d.match_pattern(sid, i).as_usize();
+            self.weak.get(p).copied().unwrap_or(false)
+        });
+        // Still inside the lane's open weak line?
+        let cur = open.filter(|&ix| at <= out[ix].1);
+        if weak {
+            if cur.is_none() {
+                let (start, end) = line_around(block, at);
+                out.push((start, end, true));
+                *open = Some(out.len() - 1);
+            }
+            return None;
+        }
+        *open = None;
+        let end = match cur {
+            Some(ix) => {
+                out[ix].2 = false;
+                out[ix].1
+            }
+            None => {
+                let (start, end) = line_around(block, at);
+                out.push((start, end, false));
+                end
+            }
+        };
+        Some(end + 1)
     }
 }
 
@@ -146,10 +194,20 @@ mod tests {
     }
 
     fn found(block: &[u8], lits: &[&[u8]]) -> Vec<(usize, usize)> {
-        let f = LineFinder::new(lits).unwrap();
-        let mut out = vec![(7, 7)]; // what was there stays
+        marked(block, lits, vec![])
+            .into_iter()
+            .map(|(s, e, weak)| {
+                assert!(!weak);
+                (s, e)
+            })
+            .collect()
+    }
+
+    fn marked(block: &[u8], lits: &[&[u8]], weak: Vec<bool>) -> Vec<(usize, usize, bool)> {
+        let f = LineFinder::new(lits, weak).unwrap();
+        let mut out = vec![(7, 7, false)]; // what was there stays
         f.lines(block, &mut out);
-        assert_eq!(out.remove(0), (7, 7));
+        assert_eq!(out.remove(0), (7, 7, false));
         out
     }
 
@@ -205,7 +263,51 @@ mod tests {
 
     #[test]
     fn no_literals_no_finder() {
-        assert!(LineFinder::new::<&[u8]>(&[]).is_none());
-        assert!(LineFinder::new(&[&b""[..], b"x"]).is_none());
+        assert!(LineFinder::new::<&[u8]>(&[], vec![]).is_none());
+        assert!(LineFinder::new(&[&b""[..], b"x"], vec![]).is_none());
+    }
+
+    #[test]
+    fn a_line_is_weak_only_when_every_hit_in_it_is_weak() {
+        // A plain search per line: found when any literal occurs; weak when
+        // no strong literal does.
+        let lits: &[&[u8]] = &[b"ab", b"bca", b"c c", b"aaaa"];
+        let weak = vec![true, false, true, false];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let len = (next() % 200) as usize;
+            let block: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => b'\n',
+                    1 => b' ',
+                    2 | 3 => b'a',
+                    4 | 5 => b'b',
+                    _ => b'c',
+                })
+                .collect();
+            let want: Vec<(usize, usize, bool)> = naive(&block, lits)
+                .into_iter()
+                .map(|(s, e)| {
+                    let line = &block[s..e];
+                    let strong = lits
+                        .iter()
+                        .zip(&weak)
+                        .any(|(l, w)| !w && memchr::memmem::find(line, l).is_some());
+                    (s, e, !strong)
+                })
+                .collect();
+            assert_eq!(
+                marked(&block, lits, weak.clone()),
+                want,
+                "round {round}: {:?}",
+                String::from_utf8_lossy(&block)
+            );
+        }
     }
 }

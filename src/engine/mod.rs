@@ -9,6 +9,7 @@
 pub mod diagnosis;
 mod lanes;
 pub mod prefilter;
+mod quiet;
 pub mod scan;
 pub mod score;
 
@@ -27,6 +28,9 @@ const SAMPLES_PER_SIGNAL: usize = 3;
 pub enum Query {
     Status(u16),
     Flag(String),
+    /// A flag that qualifies another flag of the same list (`URX` in
+    /// `UH,URX`): it counts half, so the cause the other flag names leads.
+    Modifier(String),
     Details(String),
     Keyword(String),
 }
@@ -213,13 +217,19 @@ impl<'r> Matcher<'r> {
         }
     }
 
-    /// Feeds one evidence item.
-    pub fn observe(&mut self, ev: &Evidence) {
-        match mesh_of(ev) {
+    /// Counts the mesh an item names, as [`Matcher::observe`] does, for an
+    /// item read but known to raise nothing (the scan's quiet access lines).
+    pub(crate) fn note_mesh(&mut self, item: &Item, raw: &str) {
+        match mesh_of_item(item, raw) {
             Some(Mesh::Linkerd) => self.meshes.0 += 1,
             Some(Mesh::Istio) => self.meshes.1 += 1,
             _ => {}
         }
+    }
+
+    /// Feeds one evidence item.
+    pub fn observe(&mut self, ev: &Evidence) {
+        self.note_mesh(&ev.item, &ev.raw);
         let vars = vars_of(ev);
         match &ev.item {
             Item::ProxyLog(p) => {
@@ -429,59 +439,64 @@ impl<'r> Matcher<'r> {
 
     /// Feeds a bare symptom.
     pub fn observe_query(&mut self, q: &Query) {
-        self.observe_query_weighted(q, 1.0);
-    }
-
-    /// Feeds a bare symptom whose weight is scaled by `w` (a modifier flag
-    /// such as URX beside the flag that says what failed).
-    pub fn observe_query_weighted(&mut self, q: &Query, w: f64) {
         for (ri, r) in self.rules.rules.iter().enumerate() {
             let sym = &r.symptoms;
-            let hit: Option<(String, f64)> = match q {
-                Query::Status(code) => sym.status.iter().find(|s| s.code == *code).map(|s| {
-                    let note = s
-                        .note
-                        .as_ref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default();
-                    (
-                        format!("status {code} is a symptom of this cause{note}"),
-                        s.weight,
-                    )
-                }),
-                Query::Flag(f) => sym
-                    .flags
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(f))
-                    .then(|| (format!("response flag {f} is a symptom of this cause"), 1.0)),
-                Query::Details(d) => sym
-                    .details
-                    .iter()
-                    .any(|x| match x.strip_suffix('*') {
-                        Some(p) => d.starts_with(p),
-                        None => x == d,
-                    })
-                    .then(|| {
+            let hit: Option<(String, f64)> =
+                match q {
+                    Query::Status(code) => sym.status.iter().find(|s| s.code == *code).map(|s| {
+                        let note = s
+                            .note
+                            .as_ref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default();
                         (
-                            format!("response-code-details `{d}` is a symptom of this cause"),
-                            1.0,
+                            format!("status {code} is a symptom of this cause{note}"),
+                            s.weight,
                         )
                     }),
-                Query::Keyword(k) => {
-                    let k = k.to_ascii_lowercase();
-                    sym.keywords
+                    Query::Flag(f) => sym
+                        .flags
                         .iter()
-                        .find(|x| {
-                            let x = x.to_ascii_lowercase();
-                            x == k
-                                || (k.len() >= 4 && x.contains(&k))
-                                || (x.len() >= 4 && k.contains(&x))
+                        .any(|x| x.eq_ignore_ascii_case(f))
+                        .then(|| (format!("response flag {f} is a symptom of this cause"), 1.0)),
+                    Query::Modifier(f) => sym.flags.iter().any(|x| x.eq_ignore_ascii_case(f)).then(
+                        || {
+                            (
+                                format!(
+                                    "response flag {f} (retries exhausted) accompanies this cause"
+                                ),
+                                0.5,
+                            )
+                        },
+                    ),
+                    Query::Details(d) => sym
+                        .details
+                        .iter()
+                        .any(|x| match x.strip_suffix('*') {
+                            Some(p) => d.starts_with(p),
+                            None => x == d,
                         })
-                        .map(|x| (format!("`{x}` is a symptom of this cause"), 0.8))
-                }
-            };
-            if let Some((note, weight)) = hit {
-                self.acc[ri].symptoms.push((note, weight * w));
+                        .then(|| {
+                            (
+                                format!("response-code-details `{d}` is a symptom of this cause"),
+                                1.0,
+                            )
+                        }),
+                    Query::Keyword(k) => {
+                        let k = k.to_ascii_lowercase();
+                        sym.keywords
+                            .iter()
+                            .find(|x| {
+                                let x = x.to_ascii_lowercase();
+                                x == k
+                                    || (k.len() >= 4 && x.contains(&k))
+                                    || (x.len() >= 4 && k.contains(&x))
+                            })
+                            .map(|x| (format!("`{x}` is a symptom of this cause"), 0.8))
+                    }
+                };
+            if let Some(h) = hit {
+                self.acc[ri].symptoms.push(h);
             }
         }
     }
@@ -812,6 +827,10 @@ fn vars_of(ev: &Evidence) -> Vec<(String, String)> {
 /// Istio/Envoy; Linkerd targets (`linkerd2_proxy::…`, `conduit_proxy`),
 /// `l5d-*` headers, Linkerd metric labels and `linkerd-proxy` to Linkerd.
 pub fn mesh_of(ev: &Evidence) -> Option<Mesh> {
+    mesh_of_item(&ev.item, &ev.raw)
+}
+
+fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
     fn in_text(t: &str) -> Option<Mesh> {
         let l = [
             "linkerd-proxy",
@@ -835,16 +854,16 @@ pub fn mesh_of(ev: &Evidence) -> Option<Mesh> {
             None
         }
     }
-    match &ev.item {
+    match item {
         Item::ProxyLog(p) => {
             let t = p.target.as_deref().unwrap_or("");
             if t.contains("linkerd") || t.contains("conduit") {
                 Some(Mesh::Linkerd)
             } else {
-                in_text(&ev.raw)
+                in_text(raw)
             }
         }
-        Item::EnvoyLog(_) => in_text(&ev.raw).or(Some(Mesh::Istio)),
+        Item::EnvoyLog(_) => in_text(raw).or(Some(Mesh::Istio)),
         Item::Access(a) => {
             let envoy = !a.flags.is_empty()
                 || a.details.is_some()

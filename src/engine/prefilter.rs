@@ -32,13 +32,20 @@ const MIN_INSENSITIVE: usize = 3;
 /// `None` when no finite set is known. `ci`: the literals will be searched
 /// ignoring case, as their [`case_variants`].
 pub fn required(h: &Hir, ci: bool) -> Option<Vec<Vec<u8>>> {
+    required_by(h, &|v| quality(v, ci))
+}
+
+/// [`required`], choosing among the sets a concatenation offers the one with
+/// the greatest `key` (the first of equals). Every set it can return is
+/// sound; the key only decides which is searched.
+pub fn required_by<K: Ord>(h: &Hir, key: &dyn Fn(&[Vec<u8>]) -> K) -> Option<Vec<Vec<u8>>> {
     match h.kind() {
-        HirKind::Capture(c) => required(&c.sub, ci),
-        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, ci),
+        HirKind::Capture(c) => required_by(&c.sub, key),
+        HirKind::Repetition(r) if r.min >= 1 => required_by(&r.sub, key),
         HirKind::Alternation(alts) => {
             let mut out = Vec::new();
             for a in alts {
-                out.extend(required(a, ci)?);
+                out.extend(required_by(a, key)?);
             }
             out.sort();
             out.dedup();
@@ -47,22 +54,20 @@ pub fn required(h: &Hir, ci: bool) -> Option<Vec<Vec<u8>>> {
         HirKind::Concat(subs) => {
             // Any part of a concatenation must occur in a match: take the
             // best prefix set of every suffix, and of every child alone.
-            let mut best: Option<Vec<Vec<u8>>> = None;
+            let mut best: Option<(Vec<Vec<u8>>, K)> = None;
             for i in 0..subs.len() {
                 let cands = [
                     prefixes(&Hir::concat(subs[i..].to_vec())),
-                    required(&subs[i], ci),
+                    required_by(&subs[i], key),
                 ];
                 for c in cands.into_iter().flatten() {
-                    if best
-                        .as_ref()
-                        .is_none_or(|b| quality(&c, ci) > quality(b, ci))
-                    {
-                        best = Some(c);
+                    let k = key(&c);
+                    if best.as_ref().is_none_or(|(_, bk)| k > *bk) {
+                        best = Some((c, k));
                     }
                 }
             }
-            best
+            best.map(|(c, _)| c)
         }
         _ => prefixes(h),
     }
@@ -107,7 +112,13 @@ pub fn quality(v: &[Vec<u8>], ci: bool) -> (usize, std::cmp::Reverse<usize>) {
 /// letters (at most 16 strings): any case-insensitive match of `lit`
 /// contains one of them, so one case-sensitive automaton serves both kinds.
 fn case_variants(lit: &[u8]) -> Vec<Vec<u8>> {
-    let end = variant_len(lit);
+    case_variants_of(lit, 4)
+}
+
+/// The ASCII case variants of `lit`'s longest prefix holding at most
+/// `letters` letters (at most 2^letters strings).
+pub(crate) fn case_variants_of(lit: &[u8], letters: usize) -> Vec<Vec<u8>> {
+    let end = prefix_len(lit, letters);
     let mut out = vec![Vec::with_capacity(end)];
     for &b in &lit[..end] {
         if b.is_ascii_alphabetic() {
@@ -130,11 +141,16 @@ fn case_variants(lit: &[u8]) -> Vec<Vec<u8>> {
 
 /// The length of `lit`'s longest prefix holding at most four letters.
 fn variant_len(lit: &[u8]) -> usize {
+    prefix_len(lit, 4)
+}
+
+/// The length of `lit`'s longest prefix holding at most `max` letters.
+pub(crate) fn prefix_len(lit: &[u8], max: usize) -> usize {
     let mut letters = 0;
     lit.iter()
         .position(|b| {
             letters += usize::from(b.is_ascii_alphabetic());
-            letters > 4
+            letters > max
         })
         .unwrap_or(lit.len())
 }
@@ -211,7 +227,7 @@ pub fn literals_of(pat: &str) -> Option<(Vec<Vec<u8>>, bool)> {
 
 /// The literals to search for `pat` (case variants included), or `None` when
 /// it has no usable literal.
-fn searched_literals(pat: &str) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn searched_literals(pat: &str) -> Option<Vec<Vec<u8>>> {
     let (lits, insensitive) = literals_of(pat)?;
     Some(if insensitive {
         lits.iter().flat_map(|l| case_variants(l)).collect()
@@ -221,6 +237,10 @@ fn searched_literals(pat: &str) -> Option<Vec<Vec<u8>>> {
 }
 
 /// The candidate-line finder over a set of patterns.
+///
+/// Built [`Prefilter::with_strong`], it also tells *weak* lines apart: lines
+/// whose every literal hit is a literal of the patterns alone, none of the
+/// given strong set (see [`super::quiet`]).
 pub struct Prefilter {
     literals: Option<LineFinder>,
     /// Patterns without literals, searched with a lazy DFA.
@@ -245,6 +265,13 @@ pub fn regex_set(patterns: &[&str]) -> Option<meta::Regex> {
 
 impl Prefilter {
     pub fn new(patterns: &[String]) -> Self {
+        Self::with_strong(patterns, None)
+    }
+
+    /// Also searches the `strong` literals (as written, sorted); a candidate line
+    /// with a hit of one of them, or found by the slow path, is strong, any
+    /// other candidate weak. Without a strong set every candidate is strong.
+    pub fn with_strong(patterns: &[String], strong: Option<&[Vec<u8>]>) -> Self {
         let mut lits: Vec<Vec<u8>> = Vec::new();
         let mut slow_patterns = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
@@ -253,9 +280,14 @@ impl Prefilter {
                 None => slow_patterns.push(i),
             }
         }
+        lits.extend(strong.unwrap_or_default().iter().cloned());
         lits.sort();
         lits.dedup();
-        let literals = LineFinder::new(&lits);
+        let weak: Vec<bool> = match strong {
+            Some(st) => lits.iter().map(|l| st.binary_search(l).is_err()).collect(),
+            None => vec![false; lits.len()],
+        };
+        let literals = LineFinder::new(&lits, weak);
         if literals.is_none() && !lits.is_empty() {
             // The automaton could not be built (never expected): search
             // every pattern the slow way rather than drop any.
@@ -280,6 +312,13 @@ impl Prefilter {
     /// Appends the `(start, end)` byte range (without the newline) of every
     /// line of `block` that may match, in order and without repeats.
     pub fn candidates(&self, block: &[u8], out: &mut Vec<(usize, usize)>) {
+        let mut marked = Vec::new();
+        self.candidates_marked(block, &mut marked);
+        out.extend(marked.into_iter().map(|(s, e, _)| (s, e)));
+    }
+
+    /// [`Prefilter::candidates`], each line with whether it is weak.
+    pub fn candidates_marked(&self, block: &[u8], out: &mut Vec<(usize, usize, bool)>) {
         let from = out.len();
         if let Some(f) = &self.literals {
             f.lines(block, out);
@@ -296,14 +335,14 @@ impl Prefilter {
             };
             // The earliest match end lies in (or just past) a candidate line.
             let (s, e) = line_around(block, hm.offset().saturating_sub(1).max(pos));
-            out.push((s, e));
+            out.push((s, e, false));
             pos = e + 1;
         }
-        // Merge the two searches' lines.
+        // Merge the two searches' lines; strong (`false`) sorts first and wins.
         out[from..].sort_unstable();
         let mut k = from;
         for i in from..out.len() {
-            if k == from || out[k - 1] != out[i] {
+            if k == from || (out[k - 1].0, out[k - 1].1) != (out[i].0, out[i].1) {
                 out[k] = out[i];
                 k += 1;
             }

@@ -9,12 +9,17 @@
 //! re-checks them exactly.
 //! Memory stays bounded by the chunk size whatever the input size.
 //!
+//! Candidate lines that parse as access records no rule can act on (most of
+//! an istio-proxy log) are dropped before the regex set runs; see
+//! [`super::quiet`].
+//!
 //! In this mode `ReadStats.unparseable` counts examined lines that were not
 //! valid UTF-8 or held NUL bytes; lines without any match are counted as read
 //! but never parsed.
 
 use super::Matcher;
 use super::prefilter::{self, Prefilter};
+use super::quiet::QuietAccess;
 use crate::evidence::{Evidence, InputKind, Item, MAX_LINE, Origin, ReadStats, detect};
 use crate::rules::{RuleSet, SignalKind, StatusPat};
 use memchr::{memchr, memchr_iter, memrchr};
@@ -30,6 +35,8 @@ pub struct Scanner {
     /// Every pattern at once, run on each candidate line.
     verify: Option<meta::Regex>,
     patterns: Vec<String>,
+    /// The access-line fast path; `None` when switched off or not buildable.
+    quiet: Option<QuietAccess>,
 }
 
 /// One regex per access-log condition that any line satisfying it must match:
@@ -109,11 +116,25 @@ impl Scanner {
         patterns.sort();
         patterns.dedup();
         let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let quiet = QuietAccess::new(rules);
         Scanner {
-            prefilter: Prefilter::new(&patterns),
+            prefilter: Prefilter::with_strong(
+                &patterns,
+                quiet.as_ref().map(|q| q.strong_literals()),
+            ),
             verify: prefilter::regex_set(&refs),
             patterns,
+            quiet,
         }
+    }
+
+    /// A scanner without the access-line fast path ([`super::quiet`]): every
+    /// candidate line runs the regex set. For tests that compare the two.
+    pub fn without_fast_path(rules: &RuleSet) -> Self {
+        let mut s = Scanner::new(rules);
+        s.quiet = None;
+        s.prefilter = Prefilter::new(&s.patterns);
+        s
     }
 
     /// Patterns without a usable literal: each costs the scan a regex pass
@@ -214,21 +235,55 @@ impl Scanner {
             return base + newlines;
         };
         let mut cands = Vec::new();
-        self.prefilter.candidates(block, &mut cands);
+        self.prefilter.candidates_marked(block, &mut cands);
         let mut counted_to = 0;
         let mut line_no = base;
-        for (start, end) in cands {
+        for (start, end, weak) in cands {
             line_no += memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
             counted_to = start;
             let line = &block[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > MAX_LINE {
                 stats.oversized += 1;
+            } else if weak && self.quiet_line(line, kind, m, stats) {
+                // An access record no rule can act on: read, not verified.
             } else if verify.is_match(line) {
                 self.line(line, line_no + 1, kind, origin, m, stats);
             }
         }
         base + newlines
+    }
+
+    /// `true` when `line` is an access record no rule can act on; it is
+    /// counted, and its mesh noted, as an observed record would be.
+    fn quiet_line(
+        &self,
+        line: &[u8],
+        kind: InputKind,
+        m: &mut Matcher,
+        stats: &mut ReadStats,
+    ) -> bool {
+        let Some(q) = &self.quiet else {
+            return false;
+        };
+        // An app-log input reads every line as text; binary lines take the
+        // usual path, which counts them.
+        if kind == InputKind::AppLog {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return false;
+        };
+        if text.contains('\0') {
+            return false;
+        }
+        let Some(rec) = q.record(text) else {
+            return false;
+        };
+        let item = Item::Access(rec);
+        stats.count(&item);
+        m.note_mesh(&item, text);
+        true
     }
 
     fn line(

@@ -25,6 +25,21 @@ use super::text::{parse_fields, split_token, strip_kubectl_ts};
 
 /// Parses one line; `None` when it is not an access-log record.
 pub fn parse_line(line: &str) -> Option<AccessRecord> {
+    parse_line_as(line, false)
+}
+
+/// [`parse_line`] reading only the fields that decide rules and the mesh:
+/// `status`, `flags`, `details`, `termination`, `transport_failure` and
+/// `upstream_cluster` (the others stay empty). When it returns a record,
+/// [`parse_line`] returns one with the same values in those fields; `None`
+/// means "not known to be a record" (an unusual JSON line, e.g. one with a
+/// repeated key, is left to [`parse_line`]). The bulk scan's fast path
+/// ([`crate::engine`]'s quiet access lines) reads every healthy line with it.
+pub fn parse_line_lite(line: &str) -> Option<AccessRecord> {
+    parse_line_as(line, true)
+}
+
+fn parse_line_as(line: &str, lite: bool) -> Option<AccessRecord> {
     let line = line.trim_end_matches(['\r', '\n']);
     let t = line.trim_start();
     if t.is_empty() {
@@ -32,9 +47,13 @@ pub fn parse_line(line: &str) -> Option<AccessRecord> {
     }
     let (_, after_ts) = strip_kubectl_ts(t);
     if after_ts.starts_with('{') {
-        return parse_json(after_ts);
+        return if lite {
+            parse_json_lite(after_ts)
+        } else {
+            parse_json(after_ts)
+        };
     }
-    if let Some(r) = parse_text(t) {
+    if let Some(r) = parse_text(t, lite) {
         return Some(r);
     }
     if let Some(r) = parse_ztunnel(after_ts) {
@@ -169,9 +188,15 @@ fn is_quoted(t: &str) -> bool {
     t.starts_with('"')
 }
 
-fn parse_text(line: &str) -> Option<AccessRecord> {
+/// `lite`: only the fields [`parse_line_lite`] promises.
+fn parse_text(line: &str, lite: bool) -> Option<AccessRecord> {
     let (q, content, after) = find_request(line)?;
     let mut r = AccessRecord::default();
+    if lite {
+        let toks = tokens(after);
+        r.status = toks.first().and_then(|s| is_status(s));
+        return text_fields(&toks, &mut r).then_some(r);
+    }
     // START_TIME: the last `[…]` before the request group.
     let before = &line[..q];
     if let (Some(o), Some(c)) = (before.rfind('['), before.rfind(']')) {
@@ -192,6 +217,9 @@ fn parse_text(line: &str) -> Option<AccessRecord> {
     r.tcp = method == "-" && proto == "-";
     let toks = tokens(after);
     r.status = toks.first().and_then(|s| is_status(s));
+    if !text_fields(&toks, &mut r) {
+        return None;
+    }
     let Some(flags) = toks.get(1) else {
         return Some(r);
     };
@@ -200,8 +228,34 @@ fn parse_text(line: &str) -> Option<AccessRecord> {
         r.bytes_sent = num(flags);
         return Some(r);
     }
+    let rest = &toks[2..];
+    let k = rest.iter().position(|t| is_int(t));
+    let Some(k) = k else {
+        return Some(r);
+    };
+    let at = |n: usize| rest.get(k + n).map(|t| t.trim_matches('"'));
+    r.bytes_received = at(0).and_then(num);
+    r.bytes_sent = at(1).and_then(num);
+    r.duration_ms = at(2).and_then(num);
+    r.request_id = at(6).and_then(opt);
+    r.authority = at(7).and_then(opt);
+    r.upstream_host = at(8).and_then(opt);
+    r.sni = at(13).and_then(opt);
+    Some(r)
+}
+
+/// The fields after the request group that decide rules and the mesh: flags,
+/// details, termination, transport failure, upstream cluster. `false` when
+/// the token after the status is not a flags field (not an access line).
+fn text_fields(toks: &[&str], r: &mut AccessRecord) -> bool {
+    let Some(flags) = toks.get(1) else {
+        return true;
+    };
+    if is_int(flags) {
+        return true;
+    }
     if !is_flags(flags) {
-        return None;
+        return false;
     }
     r.envoy = true;
     r.flags = split_flags(flags);
@@ -232,19 +286,10 @@ fn parse_text(line: &str) -> Option<AccessRecord> {
             }
         }
     }
-    let Some(k) = k else {
-        return Some(r);
-    };
-    let at = |n: usize| rest.get(k + n).map(|t| t.trim_matches('"'));
-    r.bytes_received = at(0).and_then(num);
-    r.bytes_sent = at(1).and_then(num);
-    r.duration_ms = at(2).and_then(num);
-    r.request_id = at(6).and_then(opt);
-    r.authority = at(7).and_then(opt);
-    r.upstream_host = at(8).and_then(opt);
-    r.upstream_cluster = at(9).and_then(opt);
-    r.sni = at(13).and_then(opt);
-    Some(r)
+    if let Some(k) = k {
+        r.upstream_cluster = rest.get(k + 9).and_then(|t| opt(t.trim_matches('"')));
+    }
+    true
 }
 
 /// One Envoy JSON access record (Istio's default JSON keys). Also used for a
@@ -298,6 +343,64 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
         request_id: s("request_id"),
         sni: s("requested_server_name"),
         envoy: true,
+    })
+}
+
+/// [`parse_json`] for the fields [`parse_line_lite`] promises: the other keys
+/// are checked for syntax and skipped, not built into a map. `None` where the
+/// two could disagree (a repeated key) as well as where [`parse_json`] fails.
+fn parse_json_lite(s: &str) -> Option<AccessRecord> {
+    use serde::Deserialize;
+    use serde_json::Value;
+    /// A present key keeps its value, `null` included, as `Some`.
+    fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+    #[derive(Deserialize)]
+    struct Lite {
+        #[serde(default, deserialize_with = "some")]
+        response_code: Option<Value>,
+        #[serde(default, deserialize_with = "some")]
+        response_flags: Option<Value>,
+        #[serde(default, deserialize_with = "some")]
+        response_code_details: Option<Value>,
+        #[serde(default, deserialize_with = "some")]
+        connection_termination_details: Option<Value>,
+        #[serde(default, deserialize_with = "some")]
+        upstream_transport_failure_reason: Option<Value>,
+        #[serde(default, deserialize_with = "some")]
+        upstream_cluster: Option<Value>,
+    }
+    let s = s.trim();
+    // A struct also reads a JSON array; `from_json` wants an object.
+    if !s.starts_with('{') {
+        return None;
+    }
+    let l: Lite = serde_json::from_str(s).ok()?;
+    if l.response_code.is_none() && l.response_flags.is_none() {
+        return None;
+    }
+    // As `from_json` reads a value: strings through `opt`, `null` as none,
+    // anything else as its JSON text.
+    let text = |v: &Option<Value>| -> Option<String> {
+        match v.as_ref()? {
+            Value::String(x) => opt(x),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    };
+    Some(AccessRecord {
+        status: text(&l.response_code)
+            .and_then(|x| x.parse::<u16>().ok())
+            .or_else(|| l.response_code.as_ref().map(|_| 0)),
+        flags: text(&l.response_flags)
+            .map(|f| split_flags(&f))
+            .unwrap_or_default(),
+        details: text(&l.response_code_details),
+        termination: text(&l.connection_termination_details),
+        transport_failure: text(&l.upstream_transport_failure_reason),
+        upstream_cluster: text(&l.upstream_cluster),
+        ..Default::default()
     })
 }
 
@@ -467,6 +570,56 @@ mod tests {
         let r = parse_line(r#"127.0.0.6 - - [11/Jul/2022:08:54:13 +0000] "GET /api/v1/version HTTP/1.1" 426 0 "https://x/login" "Mozilla/5.0" "172.16.0.4""#).unwrap();
         assert_eq!(r.status, Some(426));
         assert!(r.flags.is_empty());
+    }
+
+    #[test]
+    fn the_lite_parse_agrees_with_the_full_one_on_the_fields_it_reads() {
+        let same = |l: &str| {
+            let lite = parse_line_lite(l);
+            let full = parse_line(l);
+            match (&lite, &full) {
+                (Some(a), Some(b)) => {
+                    assert_eq!(
+                        (&a.status, &a.flags, &a.details, &a.termination),
+                        (&b.status, &b.flags, &b.details, &b.termination),
+                        "{l}"
+                    );
+                    assert_eq!(
+                        (&a.transport_failure, &a.upstream_cluster),
+                        (&b.transport_failure, &b.upstream_cluster),
+                        "{l}"
+                    );
+                }
+                (None, _) => {}
+                (Some(_), None) => panic!("lite reads a record the full parse rejects: {l}"),
+            }
+            lite.is_some()
+        };
+        for l in [
+            r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl" "8496" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#,
+            r#"[2024-08-27T20:00:10.142Z] "- - -" 0 UF,URX - - "delayed_connect_error:_Connection_refused" 0 0 0 - "-" "-" "-" "-" "10.244.0.17:15008" connect_originate - 10.244.0.17:80 envoy://internal_client_address/ - -"#,
+            r#"[2020-10-08T14:48:48.231Z] "POST /email HTTP/1.1" 500 RLSE "-" "-" 0 0 0 - "10.9.3.98" "PostmanRuntime/7.26.5" "22a11ab3" "c4.com.br" "-" - - 10.9.3.53:8080 10.9.3.98:23"#,
+            r#""GET /productpage HTTP/1.1" 503 UF 0 57 0 - "10.12.1.1" "Go-http-client/1.1" "ae346f06" "35.230.48.115" "10.12.1.11:9080""#,
+            r#"127.0.0.6 - - [11/Jul/2022:08:54:13 +0000] "GET /api/v1/version HTTP/1.1" 426 0 "https://x/login" "Mozilla/5.0" "172.16.0.4""#,
+            r#"{"response_code":"200","response_flags":"URX,UF","response_code_details":"upstream_reset_before_response_started{remote_connection_failure}","upstream_transport_failure_reason":"delayed_connect_error:_Connection_refused","upstream_cluster":"outbound|9090||mock"}"#,
+            r#"{"response_code":200,"response_flags":null,"upstream_cluster":"-","x":{"y":[1,2]}}"#,
+            r#"{"response_code":"-","response_flags":"-"}"#,
+            r#"{"response_code":null}"#,
+            r#"{"response_code":70000,"response_flags":true,"response_code_details":{"a":1}}"#,
+            r#"2024-05-01T10:00:00Z {"response_code":"503","response_flags":"UH","response_code_details":"no_healthy_upstream"}"#,
+        ] {
+            assert!(same(l), "lite reads {l}");
+        }
+        // Left to the full parse: a repeated key, and what is no record.
+        for l in [
+            r#"{"response_code":200,"response_code":503}"#,
+            r#"{"level":"info","msg":"x"}"#,
+            r#"[{"response_code":200}]"#,
+            r#"{"response_code":200"#,
+            "[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::errors::respond: Request failed",
+        ] {
+            assert!(!same(l), "lite leaves {l}");
+        }
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub(crate) fn is_rfc3339(tok: &str) -> bool {
 /// `rest` starting at the next non-blank byte.
 pub(crate) fn split_token(s: &str) -> (&str, &str) {
     let s = s.trim_start_matches([' ', '\t']);
-    match s.find([' ', '\t']) {
+    // Both blanks are ASCII: a byte search finds the same place, much faster
+    // than `str::find` with a char set on a long line without blanks (JSON).
+    match memchr::memchr2(b' ', b'\t', s.as_bytes()) {
         Some(i) => (&s[..i], s[i..].trim_start_matches([' ', '\t'])),
         None => (s, ""),
     }

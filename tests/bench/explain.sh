@@ -6,10 +6,24 @@ command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -q
 cargo build --release -q
 out=${BENCH_DIR:-/tmp/meshdoc-bench}
 mkdir -p "$out"
-hyperfine -N --warmup 5 --runs 100 -i --export-json "$out/explain.json" \
-  'target/release/meshdoc explain 503' \
-  'target/release/meshdoc explain UF,URX' \
-  "target/release/meshdoc explain 'l5d-proxy-error: service in fail-fast'"
+bin=target/release/meshdoc
+# Each command once first: exit 1 (findings) is what these inputs must give,
+# 0 is accepted; anything else (2: "no rule explains", a crash) fails the
+# bench instead of timing an error.
+for args in '503' 'UF,URX' 'l5d-proxy-error: service in fail-fast'; do
+  rc=0
+  "$bin" explain "$args" > /dev/null || rc=$?
+  if [ "$rc" -gt 1 ]; then
+    echo "explain.sh: \`meshdoc explain '$args'\` exited $rc" >&2
+    exit 1
+  fi
+done
+# No -i: hyperfine fails the bench on a non-zero exit. `--exit-zero` turns
+# exit 1 (findings) into 0; a meshdoc failure still exits 2.
+hyperfine -N --warmup 5 --runs 100 --export-json "$out/explain.json" \
+  "$bin explain 503 --exit-zero" \
+  "$bin explain UF,URX --exit-zero" \
+  "$bin explain 'l5d-proxy-error: service in fail-fast' --exit-zero"
 # The target is on the median; hyperfine's summary shows the mean.
 python3 - "$out/explain.json" <<'PY'
 import json, sys

@@ -5,7 +5,11 @@
 #   tests/bench/scan.sh [SIZE_MB]      (default 1024)
 #
 # Prints throughput (MB/s), wall time and peak RSS side by side; then meshdoc and rg
-# alone on the slow shape, 200 MB of healthy JSON access lines.
+# alone on two more shapes: 200 MB of one healthy JSON access line, and 200 MB
+# shaped like an istio-proxy log (healthy access lines in every default layout
+# and JSON, 1 % error lines). Every timed command must succeed: meshdoc exits 1
+# when it has findings, rg and grep exit 1 when nothing matches, so 0 and 1
+# pass and anything else fails the bench.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size=${1:-1024}
@@ -33,9 +37,15 @@ cat "$log" > /dev/null
 measure() { # name, command...
   local name=$1; shift
   local t0 t1 rss
+  local rc=0
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$work/rss" "$@" > "$work/$name.out" 2>/dev/null || true
+  /usr/bin/time -f '%M' -o "$work/rss" "$@" > "$work/$name.out" 2>"$work/$name.err" || rc=$?
   t1=$(date +%s.%N)
+  if [ "$rc" -gt 1 ]; then
+    echo "scan.sh: $name exited $rc: $*" >&2
+    cat "$work/$name.err" >&2
+    exit 1
+  fi
   rss=$(tail -n 1 "$work/rss")
   python3 - "$name" "$t0" "$t1" "$bytes" "$rss" <<'PY'
 import sys
@@ -77,3 +87,28 @@ PY
 else
   echo "healthy JSON access lines: skipped, $sample not found" >&2
 fi
+
+# The shape an istio-proxy log has: healthy access lines in every default
+# layout (1.0-1.8 mixer era, 1.9+ with and without the leading [time], Envoy's
+# default) and JSON, 1 % error lines (UF/UH/UC/NR, Linkerd and Envoy errors).
+istio=$work/istio-200.log
+[ -s "$istio" ] || python3 tests/bench/gen_logs.py "$istio" 200 istio
+bytes=$(stat -c %s "$istio")
+cat "$istio" > /dev/null
+echo "istio-proxy shape: $((bytes / 1000000)) MB"
+measure mesh-istio taskset -c 0 "$bin" diagnose --logs "$istio" -o json
+measure rg-istio taskset -c 0 rg -c -j1 -f "$work/patterns.txt" "$istio"
+# Fast and still right: the error lines' causes are found, and every access
+# line the prefilter examined is read as an access record.
+python3 - "$work/mesh-istio.out" "$work/mesh-istio.err" <<'PY'
+import json, re, sys
+ids = [f["id"] for f in json.load(open(sys.argv[1]))["findings"]]
+want = ["envoy-upstream-connect-failure", "envoy-no-healthy-upstream", "envoy-no-route",
+        "envoy-upstream-connection-termination", "linkerd-fail-fast"]
+missing = [w for w in want if w not in ids]
+read = re.search(r"evidence read: .*?([\d,]+) access-log records", open(sys.argv[2]).read())
+print("meshdoc access-log records:", read.group(1) if read else "?")
+print("meshdoc findings:", ", ".join(ids[:10]))
+if missing:
+    sys.exit(f"scan.sh: the istio-proxy shape lost causes: {missing}")
+PY
