@@ -321,3 +321,35 @@ fn flag_lists_rank_the_cause_of_their_primary_flag_first() {
         );
     }
 }
+
+/// `diagnose --logs` reads lines inside collector wrappers as `explain` does.
+#[test]
+fn diagnose_logs_reads_lines_inside_collector_wrappers() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("proxy.log");
+    let line = r#"[2024-05-01T10:00:00.123Z] "GET /api HTTP/1.1" 503 UH no_healthy_upstream - "-" 0 19 0 - "-" "curl/8.5.0" "5b0f7d3c" "api.shop:8080" "-" outbound|8080||api.shop.svc.cluster.local - 10.43.12.5:8080 10.42.0.9:43210 - default"#;
+    let docker = serde_json::json!({"log": format!("{line}\n"), "stream": "stdout", "time": "2024-05-01T10:00:00.123456789Z"});
+    std::fs::write(
+        &log,
+        format!(
+            "2024-05-01T10:00:00.123456789Z stdout F {line}\nweb-7d4b9c-x2x8k istio-proxy {line}\n{docker}\n"
+        ),
+    )
+    .unwrap();
+    let out = meshdoc()
+        .args(["diagnose", "--logs"])
+        .arg(&log)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["id"], "envoy-no-healthy-upstream", "{v}");
+    let evidence = v["findings"][0]["evidence"].to_string();
+    assert!(
+        evidence.contains("×3")
+            || v["findings"][0]["signals"]
+                .to_string()
+                .contains("\"count\":3"),
+        "{v}"
+    );
+}

@@ -302,18 +302,22 @@ impl Scanner {
                 String::from_utf8_lossy(line).replace('\0', "").into()
             }
         };
+        // A candidate line in a collector's wrapper (CRI, --timestamps,
+        // stern, docker json-file) is read as the line inside, as `explain` does.
+        let inner = crate::evidence::wrap::unwrap_line(&text);
+        let text: &str = &inner.line;
         let item = match kind {
             InputKind::AppLog => Item::AppLog {
                 message: text.to_string(),
             },
-            _ => detect::classify_line(&text).unwrap_or_else(|| Item::AppLog {
+            _ => detect::classify_line(text).unwrap_or_else(|| Item::AppLog {
                 message: text.to_string(),
             }),
         };
         stats.count(&item);
         m.observe(&Evidence {
             item,
-            raw: text.into_owned(),
+            raw: text.to_string(),
             origin: origin.at_line(n),
         });
     }

@@ -536,7 +536,7 @@ fn details_alternatives(details: &[String], in_text: bool) -> Option<String> {
             let word = |c: char| c.is_alphanumeric() || c == '_';
             let mut p = String::new();
             if in_text && tok.starts_with(word) {
-                p.push_str(r"(?:^|[^\w])");
+                p.push_str(r"(?:^|[^0-9A-Za-z_])");
             }
             match tok.split_once('{').filter(|_| in_text) {
                 // Envoy's debug log prints the reset reason with its spaces
@@ -553,7 +553,7 @@ fn details_alternatives(details: &[String], in_text: bool) -> Option<String> {
                 if !in_text {
                     p.push('$');
                 } else if tok.ends_with(word) {
-                    p.push_str(r"(?:$|[^\w{])");
+                    p.push_str(r"(?:$|[^0-9A-Za-z_{])");
                 }
             }
             p

@@ -54,12 +54,16 @@ pub fn template_regex(t: &str) -> Result<String, String> {
         match p {
             Part::Hole => out.push_str(".*?"),
             Part::Lit(l) => {
-                if i == 0 && l.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-                    out.push_str(r"\b");
+                // ASCII word boundaries: as exact as Unicode ones on what
+                // proxies print, and cheap for every regex engine (and rg).
+                if i == 0 && l.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                    out.push_str(r"(?-u:\b)");
                 }
                 out.push_str(&regex_syntax::escape(l));
-                if i + 1 == parts.len() && l.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-                    out.push_str(r"\b");
+                if i + 1 == parts.len()
+                    && l.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    out.push_str(r"(?-u:\b)");
                 }
             }
         }
