@@ -42,6 +42,16 @@ fn diagnose(
     rules: &[String],
     extra: &[&str],
 ) -> (Run, ApiServer) {
+    let mut args = vec!["diagnose".to_string(), target.to_string()];
+    args.extend(["-o", "json", "--timeout", "20s"].map(String::from));
+    args.extend(rules.iter().cloned());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    run_against(s, ns, &args)
+}
+
+/// Runs meshdoc with `args` against the fixture API server serving `s`, its
+/// kubeconfig pointing at namespace `ns`; stdout must be JSON.
+fn run_against(s: Scenario, ns: &str, args: &[String]) -> (Run, ApiServer) {
     let server = ApiServer::start(s);
     let d = tempfile::tempdir().unwrap();
     let kc = server.write_kubeconfig(d.path(), ns);
@@ -49,13 +59,9 @@ fn diagnose(
         .unwrap()
         .env_remove("KUBECONFIG")
         .env_remove("MESHDOC_RULES")
-        .arg("diagnose")
-        .arg(target)
+        .args(args)
         .arg("--kubeconfig")
         .arg(&kc)
-        .args(["-o", "json", "--timeout", "20s"])
-        .args(rules)
-        .args(extra)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -646,32 +652,12 @@ fn an_unknown_target_kind_is_exit_2_and_lists_the_accepted_kinds() {
 // --- `check --cluster`: the object rules over live objects. ---
 
 fn check_cluster(s: Scenario, extra: &[&str]) -> (Run, ApiServer) {
-    let server = ApiServer::start(s);
-    let d = tempfile::tempdir().unwrap();
-    let kc = server.write_kubeconfig(d.path(), "default");
-    let out = Command::cargo_bin("meshdoc")
-        .unwrap()
-        .env_remove("KUBECONFIG")
-        .env_remove("MESHDOC_RULES")
-        .args(["check", "--cluster", "--kubeconfig"])
-        .arg(&kc)
-        .args(["-o", "json"])
-        .args(real_rules())
-        .args(extra)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
-    (
-        Run {
-            json,
-            stderr,
-            code: out.status.code().unwrap_or(-1),
-        },
-        server,
-    )
+    let mut args: Vec<String> = ["check", "--cluster", "-o", "json"]
+        .map(String::from)
+        .to_vec();
+    args.extend(real_rules());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    run_against(s, "default", &args)
 }
 
 /// `rule @ Kind/namespace/name` of every finding.
