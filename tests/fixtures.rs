@@ -155,3 +155,72 @@ fn printed_commands_name_the_right_namespace_and_object() {
         }
     }
 }
+
+/// In every fixture, every `-n NS` a printed command names is a namespace the
+/// fixture's objects or logs live in, and no namespace is left open.
+#[test]
+fn every_printed_namespace_is_one_of_the_fixture() {
+    let rules = load_builtin().expect("built-in rules load");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut bad = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        // Namespaces present: of the objects, and of the logs' folders.
+        let mut known: std::collections::BTreeSet<String> = Default::default();
+        for sub in ["objects", "logs", "metrics"] {
+            let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    known.insert(e.file_name().to_string_lossy().into_owned());
+                } else if let Ok(t) = std::fs::read_to_string(&p) {
+                    for l in t.lines() {
+                        if let Some(ns) = l.trim().strip_prefix("namespace:") {
+                            known.insert(ns.trim().trim_matches('"').to_string());
+                        }
+                    }
+                }
+            }
+        }
+        if let Ok(t) = std::fs::read_to_string(dir.join("bundle.yaml")) {
+            for l in t.lines() {
+                if let Some(ns) = l.strip_prefix("namespace:") {
+                    known.insert(ns.trim().to_string());
+                }
+            }
+        }
+        let mut d = Diagnosis::new(&rules);
+        bundle::feed(dir, &mut d, &bundle::ReadOptions::default()).unwrap();
+        let (findings, _, _, _) = d.finish(&FactOptions {
+            now: meshdoc::rules::examples::example_now(),
+            ..FactOptions::default()
+        });
+        for f in findings.iter().take(3) {
+            for c in f
+                .confirm
+                .iter()
+                .chain(&f.fix)
+                .filter_map(|s| s.command.as_deref())
+            {
+                let w: Vec<&str> = c.split_whitespace().collect();
+                for (i, x) in w.iter().enumerate() {
+                    if *x == "-n" {
+                        let ns = w.get(i + 1).copied().unwrap_or("");
+                        if !known.contains(ns) {
+                            bad.push(format!("{name}/{}: `-n {ns}` in `{c}` ({known:?})", f.id));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

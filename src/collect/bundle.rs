@@ -146,6 +146,9 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
     let mut sizes: std::collections::BTreeMap<String, u64> = Default::default();
     let mut skipped: Vec<Missing> = Vec::new();
     let max = opts.max_file;
+    // The first pod whose logs the bundle holds: what the commands are about
+    // when nothing more specific names a namespace or pod.
+    let mut first_log: Option<(String, String)> = None;
     // Objects wait until bundle.yaml (and its default namespace) has been seen.
     let mut objects: Vec<(String, String)> = Vec::new();
     let mut seen = false;
@@ -203,6 +206,9 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
             }
             Part::Log { ns, pod, container } => {
                 seen = true;
+                if first_log.is_none() && !container.ends_with(".previous") {
+                    first_log = Some((ns.clone(), pod.clone()));
+                }
                 let origin = Origin::Pod {
                     namespace: ns,
                     pod,
@@ -357,6 +363,21 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
     for (rel, text) in objects {
         d.manifests(&text, &rel, &ns)?;
     }
+    let mut vars = std::collections::BTreeMap::new();
+    match (&first_log, manifest.namespace.is_empty()) {
+        (Some((log_ns, pod)), _) => {
+            vars.insert("namespace".to_string(), log_ns.clone());
+            vars.insert("pod".to_string(), pod.clone());
+        }
+        (None, false) => {
+            vars.insert("namespace".to_string(), manifest.namespace.clone());
+        }
+        (None, true) => {}
+    }
+    if let Some(p) = manifest.target.strip_prefix("pod/") {
+        vars.insert("pod".to_string(), p.to_string());
+    }
+    d.default_vars(&vars);
     for f in &manifest.failed {
         d.missing(Missing {
             what: f.what.clone(),

@@ -97,6 +97,12 @@ impl<'r> Diagnosis<'r> {
     }
 
     /// Records evidence that could not be collected.
+    /// Values for the commands' placeholders known from the input itself
+    /// (the namespace and pod a bundle is about); evidence and facts win.
+    pub fn default_vars(&mut self, vars: &std::collections::BTreeMap<String, String>) {
+        self.matcher.default_vars(vars);
+    }
+
     pub fn missing(&mut self, m: Missing) {
         self.missing.push(m);
     }
