@@ -353,3 +353,45 @@ fn diagnose_logs_reads_lines_inside_collector_wrappers() {
         "{v}"
     );
 }
+
+/// The README's plugin install: a `kubectl-meshdoc` symlink on PATH makes
+/// `kubectl meshdoc …` run meshdoc (kubectl is on every machine this runs on;
+/// the test says so and skips where it is not).
+#[cfg(unix)]
+#[test]
+fn kubectl_runs_meshdoc_as_a_plugin_through_the_symlink() {
+    let Ok(kubectl) = which_kubectl() else {
+        eprintln!("note: kubectl not on PATH; plugin test skipped");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        assert_cmd::cargo::cargo_bin("meshdoc"),
+        d.path().join("kubectl-meshdoc"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        d.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(kubectl)
+        .args(["meshdoc", "explain", "503", "-o", "json"])
+        .env("PATH", path)
+        .env("KUBECONFIG", d.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["findings"].as_array().is_some_and(|f| !f.is_empty()));
+}
+
+#[cfg(unix)]
+fn which_kubectl() -> Result<std::path::PathBuf, ()> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| std::path::Path::new(d).join("kubectl"))
+        .find(|p| p.is_file())
+        .ok_or(())
+}

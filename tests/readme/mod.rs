@@ -317,6 +317,34 @@ const TABLE: &[(&str, &[Run])] = &[
             Expect::Exit(2),
         )],
     ),
+    (
+        "meshdoc completions bash > ~/.local/share/bash-completion/completions/meshdoc",
+        &[(
+            &["completions", "bash"],
+            None,
+            Expect::Prints(0, "_meshdoc"),
+        )],
+    ),
+    (
+        "meshdoc completions zsh > \"${fpath[1]}/_meshdoc\"",
+        &[(
+            &["completions", "zsh"],
+            None,
+            Expect::Prints(0, "#compdef meshdoc"),
+        )],
+    ),
+    (
+        "meshdoc completions fish > ~/.config/fish/completions/meshdoc.fish",
+        &[(
+            &["completions", "fish"],
+            None,
+            Expect::Prints(0, "complete -c meshdoc"),
+        )],
+    ),
+    (
+        "meshdoc man > /usr/local/share/man/man1/meshdoc.1",
+        &[(&["man"], None, Expect::Prints(0, ".TH meshdoc 1"))],
+    ),
     // Inline code in the prose.
     (
         "meshdoc diagnose pod/NAME",
