@@ -105,6 +105,26 @@ impl Score {
         100.0 * f64::from(n) / f64::from(self.labelled.max(1))
     }
 
+    /// Fails below these floors: top-3 and rank-1 rates in percent, and at
+    /// most `alarms` quiet rows raising anything above info.
+    fn assert_at_least(&self, name: &str, top3: f64, top1: f64, alarms: usize) {
+        assert!(
+            self.pct(self.top3) >= top3,
+            "{name}: top-3 {:.1} % < {top3} %",
+            self.pct(self.top3)
+        );
+        assert!(
+            self.pct(self.top1) >= top1,
+            "{name}: rank 1 {:.1} % < {top1} %",
+            self.pct(self.top1)
+        );
+        assert!(
+            self.alarm_rows.len() <= alarms,
+            "{name}: {} false alarms on quiet rows (at most {alarms})",
+            self.alarm_rows.len()
+        );
+    }
+
     /// One line of figures, as the README quotes them.
     fn summary(&self, name: &str) -> String {
         format!(
@@ -271,26 +291,12 @@ fn explain_recognises_the_blind_set() {
     for (name, s) in [("working", &sc_dev), ("held-out", &sc_held), ("all", &sc)] {
         println!("{}", s.summary(&format!("BLIND {name}")));
     }
-    assert!(
-        sc.pct(sc.top3) >= 90.0,
-        "blind top-3 {:.1} % < 90 %",
-        sc.pct(sc.top3)
-    );
-    assert!(
-        sc.pct(sc.top1) >= 75.0,
-        "blind rank 1 {:.1} % < 75 %",
-        sc.pct(sc.top1)
-    );
     // Quiet rows that raise an error-severity finding. One is a label this
     // project disagrees with: bl-ld-8867-1 (`linkerd_stack::failfast: … has
     // become unavailable`) is labelled quiet, while ../shared/corpus labels
     // the same message linkerd-fail-fast (ld-failfast-11055-1) and so does the
     // vocabulary. The held-out part's alarms are counted, never inspected.
-    assert!(
-        sc.alarm_rows.len() <= 2,
-        "{} false alarms on quiet blind rows (2 known)",
-        sc.alarm_rows.len()
-    );
+    sc.assert_at_least("blind round 1", 90.0, 75.0, 2);
 }
 
 mod vocab;
@@ -458,21 +464,7 @@ fn explain_recognises_the_second_blind_round() {
     println!("{}", sc.summary("ROUND2 all"));
     // First run (commit 680349c): 84.1 % top 3, 79.3 % rank 1, 2 of 108
     // quiet rows raised. Floors, so a change that loses recognition fails.
-    assert!(
-        sc.pct(sc.top3) >= 80.0,
-        "round 2 top-3 {:.1} % < 80 %",
-        sc.pct(sc.top3)
-    );
-    assert!(
-        sc.pct(sc.top1) >= 75.0,
-        "round 2 rank 1 {:.1} % < 75 %",
-        sc.pct(sc.top1)
-    );
-    assert!(
-        sc.alarm_rows.len() <= 2,
-        "round 2: {} false alarms",
-        sc.alarm_rows.len()
-    );
+    sc.assert_at_least("blind round 2", 80.0, 75.0, 2);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed

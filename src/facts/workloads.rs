@@ -424,25 +424,26 @@ pub fn deployment_of(p: &PodLike) -> Option<String> {
     (!deploy.is_empty() && hashed(hash, 5..=10)).then(|| deploy.to_string())
 }
 
+/// `k=v,k=v` of a label map (a selector, a pod's labels).
+fn pairs(m: Option<&Map<String, Value>>) -> String {
+    m.map(|m| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+    .unwrap_or_default()
+}
+
 fn selector_matches_nothing(ix: &Index, svc: &Object) -> Fact {
-    let sel = svc
-        .value
-        .pointer("/spec/selector")
-        .and_then(|s| s.as_object())
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
-    // The near miss: the pod or workload template whose labels are closest to
-    // the selector (`app=payment` against `app=payments`), to name in the
-    // message and to patch the Service towards.
     let want = svc
         .value
         .pointer("/spec/selector")
         .and_then(|s| s.as_object());
+    let sel = pairs(want);
+    // The near miss: the pod or workload template whose labels are closest to
+    // the selector (`app=payment` against `app=payments`), to name in the
+    // message and to patch the Service towards.
     let near = want.and_then(|w| {
         ix.pods_in(svc.namespace())
             .map(|p| (selector_distance(w, p.labels()), p))
@@ -471,14 +472,7 @@ fn selector_matches_nothing(ix: &Index, svc: &Object) -> Fact {
     let mut patch = None;
     if let (Some(p), Some(w)) = (near, want) {
         let labels = p.labels();
-        let shown = labels
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default();
+        let shown = pairs(labels);
         msg.push_str(&format!(" (closest: {} with labels {shown})", p.display()));
         f = f.related(p.obj.origin.clone());
         // The change that makes the selector match the near miss: replace the
