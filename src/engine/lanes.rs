@@ -203,6 +203,33 @@ mod tests {
             .collect()
     }
 
+    /// A small deterministic generator (xorshift) of blocks made of a few
+    /// letters, spaces and newlines, so literals occur, overlap and straddle
+    /// lane cuts.
+    struct Blocks(u64);
+
+    impl Blocks {
+        fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn next_block(&mut self) -> Vec<u8> {
+            let len = (self.next_u64() % 200) as usize;
+            (0..len)
+                .map(|_| match self.next_u64() % 8 {
+                    0 => b'\n',
+                    1 => b' ',
+                    2 | 3 => b'a',
+                    4 | 5 => b'b',
+                    _ => b'c',
+                })
+                .collect()
+        }
+    }
+
     fn marked(block: &[u8], lits: &[&[u8]], weak: Vec<bool>) -> Vec<(usize, usize, bool)> {
         let f = LineFinder::new(lits, weak).unwrap();
         let mut out = vec![(7, 7, false)]; // what was there stays
@@ -231,27 +258,10 @@ mod tests {
 
     #[test]
     fn agrees_with_a_plain_search_on_many_generated_blocks() {
-        // A small deterministic generator: lines of a few letters, spaces
-        // and newlines, so literals occur, overlap and straddle lane cuts.
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut blocks = Blocks(0x9E37_79B9_7F4A_7C15);
         let lits: &[&[u8]] = &[b"ab", b"bca", b"c c", b"aaaa"];
         for round in 0..2000 {
-            let len = (next() % 200) as usize;
-            let block: Vec<u8> = (0..len)
-                .map(|_| match next() % 8 {
-                    0 => b'\n',
-                    1 => b' ',
-                    2 | 3 => b'a',
-                    4 | 5 => b'b',
-                    _ => b'c',
-                })
-                .collect();
+            let block = blocks.next_block();
             assert_eq!(
                 found(&block, lits),
                 naive(&block, lits),
@@ -273,24 +283,9 @@ mod tests {
         // no strong literal does.
         let lits: &[&[u8]] = &[b"ab", b"bca", b"c c", b"aaaa"];
         let weak = vec![true, false, true, false];
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut blocks = Blocks(0x2545_F491_4F6C_DD1D);
         for round in 0..3000 {
-            let len = (next() % 200) as usize;
-            let block: Vec<u8> = (0..len)
-                .map(|_| match next() % 8 {
-                    0 => b'\n',
-                    1 => b' ',
-                    2 | 3 => b'a',
-                    4 | 5 => b'b',
-                    _ => b'c',
-                })
-                .collect();
+            let block = blocks.next_block();
             let want: Vec<(usize, usize, bool)> = naive(&block, lits)
                 .into_iter()
                 .map(|(s, e)| {
