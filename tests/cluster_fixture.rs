@@ -153,13 +153,15 @@ fn kubectl_reads_crds_and_logs_and_proxy_metrics_from_the_fixture() {
     assert!(linkerd.requests().iter().all(|r| r.method == "GET"));
 }
 
-fn collect_with(
+/// Connects through a written kubeconfig, as the CLI does, and collects;
+/// the collection's own error is returned for tests about failures.
+fn try_collect_with(
     server: &ApiServer,
     target: &str,
     ns: &str,
     needs: Needs,
     timeout: Duration,
-) -> Collection {
+) -> Result<Collection, cluster::CollectError> {
     let d = tempfile::tempdir().unwrap();
     let kc = server.write_kubeconfig(d.path(), ns);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -187,8 +189,17 @@ fn collect_with(
             url,
         )
         .await
-        .unwrap()
     })
+}
+
+fn collect_with(
+    server: &ApiServer,
+    target: &str,
+    ns: &str,
+    needs: Needs,
+    timeout: Duration,
+) -> Collection {
+    try_collect_with(server, target, ns, needs, timeout).unwrap()
 }
 
 fn collect(server: &ApiServer, target: &str, ns: &str) -> Collection {
@@ -566,34 +577,13 @@ fn istio_config_is_read_in_the_namespace_and_the_root_namespace() {
 #[test]
 fn a_missing_target_is_an_error_not_a_partial_diagnosis() {
     let server = ApiServer::start(Scenario::default());
-    let d = tempfile::tempdir().unwrap();
-    let kc = server.write_kubeconfig(d.path(), "shop");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let r = rt.block_on(async {
-        let (client, ns, url) = cluster::client::connect(&ClientOptions {
-            kubeconfig: Some(kc),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        cluster::collect(
-            client,
-            Request {
-                target: Target::parse("pod/nope").unwrap(),
-                namespace: ns,
-                since: Duration::from_secs(60),
-                tail: 10,
-                timeout: Duration::from_secs(5),
-                mesh: MeshChoice::Auto,
-                needs: Needs::everything(),
-            },
-            url,
-        )
-        .await
-    });
+    let r = try_collect_with(
+        &server,
+        "pod/nope",
+        "shop",
+        Needs::everything(),
+        Duration::from_secs(5),
+    );
     assert!(
         r.unwrap_err()
             .to_string()
@@ -671,34 +661,13 @@ fn a_cronjob_target_resolves_to_the_pods_of_the_jobs_it_owns() {
 #[test]
 fn a_missing_statefulset_is_an_error_naming_it() {
     let server = ApiServer::start(scenarios::linkerd_injector_expired());
-    let d = tempfile::tempdir().unwrap();
-    let kc = server.write_kubeconfig(d.path(), "shop");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let err = rt.block_on(async {
-        let (client, ns, url) = cluster::client::connect(&ClientOptions {
-            kubeconfig: Some(kc),
-            ..ClientOptions::default()
-        })
-        .await
-        .unwrap();
-        cluster::collect(
-            client,
-            Request {
-                target: Target::parse("sts/nope").unwrap(),
-                namespace: ns,
-                since: Duration::from_secs(3600),
-                tail: 2000,
-                timeout: Duration::from_secs(10),
-                mesh: MeshChoice::Auto,
-                needs: Needs::everything(),
-            },
-            url,
-        )
-        .await
-        .unwrap_err()
-    });
+    let err = try_collect_with(
+        &server,
+        "sts/nope",
+        "shop",
+        Needs::everything(),
+        Duration::from_secs(10),
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "sts/nope not found in namespace shop");
 }
