@@ -7,6 +7,7 @@
 //! that runs only the patterns whose required literal the line contains.
 
 pub mod diagnosis;
+pub mod examples;
 mod lanes;
 pub mod prefilter;
 mod quiet;
