@@ -395,3 +395,87 @@ fn which_kubectl() -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// Issue 13, item 11: one UTF-8 policy. Every reader decodes invalid UTF-8
+/// lossily and says so once on stderr, naming the source; none refuses it.
+#[test]
+fn invalid_utf8_is_read_lossily_with_one_warning_naming_the_source_in_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("bad.yaml");
+    std::fs::write(
+        &yaml,
+        b"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {note: \"caf\xe9\"}\nspec:\n  ports: [{port: 80}]\n",
+    )
+    .unwrap();
+    let log = dir.path().join("bad.log");
+    // Two bad lines, one warning; the second line still explains the 503.
+    std::fs::write(
+        &log,
+        b"junk \xff\xfe here\nHTTP/1.1 503 Service Unavailable \xc3\x28\nl5d-proxy-error: logical service 10.43.38.167:8080: service in fail-fast\n",
+    )
+    .unwrap();
+    let big = dir.path().join("big.log");
+    // Over explain's whole-read head (64 KiB): the streaming path.
+    let mut b = b"[  1.0s]  WARN ThreadId(01) outbound: linkerd_app_core::errors::respond: Request failed error=service in fail-fast \xff\n".repeat(2000);
+    b.extend_from_slice(b"plain line\n");
+    std::fs::write(&big, &b).unwrap();
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir_all(bundle.join("logs/shop/web-1")).unwrap();
+    std::fs::create_dir_all(bundle.join("http")).unwrap();
+    std::fs::write(bundle.join("logs/shop/web-1/linkerd-proxy.log"), &b).unwrap();
+    std::fs::write(bundle.join("http/curl.txt"), b"HTTP/1.1 503 \xff\r\n\r\n").unwrap();
+    let (y, l, g, bd) = (
+        yaml.to_str().unwrap(),
+        log.to_str().unwrap(),
+        big.to_str().unwrap(),
+        bundle.to_str().unwrap(),
+    );
+    let cases: Vec<(Vec<&str>, Option<&[u8]>, Vec<&str>)> = vec![
+        (vec!["check", y], None, vec![y]),
+        (vec!["check", "-"], Some(&b"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {a: \"\xff\"}\n"[..]), vec!["- (stdin)"]),
+        (vec!["explain", "--file", l], None, vec![l]),
+        (vec!["explain", "--file", g], None, vec![g]),
+        (vec!["explain", "-"], Some(&b[..]), vec!["- (stdin)"]),
+        (vec!["diagnose", "--logs", g], None, vec![g]),
+        (vec!["diagnose", "--metrics", l], None, vec![l]),
+        (vec!["diagnose", "--http", l], None, vec![l]),
+        (vec!["diagnose", "--objects", y], None, vec![y]),
+        (vec!["diagnose", "-"], Some(&b[..]), vec!["- (stdin)"]),
+        (
+            vec!["diagnose", "--from", bd],
+            None,
+            vec!["logs/shop/web-1/linkerd-proxy.log", "http/curl.txt"],
+        ),
+    ];
+    for (args, stdin, sources) in cases {
+        let mut c = meshdoc();
+        c.args(&args).args(["-o", "json"]);
+        if let Some(s) = stdin {
+            c.write_stdin(s.to_vec());
+        }
+        let out = c.output().unwrap();
+        let code = out.status.code();
+        assert!(matches!(code, Some(0 | 1)), "{args:?} exits {code:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is JSON: {e}"));
+        assert!(v.get("findings").is_some(), "{args:?}: {v}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let warnings: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("not valid UTF-8"))
+            .collect();
+        assert_eq!(warnings.len(), sources.len(), "{args:?}: {err}");
+        for s in sources {
+            let want = format!("warning: {s}: not valid UTF-8; invalid bytes were read as U+FFFD");
+            assert!(
+                warnings.iter().any(|w| w.ends_with(&want)),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    // Valid input gets no warning.
+    meshdoc()
+        .args(["explain", "503"])
+        .assert()
+        .stderr(predicate::str::contains("UTF-8").not());
+}

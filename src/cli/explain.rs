@@ -254,6 +254,9 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
             (report, stats, Some(text))
         }
     };
+    if let Some(f) = source.as_deref().filter(|_| stats.not_utf8 > 0) {
+        super::warn_not_utf8(f);
+    }
     if source.is_some() {
         note(&format!(
             "meshdoc: {} lines read, {} unparseable{}",
@@ -343,13 +346,14 @@ fn explain_source(
     }
     let at_end = r.fill_buf().map(|b| b.is_empty()).unwrap_or(true);
     if at_end {
-        let text = String::from_utf8_lossy(&head).into_owned();
+        let (text, lossy) = crate::evidence::text::decode_lossy(head);
         if text.trim().is_empty() {
             bail!(
                 "the input is empty: nothing to explain (did the command piping into meshdoc print anything?)"
             );
         }
-        let (mut report, stats) = explain_text(rules, &text, kind, &origin);
+        let (mut report, mut stats) = explain_text(rules, &text, kind, &origin);
+        stats.not_utf8 += u64::from(lossy);
         if stats.lines > 1 {
             report.input = name.to_string();
         }
