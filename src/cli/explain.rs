@@ -135,12 +135,7 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
     if !out.is_empty() && read == t.split_whitespace().count() {
         return Some(out);
     }
-    let is_kw = rules.rules.iter().any(|r| {
-        r.symptoms
-            .keywords
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(t))
-    });
+    let is_kw = crate::engine::is_keyword(rules, t);
     if out.is_empty() && is_kw {
         return Some(vec![Query::Keyword(t.to_string())]);
     }

@@ -32,9 +32,12 @@ pub struct Support {
     pub patches: Vec<String>,
 }
 
-pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
+/// Ranks the rules that gathered support: (rule index, support), in rule order.
+pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (ri, sup) in support.into_iter().enumerate() {
+    // (cause, the findings it explains or refines), by the cause's rule.
+    let mut causes: Vec<(String, Vec<String>)> = Vec::new();
+    for (ri, sup) in support {
         if sup.hits.is_empty() && sup.symptoms.is_empty() {
             continue;
         }
@@ -98,6 +101,16 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
         targets.sort_by(|a, b| b.count.cmp(&a.count).then(a.target.cmp(&b.target)));
         targets.truncate(TOP_TARGETS);
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(&b.name)));
+        let mut ids = Vec::new();
+        if signals.iter().any(|s| s.family == "object") {
+            ids.extend(rule.explains.iter().cloned());
+        }
+        if !signals.is_empty() {
+            ids.extend(rule.refines.iter().cloned());
+        }
+        if !ids.is_empty() {
+            causes.push((rule.id.clone(), ids));
+        }
         out.push(Finding {
             rank: 0,
             id: rule.id.clone(),
@@ -124,18 +137,12 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
     // A cause backed by an object fact explains the symptoms it produces,
     // and a specific cause with evidence of its own refines the broader one:
     // those findings rank just below it and say whose consequence they are.
+    // In rank order, each with its score, as the findings stand now.
     let causes: Vec<(String, f64, Vec<String>)> = out
         .iter()
         .filter_map(|f| {
-            let rule = rules.get(&f.id)?;
-            let mut ids = Vec::new();
-            if f.signals.iter().any(|s| s.family == "object") {
-                ids.extend(rule.explains.iter().cloned());
-            }
-            if !f.signals.is_empty() {
-                ids.extend(rule.refines.iter().cloned());
-            }
-            (!ids.is_empty()).then(|| (f.id.clone(), f.score, ids))
+            let i = causes.iter().position(|(id, _)| *id == f.id)?;
+            Some((f.id.clone(), f.score, causes[i].1.clone()))
         })
         .collect();
     for (cause, score, explains) in &causes {
