@@ -103,3 +103,37 @@ fn run_one(rules: &RuleSet, id: &str, ex: &crate::rules::Example) -> Outcome {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Query;
+
+    /// Issue 13, item 9: `rules test` was quadratic because every example
+    /// walked (and allocated for) every rule of the set. A matcher now holds
+    /// only the rules something touched, and a bare symptom visits only the
+    /// rules that list it.
+    #[test]
+    fn an_example_touches_only_the_rules_its_symptom_names() {
+        let rules = crate::rules::load_builtin().expect("built-in rules load");
+        let listing: Vec<&str> = rules
+            .rules
+            .iter()
+            .filter(|r| r.symptoms.status.iter().any(|s| s.code == 503))
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(!listing.is_empty() && listing.len() < rules.rules.len());
+        let mut m = Matcher::new(&rules);
+        assert_eq!(m.touched(), 0, "a new matcher holds nothing per rule");
+        m.observe_query(&Query::Status(503));
+        assert_eq!(m.touched(), listing.len());
+        let found: Vec<String> = m.finish().into_iter().map(|f| f.id).collect();
+        let mut want: Vec<String> = listing.iter().map(|s| s.to_string()).collect();
+        let mut got = found.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+        // The examples still pass, through the same runner.
+        assert!(run_all(&rules).iter().all(|o| o.passed));
+    }
+}

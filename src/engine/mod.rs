@@ -620,6 +620,12 @@ impl<'r> Matcher<'r> {
         }
     }
 
+    /// How many rules have an accumulator (something touched them).
+    #[cfg(test)]
+    pub(crate) fn touched(&self) -> usize {
+        self.acc.0.len()
+    }
+
     /// `true` when anything at all matched so far.
     pub fn any(&self) -> bool {
         self.acc
