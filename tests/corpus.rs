@@ -285,6 +285,7 @@ fn explain_recognises_the_blind_set() {
     let sc_dev = evaluate(&rules, &dev);
     sc_dev.print("tests/corpus-blind (working part: misses shown)");
     let sc_held = evaluate(&rules, &held);
+    sc_held.print("tests/corpus-blind (held-out third, released)");
     let mut all = dev;
     all.extend(held);
     let sc = evaluate(&rules, &all);
@@ -461,6 +462,7 @@ fn explain_recognises_the_second_blind_round() {
         all.extend(rows);
     }
     let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 2 (released to the working set)");
     println!("{}", sc.summary("ROUND2 all"));
     // First run (commit 680349c): 84.1 % top 3, 79.3 % rank 1, 2 of 108
     // quiet rows raised. Floors, so a change that loses recognition fails.

@@ -265,6 +265,9 @@ impl<'r> Matcher<'r> {
                 }
             }
             Item::AppLog { message } => {
+                if let Some((code, whence)) = quoted_status(message) {
+                    self.observe_status(code, whence);
+                }
                 self.text(TextSource::AppLog, message, &ev.origin, None, &vars);
             }
             Item::Access(a) => {
@@ -838,6 +841,8 @@ fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
             "linkerd_app",
             "conduit_proxy",
             "l5d-proxy-error",
+            " proxy=out ",
+            " proxy=in ",
         ];
         let i = [
             "istio-proxy",
@@ -918,14 +923,20 @@ fn is_envoy_local_reply(h: &crate::evidence::HttpResponse) -> bool {
     let server = h
         .header("server")
         .is_some_and(|s| s.eq_ignore_ascii_case("envoy") || s.eq_ignore_ascii_case("istio-envoy"));
-    (server || h.envoy_log) && h.header("x-envoy-upstream-service-time").is_none()
+    (server || h.envoy_log)
+        && !h.via_upstream
+        && h.header("x-envoy-upstream-service-time").is_none()
 }
 
 /// The HTTP status a Linkerd proxy log line says the proxy answered with
 /// (`Handling error with HTTP response status=502 Bad Gateway`, 2.9-era), or
 /// the HTTP status a gRPC code it generated stands for.
 fn linkerd_generated_status(raw: &str) -> Option<u16> {
-    let i = raw.find("Handling error with ")?;
+    // 2.9-era `Handling error with HTTP response status=…`, 2.11+ `Handling
+    // error on HTTP connection status=…` (linkerd_app_core::errors::respond).
+    let i = raw
+        .find("Handling error with ")
+        .or_else(|| raw.find("Handling error on HTTP connection "))?;
     let rest = &raw[i..];
     if let Some(j) = rest.find("status=") {
         let code = &rest[j + 7..];
@@ -947,6 +958,33 @@ fn linkerd_generated_status(raw: &str) -> Option<u16> {
         "Unimplemented" | "NotFound" => Some(404),
         _ => None,
     }
+}
+
+/// A status another tool quotes in a line that no parser claimed: a
+/// `linkerd viz tap` response (`rsp id=… proxy=out … :status=504 …`), or a
+/// gRPC client that got a non-gRPC HTTP answer (`HTTP status code 503;
+/// transport: missing content-type field`: a proxy, not the gRPC server,
+/// answered). Only 4xx/5xx.
+fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
+    let three = |s: &str| -> Option<u16> {
+        let d = s.get(..3)?;
+        let after = s[3..].chars().next();
+        (d.bytes().all(|b| b.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit()))
+            .then(|| d.parse().ok())
+            .flatten()
+            .filter(|c| (400..600).contains(c))
+    };
+    let t = line.trim_start();
+    if t.starts_with("rsp id=") && (t.contains(" proxy=out ") || t.contains(" proxy=in ")) {
+        let i = t.find(" :status=")?;
+        return three(&t[i + 9..]).map(|c| (c, "in a Linkerd tap response"));
+    }
+    let i = line.find("HTTP status code ")?;
+    let code = three(&line[i + 17..])?;
+    line[i..].contains("transport: ").then_some((
+        code,
+        "answered to a gRPC client by something other than the gRPC server",
+    ))
 }
 
 /// `true` when a response carried a body: `content-length` above 0, or text
