@@ -469,6 +469,28 @@ fn explain_recognises_the_second_blind_round() {
     sc.assert_at_least("blind round 2", 80.0, 75.0, 2);
 }
 
+/// The third blind round (`tests/corpus-blind/round3-*`), collected after
+/// rounds 1 and 2 were released to the working set, labelled and committed
+/// (584fa29) before meshdoc ran on it. Held out whole: only its figures are
+/// printed, never its misses.
+#[test]
+fn explain_recognises_the_third_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round3-istio", "round3-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND3 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    println!("{}", sc.summary("ROUND3 all"));
+    // First run (meshdoc at the merge of 584fa29): 74.2 % top 3, 68.2 %
+    // rank 1, 4 of 123 quiet rows raised.
+    sc.assert_at_least("blind round 3", 74.0, 68.0, 4);
+}
+
 /// Comma-separated flag lists are one query; the flag that says what failed
 /// decides, URX only qualifies it.
 #[test]
