@@ -333,6 +333,19 @@ impl<'r> Matcher<'r> {
                     .filter(|c| *c >= 400 && is_envoy_local_reply(h) && !has_body(h))
                 {
                     self.observe_status(code, "answered by Envoy itself (a local reply)");
+                    // `curl -I`, a header-only paste: Envoy's fixed reply
+                    // bodies are told apart by their length.
+                    let len = h
+                        .header("content-length")
+                        .and_then(|v| v.trim().parse::<usize>().ok());
+                    for body in local_reply_bodies(code, len.unwrap_or(0)) {
+                        let matched = self.matching(body);
+                        let shown = format!(
+                            "{body} (the body of Envoy's {code} local reply, told by its content-length: {})",
+                            body.len()
+                        );
+                        self.record(TextSource::Body, &matched, &shown, &ev.origin, None, &vars);
+                    }
                 }
                 let shown = http_summary(h);
                 for (ri, r) in self.rules.rules.iter().enumerate() {
@@ -958,6 +971,65 @@ fn linkerd_generated_status(raw: &str) -> Option<u16> {
         "Unimplemented" | "NotFound" => Some(404),
         _ => None,
     }
+}
+
+/// Envoy's fixed local-reply bodies (`../shared/vocab/envoy-local-reply-bodies.tsv`)
+/// with the status each comes with: the ones a response of `status` and
+/// `content-length` may have carried. Two share a length (connection
+/// failure and connection timeout, 91 bytes): both name the same cause.
+fn local_reply_bodies(status: u16, len: usize) -> impl Iterator<Item = &'static str> {
+    const RESET: &str = "upstream connect error or disconnect/reset before headers";
+    const BODIES: &[(u16, &str)] = &[
+        (503, "no healthy upstream"),
+        (504, "upstream request timeout"),
+        (504, "upstream max stream duration reached"),
+        (503, RESET),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection timeout",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: local reset",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: remote reset",
+        ),
+        (
+            502,
+            "upstream connect error or disconnect/reset before headers. reset reason: protocol error",
+        ),
+        (
+            503,
+            "upstream is closed prematurely during decoding data from downstream",
+        ),
+        (403, "RBAC: access denied"),
+        (426, "Upgrade Required"),
+        (401, "Jwt is missing"),
+        (401, "Jwt is expired"),
+        (401, "Jwt verification fails"),
+        (401, "Jwks remote fetch is failed"),
+        (403, "Audiences in Jwt are not allowed"),
+        (429, "local_rate_limited"),
+        (431, "Request Header Fields Too Large"),
+    ];
+    BODIES
+        .iter()
+        .filter(move |(s, b)| *s == status && b.len() == len)
+        .map(|(_, b)| *b)
 }
 
 /// A status another tool quotes in a line that no parser claimed: a

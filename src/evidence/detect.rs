@@ -325,6 +325,10 @@ impl<'o> LineReader<'o> {
 
     fn one_line(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
         if self.codec.is_some() {
+            // Some pastes put a blank line between the dump's header lines.
+            if line.trim().is_empty() {
+                return;
+            }
             if let Some((k, v)) = codec_header(line) {
                 if let Some((_, h)) = self.codec.as_mut() {
                     if k == ":status" {

@@ -285,8 +285,12 @@ pub fn looks_like(text: &str) -> bool {
     let Some(first) = lines.next() else {
         return false;
     };
-    if first.starts_with("< HTTP/") || first.starts_with("> ") || first.starts_with("* ") {
+    if first.starts_with("< HTTP/") || first.starts_with("* ") {
         return true;
+    }
+    // `> GET / HTTP/1.1`, `> Host: x` — not a `> ` shell prompt (`> linkerd check`).
+    if let Some(rest) = first.strip_prefix("> ") {
+        return is_request_line(rest) || header(rest).is_some();
     }
     if status_line(first).is_some() || is_known_header_line(first) && header(first).is_some() {
         return true;
@@ -398,6 +402,10 @@ mod tests {
             "[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"
         ));
         assert!(!looks_like("note: something"));
+        assert!(!looks_like(
+            "> l check --proxy\nkubernetes-api\n√ can query the Kubernetes API\n"
+        ));
+        assert!(looks_like("> GET / HTTP/1.1\n> Host: web\n"));
         assert!(!looks_like("HTTP/1.1 is a protocol"));
         assert!(!looks_like(""));
     }
