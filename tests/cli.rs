@@ -430,7 +430,9 @@ fn invalid_utf8_is_read_lossily_with_one_warning_naming_the_source_in_every_read
         big.to_str().unwrap(),
         bundle.to_str().unwrap(),
     );
-    let cases: Vec<(Vec<&str>, Option<&[u8]>, Vec<&str>)> = vec![
+    // (arguments, stdin, the sources warned about)
+    type Case<'a> = (Vec<&'a str>, Option<&'a [u8]>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (vec!["check", y], None, vec![y]),
         (vec!["check", "-"], Some(&b"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {a: \"\xff\"}\n"[..]), vec!["- (stdin)"]),
         (vec!["explain", "--file", l], None, vec![l]),

@@ -30,29 +30,15 @@ pub struct Outcome {
 /// would): a bare `503` is a Linkerd symptom to a Linkerd rule's author.
 pub fn run_all(rules: &RuleSet) -> Vec<Outcome> {
     let mut out = Vec::new();
-    let by_mesh: Vec<(crate::rules::Mesh, RuleSet)> = [
-        crate::rules::Mesh::Linkerd,
-        crate::rules::Mesh::Istio,
-        crate::rules::Mesh::Any,
-    ]
-    .into_iter()
-    .map(|m| {
-        (
-            m,
-            if m == crate::rules::Mesh::Any {
-                rules.clone()
-            } else {
-                rules.for_mesh(Some(m))
-            },
-        )
-    })
-    .collect();
+    // The whole set stands for itself; only the two mesh scopes are copies.
+    let linkerd = rules.for_mesh(Some(crate::rules::Mesh::Linkerd));
+    let istio = rules.for_mesh(Some(crate::rules::Mesh::Istio));
     for rule in &rules.rules {
-        let scope = by_mesh
-            .iter()
-            .find(|(m, _)| *m == rule.mesh)
-            .map(|(_, r)| r)
-            .unwrap_or(rules);
+        let scope = match rule.mesh {
+            crate::rules::Mesh::Linkerd => &linkerd,
+            crate::rules::Mesh::Istio => &istio,
+            crate::rules::Mesh::Any => rules,
+        };
         for ex in &rule.examples {
             out.push(run_one(scope, &rule.id, ex));
         }
