@@ -1248,9 +1248,13 @@ fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
         return;
     };
     let head = &text[..i];
+    // After the last character that cannot be part of a host name, which
+    // may be several bytes long (U+FFFD where the input was not UTF-8).
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
-        .map_or(0, |j| j + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .map_or(0, |(j, c)| j + c.len_utf8());
     let mut parts = head[start..].rsplitn(2, '.');
     let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
         return;
@@ -1281,5 +1285,42 @@ fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
         if !digits.is_empty() {
             key("port", &digits);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `scan_prefilter` fuzz target: a host name right after a
+    /// multi-byte character (U+FFFD from invalid UTF-8) was cut inside it.
+    #[test]
+    fn a_service_name_after_a_multibyte_character_is_read_without_a_panic() {
+        let mut v = Vec::new();
+        service_fqdn(
+            "addr=linkerd-policy.li\u{FFFD}web.shop.svc.cluster.local:8090",
+            &mut v,
+        );
+        assert!(
+            v.contains(&("service".to_string(), "web".to_string())),
+            "{v:?}"
+        );
+        assert!(v.contains(&("service_namespace".to_string(), "shop".to_string())));
+        assert!(v.contains(&("port".to_string(), "8090".to_string())));
+        // The fuzzer's input, scanned with the built-in pack.
+        let crash = b"[     4.011779s]  WARN ThreadId(01) policy:controller{addr=linkerd-policy.lir\x95nknkerd.svc.cluster.locaSRV and A record lookups: failed to resolve SRV record: no record found for Query { name: Name(\xa2linkerd-policy.lquery_type:  AAqA,A\xd0uery_class: IN }]\n";
+        let rules = crate::rules::load_builtin().expect("built-in rules load");
+        let mut m = Matcher::new(&rules);
+        let stats = scan::Scanner::new(&rules)
+            .scan(
+                &crash[..],
+                crate::evidence::InputKind::Auto,
+                &Origin::file("crash", None),
+                &mut m,
+            )
+            .unwrap();
+        assert_eq!(stats.lines, 1);
+        assert_eq!(stats.not_utf8, 1);
+        m.finish();
     }
 }
