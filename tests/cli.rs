@@ -736,3 +736,59 @@ fn check_with_twenty_thousand_services_sharing_a_selector_is_linear() {
     println!("check, 20k Services sharing a selector: {secs:.2} s");
     assert!(secs < 30.0, "{secs} s");
 }
+
+/// Issue 13, item 2, the other shape of the bomb: many object files each
+/// just under `--max-file-mib`. Once bundle.yaml is known each is parsed as
+/// it is read, so the first garbage file ends the run (exit 2, named) and the
+/// rest are never held: peak RSS stays under 200 MB for 16 × 48 MiB.
+#[test]
+fn many_object_files_under_the_limit_are_not_held_whole() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("many.tar.gz");
+    {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&bomb).unwrap(),
+            flate2::Compression::best(),
+        );
+        let mut b = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(14);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "bundle.yaml", &b"target: pod/x\n"[..])
+            .unwrap();
+        for i in 0..16 {
+            let size = 48u64 << 20;
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size);
+            h.set_mode(0o644);
+            b.append_data(
+                &mut h,
+                format!("objects/part-{i:02}.yaml"),
+                std::io::repeat(0).take(size),
+            )
+            .unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    }
+    let out = meshdoc()
+        .args(["diagnose", "--from", bomb.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("objects/part-00.yaml:1:1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if let Some((kb, code)) =
+        peak_rss_kb(&["diagnose", "--from", bomb.to_str().unwrap()], dir.path())
+    {
+        println!(
+            "16 object files of 48 MiB: exit {code:?}, peak RSS {} MB",
+            kb / 1024
+        );
+        assert_eq!(code, Some(2));
+        assert!(kb < 200 * 1024, "peak RSS {kb} kB");
+    }
+}

@@ -154,8 +154,13 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
     // The first pod whose logs the bundle holds: what the commands are about
     // when nothing more specific names a namespace or pod.
     let mut first_log: Option<(String, String)> = None;
-    // Objects wait until bundle.yaml (and its default namespace) has been seen.
+    // Objects wait until bundle.yaml (and its default namespace) has been
+    // seen: in a directory it is read first; in an archive, wherever it is.
+    // Once it has, each objects file is parsed as it is read, so a bundle of
+    // many files under the limit is never held whole as text (and garbage
+    // fails at the first file).
     let mut objects: Vec<(String, String)> = Vec::new();
+    let mut ns_known = path.is_dir();
     let mut seen = false;
     let mut handle = |rel: &str,
                       size: u64,
@@ -202,6 +207,7 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
         match part {
             Part::Manifest => {
                 seen = true;
+                ns_known = true;
                 let Some(text) = read_all(r, d)? else {
                     over(skipped);
                     return Ok(());
@@ -215,6 +221,9 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
             Part::Objects => {
                 seen = true;
                 match read_all(r, d)? {
+                    Some(text) if ns_known => {
+                        d.manifests(&text, rel, default_ns(manifest))?;
+                    }
                     Some(text) => objects.push((rel.to_string(), text)),
                     None => over(skipped),
                 }
@@ -415,13 +424,8 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
     for m in skipped {
         d.missing(m);
     }
-    let ns = if manifest.namespace.is_empty() {
-        "default".to_string()
-    } else {
-        manifest.namespace.clone()
-    };
     for (rel, text) in objects {
-        d.manifests(&text, &rel, &ns)?;
+        d.manifests(&text, &rel, default_ns(&manifest))?;
     }
     let mut vars = std::collections::BTreeMap::new();
     match (&first_log, manifest.namespace.is_empty()) {
@@ -446,6 +450,15 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
         });
     }
     Ok(manifest)
+}
+
+/// The namespace of namespace-less objects: the manifest's, or `default`.
+fn default_ns(m: &Manifest) -> &str {
+    if m.namespace.is_empty() {
+        "default"
+    } else {
+        &m.namespace
+    }
 }
 
 /// The regular files under `dir`. Symlinks are not followed (a link out of
