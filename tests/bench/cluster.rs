@@ -3,7 +3,7 @@
 //! of API requests; targets < 1 s and < 30 requests.
 //!
 //! Run with `tests/bench/cluster.sh` (release build), or
-//! `cargo test --test bench_cluster -- --ignored --nocapture`.
+//! `cargo test --test it bench_cluster:: -- --ignored --nocapture`.
 
 use crate::support;
 
