@@ -17,3 +17,4 @@ pub mod report;
 pub mod rules;
 pub mod shell;
 pub mod suggest;
+pub mod util;

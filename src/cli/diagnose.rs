@@ -21,6 +21,7 @@ use crate::evidence::{Evidence, InputKind, Item, Origin, ReadStats, detect};
 use crate::facts::{FactOptions, ObjRef, Object, ObjectSet};
 use crate::report::{Finding, Hop, Report};
 use crate::rules::Mesh;
+use crate::util::group;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::Value;
@@ -207,12 +208,12 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     }
     note(&format!(
         "meshdoc: evidence read: {} lines, {} unparseable, {} proxy log events, {} access-log records, {} metric samples, {} HTTP responses",
-        super::explain::group(stats.lines),
-        super::explain::group(stats.unparseable),
-        super::explain::group(stats.proxy_log),
-        super::explain::group(stats.access_log),
-        super::explain::group(stats.metric_samples),
-        super::explain::group(stats.http_responses),
+        group(stats.lines),
+        group(stats.unparseable),
+        group(stats.proxy_log),
+        group(stats.access_log),
+        group(stats.metric_samples),
+        group(stats.http_responses),
     ));
     let mut report = Report::new("diagnose", inputs.join(", "), findings);
     report.read = Some(stats);
@@ -528,10 +529,6 @@ fn request_path(c: &Collection, top: Option<&Finding>) -> Vec<Hop> {
         .collect()
 }
 
-fn group(n: usize) -> String {
-    super::explain::group(n as u64)
-}
-
 /// The "what I looked at" lines for stderr.
 pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
     let mut s = format!(
@@ -550,7 +547,7 @@ pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
         .looked_at
         .iter()
         .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{} {k}", group(*n)))
+        .map(|(k, n)| format!("{} {k}", group(*n as u64)))
         .collect();
     if !parts.is_empty() {
         s.push_str(&format!("\n  read: {}", parts.join(", ")));
@@ -562,8 +559,8 @@ pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
         if r.lines > 0 {
             s.push_str(&format!(
                 "\n  evidence: {} lines read, {} unparseable",
-                group(r.lines as usize),
-                group(r.unparseable as usize)
+                group(r.lines),
+                group(r.unparseable)
             ));
         }
     }

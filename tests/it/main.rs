@@ -13,4 +13,5 @@ mod cluster_diagnose;
 mod cluster_fixture;
 mod corpus;
 mod fixtures;
+mod layers;
 mod parsers;
