@@ -265,6 +265,9 @@ impl<'r> Matcher<'r> {
                 }
             }
             Item::AppLog { message } => {
+                if let Some((code, whence)) = quoted_status(message) {
+                    self.observe_status(code, whence);
+                }
                 self.text(TextSource::AppLog, message, &ev.origin, None, &vars);
             }
             Item::Access(a) => {
@@ -330,6 +333,19 @@ impl<'r> Matcher<'r> {
                     .filter(|c| *c >= 400 && is_envoy_local_reply(h) && !has_body(h))
                 {
                     self.observe_status(code, "answered by Envoy itself (a local reply)");
+                    // `curl -I`, a header-only paste: Envoy's fixed reply
+                    // bodies are told apart by their length.
+                    let len = h
+                        .header("content-length")
+                        .and_then(|v| v.trim().parse::<usize>().ok());
+                    for body in local_reply_bodies(code, len.unwrap_or(0)) {
+                        let matched = self.matching(body);
+                        let shown = format!(
+                            "{body} (the body of Envoy's {code} local reply, told by its content-length: {})",
+                            body.len()
+                        );
+                        self.record(TextSource::Body, &matched, &shown, &ev.origin, None, &vars);
+                    }
                 }
                 let shown = http_summary(h);
                 for (ri, r) in self.rules.rules.iter().enumerate() {
@@ -838,6 +854,8 @@ fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
             "linkerd_app",
             "conduit_proxy",
             "l5d-proxy-error",
+            " proxy=out ",
+            " proxy=in ",
         ];
         let i = [
             "istio-proxy",
@@ -918,14 +936,20 @@ fn is_envoy_local_reply(h: &crate::evidence::HttpResponse) -> bool {
     let server = h
         .header("server")
         .is_some_and(|s| s.eq_ignore_ascii_case("envoy") || s.eq_ignore_ascii_case("istio-envoy"));
-    (server || h.envoy_log) && h.header("x-envoy-upstream-service-time").is_none()
+    (server || h.envoy_log)
+        && !h.via_upstream
+        && h.header("x-envoy-upstream-service-time").is_none()
 }
 
 /// The HTTP status a Linkerd proxy log line says the proxy answered with
 /// (`Handling error with HTTP response status=502 Bad Gateway`, 2.9-era), or
 /// the HTTP status a gRPC code it generated stands for.
 fn linkerd_generated_status(raw: &str) -> Option<u16> {
-    let i = raw.find("Handling error with ")?;
+    // 2.9-era `Handling error with HTTP response status=…`, 2.11+ `Handling
+    // error on HTTP connection status=…` (linkerd_app_core::errors::respond).
+    let i = raw
+        .find("Handling error with ")
+        .or_else(|| raw.find("Handling error on HTTP connection "))?;
     let rest = &raw[i..];
     if let Some(j) = rest.find("status=") {
         let code = &rest[j + 7..];
@@ -947,6 +971,92 @@ fn linkerd_generated_status(raw: &str) -> Option<u16> {
         "Unimplemented" | "NotFound" => Some(404),
         _ => None,
     }
+}
+
+/// Envoy's fixed local-reply bodies (`../shared/vocab/envoy-local-reply-bodies.tsv`)
+/// with the status each comes with: the ones a response of `status` and
+/// `content-length` may have carried. Two share a length (connection
+/// failure and connection timeout, 91 bytes): both name the same cause.
+fn local_reply_bodies(status: u16, len: usize) -> impl Iterator<Item = &'static str> {
+    const RESET: &str = "upstream connect error or disconnect/reset before headers";
+    const BODIES: &[(u16, &str)] = &[
+        (503, "no healthy upstream"),
+        (504, "upstream request timeout"),
+        (504, "upstream max stream duration reached"),
+        (503, RESET),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection timeout",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: local reset",
+        ),
+        (
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: remote reset",
+        ),
+        (
+            502,
+            "upstream connect error or disconnect/reset before headers. reset reason: protocol error",
+        ),
+        (
+            503,
+            "upstream is closed prematurely during decoding data from downstream",
+        ),
+        (403, "RBAC: access denied"),
+        (426, "Upgrade Required"),
+        (401, "Jwt is missing"),
+        (401, "Jwt is expired"),
+        (401, "Jwt verification fails"),
+        (401, "Jwks remote fetch is failed"),
+        (403, "Audiences in Jwt are not allowed"),
+        (429, "local_rate_limited"),
+        (431, "Request Header Fields Too Large"),
+    ];
+    BODIES
+        .iter()
+        .filter(move |(s, b)| *s == status && b.len() == len)
+        .map(|(_, b)| *b)
+}
+
+/// A status another tool quotes in a line that no parser claimed: a
+/// `linkerd viz tap` response (`rsp id=… proxy=out … :status=504 …`), or a
+/// gRPC client that got a non-gRPC HTTP answer (`HTTP status code 503;
+/// transport: missing content-type field`: a proxy, not the gRPC server,
+/// answered). Only 4xx/5xx.
+fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
+    let three = |s: &str| -> Option<u16> {
+        let d = s.get(..3)?;
+        let after = s[3..].chars().next();
+        (d.bytes().all(|b| b.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit()))
+            .then(|| d.parse().ok())
+            .flatten()
+            .filter(|c| (400..600).contains(c))
+    };
+    let t = line.trim_start();
+    if t.starts_with("rsp id=") && (t.contains(" proxy=out ") || t.contains(" proxy=in ")) {
+        let i = t.find(" :status=")?;
+        return three(&t[i + 9..]).map(|c| (c, "in a Linkerd tap response"));
+    }
+    let i = line.find("HTTP status code ")?;
+    let code = three(&line[i + 17..])?;
+    line[i..].contains("transport: ").then_some((
+        code,
+        "answered to a gRPC client by something other than the gRPC server",
+    ))
 }
 
 /// `true` when a response carried a body: `content-length` above 0, or text

@@ -263,6 +263,25 @@ pub fn regex_set(patterns: &[&str]) -> Option<meta::Regex> {
         .ok()
 }
 
+/// [`regex_set`] for searching a block of many lines: `^` and `$` match at
+/// each line's start and end (before `\n` or `\r\n`), as they do when a
+/// pattern runs on one line, so an anchored pattern without a literal finds
+/// its lines anywhere in a block, not only at the block's edges.
+fn line_regex_set(patterns: &[&str]) -> Option<meta::Regex> {
+    if patterns.is_empty() {
+        return None;
+    }
+    meta::Regex::builder()
+        .configure(meta::Config::new().hybrid_cache_capacity(DFA_CACHE))
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .multi_line(true)
+                .crlf(true),
+        )
+        .build_many(patterns)
+        .ok()
+}
+
 impl Prefilter {
     pub fn new(patterns: &[String]) -> Self {
         Self::with_strong(patterns, None)
@@ -299,7 +318,7 @@ impl Prefilter {
             .collect();
         Prefilter {
             literals,
-            slow: regex_set(&slow),
+            slow: line_regex_set(&slow),
             slow_patterns,
         }
     }
@@ -437,6 +456,84 @@ impl PatternIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every line that a pattern matches on its own is a candidate of the
+    /// block it sits in, for the whole built-in pack plus anchored patterns
+    /// without a literal (which take the slow path), on random blocks of
+    /// corpus-like lines.
+    #[test]
+    fn every_line_a_pattern_matches_is_a_candidate() {
+        let rules = crate::rules::load_builtin().unwrap();
+        let mut patterns: Vec<String> = crate::engine::scan::Scanner::new(&rules)
+            .patterns()
+            .to_vec();
+        let extra = [
+            r"\d{3}$",
+            r"^[fg]\w+",
+            r"^\s*$x",
+            r"(?m)^b{2}\b",
+            r"[a-c]{4}$",
+        ];
+        patterns.extend(extra.iter().map(|s| s.to_string()));
+        let p = Prefilter::new(&patterns);
+        for e in &extra[..2] {
+            let i = patterns.iter().position(|x| x == e).unwrap();
+            assert!(p.slow_patterns().contains(&i), "{e} takes the slow path");
+        }
+        let singles: Vec<regex::Regex> = patterns
+            .iter()
+            .filter_map(|x| regex::Regex::new(x).ok())
+            .collect();
+        let pieces: &[&str] = &[
+            "fga",
+            "503",
+            "12 ",
+            "gbb",
+            "UF",
+            "upstream connect error",
+            "bb ",
+            "abcab",
+            "\"GET / HTTP/1.1\" 503 UF ",
+            "failfast",
+            "service in fail-fast",
+            " ",
+            "\r",
+            "x",
+            "Connection refused (os error 111)",
+            "no healthy upstream",
+            "ccc",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let mut block = String::new();
+            for _ in 0..(next() % 12) {
+                for _ in 0..(next() % 5) {
+                    block.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+                }
+                block.push('\n');
+            }
+            let mut cands = Vec::new();
+            p.candidates(block.as_bytes(), &mut cands);
+            let mut at = 0;
+            for line in block.split_inclusive('\n') {
+                let body = line.trim_end_matches('\n');
+                let text = body.strip_suffix('\r').unwrap_or(body);
+                if singles.iter().any(|re| re.is_match(text)) {
+                    assert!(
+                        cands.iter().any(|&(s, e)| s == at && e >= at + text.len()),
+                        "line {text:?} of {block:?} is not a candidate"
+                    );
+                }
+                at += line.len();
+            }
+        }
+    }
 
     fn lits(p: &str) -> Option<Vec<String>> {
         literals_of(p).map(|(l, _)| {

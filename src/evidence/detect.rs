@@ -61,7 +61,10 @@ fn read_text_with(
             return stats;
         }
         Some(Block::Http) => {
-            if let Some(h) = super::http::parse(text) {
+            // Chatter before the transcript (curl 8's `Host … was resolved.`
+            // without its `*`, a progress meter, a note) is not the body.
+            let t = &text[transcript_start(text).unwrap_or(0)..];
+            if let Some(h) = super::http::parse(t) {
                 count_lines(text, &mut stats);
                 emit(f, &mut stats, Item::Http(h), clip_raw(text), origin.clone());
                 return stats;
@@ -101,7 +104,7 @@ fn block_kind(text: &str, kind: InputKind) -> Option<Block> {
         InputKind::Auto => {
             if super::metrics::looks_like(text) {
                 Some(Block::Metrics)
-            } else if super::http::looks_like(text) {
+            } else if super::http::looks_like(text) || transcript_start(text).is_some() {
                 Some(Block::Http)
             } else {
                 None
@@ -109,6 +112,40 @@ fn block_kind(text: &str, kind: InputKind) -> Option<Block> {
         }
         _ => None,
     }
+}
+
+/// Where a curl transcript starts when a few lines of chatter that no log
+/// parser claims come first: the byte offset of the first of its own lines
+/// (`* Trying`, `* Connected to`, `> GET / HTTP/1.1`, `< HTTP/1.1 404`)
+/// among the first six.
+fn transcript_start(text: &str) -> Option<usize> {
+    let mut off = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i >= 6 {
+            break;
+        }
+        let l = line.trim_end();
+        let t = l.trim_start();
+        let curl = t.starts_with("< HTTP/")
+            || t.strip_prefix('*').is_some_and(|r| {
+                let r = r.trim_start();
+                r.starts_with("Trying ") || r.starts_with("Connected to ")
+            })
+            || t.strip_prefix("> ").is_some_and(|r| {
+                r.split(' ')
+                    .next()
+                    .is_some_and(|m| m.len() >= 3 && m.bytes().all(|b| b.is_ascii_uppercase()))
+                    && r.contains(" HTTP/")
+            });
+        if curl {
+            return (i > 0).then_some(off);
+        }
+        if l.len() > 200 || classify_line(l).is_some() {
+            return None;
+        }
+        off += line.len();
+    }
+    None
 }
 
 fn clip_raw(text: &str) -> String {
@@ -168,6 +205,20 @@ pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
     if let Some(e) = super::envoy::parse_line(line) {
         return Some(Item::EnvoyLog(e));
     }
+    // A passing `linkerd check` line (`√` on older terminals): the check
+    // names what it verified, which is no failure of it.
+    if let Some(rest) = ["✔ ", "√ ", "[ok] "]
+        .iter()
+        .find_map(|m| line.trim_start().strip_prefix(m))
+    {
+        return Some(Item::ToolReport(super::ToolMessage {
+            tool: "linkerd check".into(),
+            code: rest.trim().to_string(),
+            level: "success".into(),
+            message: rest.trim().to_string(),
+            object: None,
+        }));
+    }
     // A lone `HTTP/1.1 503` or `l5d-proxy-error: …` line is a response.
     if super::http::looks_like(line) && !line.starts_with("$ ") {
         if let Some(h) = super::http::parse(line) {
@@ -192,6 +243,8 @@ struct LineReader<'o> {
     /// Pending Envoy debug header block (`encoding headers via codec` and
     /// its `':status', '503'` lines): first line number and the response.
     codec: Option<(u64, super::HttpResponse)>,
+    /// Line number of the router's last `upstream headers complete`.
+    upstream_headers: Option<u64>,
 }
 
 impl<'o> LineReader<'o> {
@@ -204,6 +257,7 @@ impl<'o> LineReader<'o> {
             block: None,
             block_lines: Vec::new(),
             codec: None,
+            upstream_headers: None,
         }
     }
 
@@ -271,6 +325,10 @@ impl<'o> LineReader<'o> {
 
     fn one_line(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
         if self.codec.is_some() {
+            // Some pastes put a blank line between the dump's header lines.
+            if line.trim().is_empty() {
+                return;
+            }
             if let Some((k, v)) = codec_header(line) {
                 if let Some((_, h)) = self.codec.as_mut() {
                     if k == ":status" {
@@ -304,14 +362,22 @@ impl<'o> LineReader<'o> {
         if let Some(ts) = u.timestamp {
             set_timestamp(&mut item, ts);
         }
-        if matches!(item, Item::EnvoyLog(_) | Item::AppLog { .. })
+        let envoy_debug = matches!(item, Item::EnvoyLog(_) | Item::AppLog { .. });
+        if envoy_debug && inner.contains("upstream headers complete") {
+            self.upstream_headers = Some(n);
+        }
+        if envoy_debug
             && (inner.contains("encoding headers via codec")
                 || inner.contains("encoding 1xx continue headers"))
         {
+            // The router logs the upstream's headers just before the
+            // connection manager encodes them downstream.
+            let via_upstream = self.upstream_headers.is_some_and(|u| n - u <= 3);
             self.codec = Some((
                 n,
                 super::HttpResponse {
                     envoy_log: true,
+                    via_upstream,
                     ..Default::default()
                 },
             ));
@@ -343,6 +409,25 @@ impl<'o> LineReader<'o> {
         let mut raw = format!(":status {}", h.status.unwrap_or(0));
         for (k, v) in &h.headers {
             raw.push_str(&format!("\n{k}: {v}"));
+        }
+        if h.via_upstream {
+            // What an access record of the same request would say.
+            let rec = super::AccessRecord {
+                status: h.status,
+                details: Some("via_upstream".into()),
+                envoy: true,
+                ..Default::default()
+            };
+            emit(
+                f,
+                &mut self.stats,
+                Item::Access(rec),
+                format!(
+                    "{} (upstream headers complete)",
+                    raw.lines().next().unwrap_or("")
+                ),
+                self.origin.at_line(start),
+            );
         }
         emit(
             f,

@@ -27,6 +27,9 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
     // After a raw status line (no `<`), `name: value` lines are headers until
     // the first blank line.
     let mut in_raw_headers = false;
+    // After a raw request line (`POST /x HTTP/1.0`, ApacheBench -v), its
+    // headers until the first blank line.
+    let mut in_request_headers = false;
     let mut in_grpc_error = false;
     let mut saw_anything = false;
     for raw in text.lines() {
@@ -55,6 +58,19 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
         }
         if line.trim().is_empty() {
             in_raw_headers = false;
+            in_request_headers = false;
+            continue;
+        }
+        if in_request_headers {
+            if let Some((k, v)) = header(line) {
+                r.request_headers.push((k, v));
+                continue;
+            }
+            in_request_headers = false;
+        }
+        if r.status.is_none() && r.headers.is_empty() && is_request_line(line) {
+            saw_anything = true;
+            in_request_headers = true;
             continue;
         }
         if line.starts_with("$ ") || line.starts_with("# $ ") {
@@ -250,6 +266,16 @@ fn grpc_code(name: &str) -> Option<u8> {
         .map(|p| p as u8)
 }
 
+/// `POST /x HTTP/1.0`: a request line as a client printed it.
+fn is_request_line(line: &str) -> bool {
+    let mut parts = line.split(' ');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(m), Some(_), Some(v), None)
+            if !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()) && v.starts_with("HTTP/")
+    )
+}
+
 /// `true` when the text looks like a curl transcript or a header block.
 pub fn looks_like(text: &str) -> bool {
     let mut lines = text
@@ -259,8 +285,12 @@ pub fn looks_like(text: &str) -> bool {
     let Some(first) = lines.next() else {
         return false;
     };
-    if first.starts_with("< HTTP/") || first.starts_with("> ") || first.starts_with("* ") {
+    if first.starts_with("< HTTP/") || first.starts_with("* ") {
         return true;
+    }
+    // `> GET / HTTP/1.1`, `> Host: x` — not a `> ` shell prompt (`> linkerd check`).
+    if let Some(rest) = first.strip_prefix("> ") {
+        return is_request_line(rest) || header(rest).is_some();
     }
     if status_line(first).is_some() || is_known_header_line(first) && header(first).is_some() {
         return true;
@@ -289,15 +319,7 @@ pub fn looks_like(text: &str) -> bool {
     }
     // A request as a client printed it (`POST /x HTTP/1.0`, ApacheBench -v),
     // then its headers and, later, the response.
-    let mut parts = first.split(' ');
-    if let (Some(m), Some(_), Some(v), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    {
-        if !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()) && v.starts_with("HTTP/") {
-            return true;
-        }
-    }
-    false
+    is_request_line(first)
 }
 
 #[cfg(test)]
@@ -365,11 +387,25 @@ mod tests {
     }
 
     #[test]
+    fn a_printed_request_keeps_its_headers_apart_from_the_response() {
+        let t = "POST /add HTTP/1.0\nContent-length: 45\nHost: localhost\n\n---\nLOG: header received:\nHTTP/1.1 426 Upgrade Required\nserver: envoy\ncontent-length: 0\n";
+        assert!(looks_like(t));
+        let r = parse(t).unwrap();
+        assert_eq!(r.status, Some(426));
+        assert_eq!(r.header("content-length"), Some("0"));
+        assert_eq!(r.request_headers[0].1, "45");
+    }
+
+    #[test]
     fn log_lines_do_not_look_like_http() {
         assert!(!looks_like(
             "[   299.092239s]  INFO ThreadId(01) inbound: linkerd_app_core::serve: x"
         ));
         assert!(!looks_like("note: something"));
+        assert!(!looks_like(
+            "> l check --proxy\nkubernetes-api\n√ can query the Kubernetes API\n"
+        ));
+        assert!(looks_like("> GET / HTTP/1.1\n> Host: web\n"));
         assert!(!looks_like("HTTP/1.1 is a protocol"));
         assert!(!looks_like(""));
     }

@@ -348,8 +348,33 @@ fn split_cluster_stat(name: &str) -> Option<(&str, &str)> {
             .or_else(|| tail.find(".circuit_breakers."))?;
         return Some((&rest[..i + 1 + j], &tail[j + 1..]));
     }
-    rest.split_once('.')
+    // Other names may hold dots too (Istio 0.x `in.8080`, `out.<hash>`):
+    // the cluster ends where the first of Envoy's cluster stat stems starts.
+    CLUSTER_STEMS
+        .iter()
+        .filter_map(|stem| rest.find(stem))
+        .min()
+        .map(|i| (&rest[..i], &rest[i + 1..]))
+        .or_else(|| rest.split_once('.'))
 }
+
+/// The first segments of Envoy's cluster statistics, each after its dot.
+const CLUSTER_STEMS: &[&str] = &[
+    ".upstream_",
+    ".circuit_breakers.",
+    ".membership_",
+    ".lb_",
+    ".outlier_detection.",
+    ".health_check.",
+    ".internal.upstream_",
+    ".external.upstream_",
+    ".retry_or_shadow_abandoned",
+    ".update_",
+    ".max_host_weight",
+    ".bind_errors",
+    ".assignment_",
+    ".original_dst_",
+];
 
 /// Envoy `/clusters`: `cluster::host::stat::value` or `cluster::stat::value`.
 fn envoy_clusters(t: &str) -> Option<MetricSample> {
@@ -472,6 +497,17 @@ mod tests {
             s[2].label("cluster_name"),
             Some("outbound|443||www.example.com")
         );
+        // Dotted names without a domain (Istio 0.x) end at the stat's stem.
+        let (s, _) = parse(
+            "cluster.in.8080.upstream_cx_destroy_remote_with_active_rq: 1\ncluster.in.8080.internal.upstream_rq_503: 1\n",
+        );
+        assert_eq!(
+            s[0].name,
+            "envoy_cluster_upstream_cx_destroy_remote_with_active_rq"
+        );
+        assert_eq!(s[0].label("cluster_name"), Some("in.8080"));
+        assert_eq!(s[1].name, "envoy_cluster_internal_upstream_rq_503");
+        assert_eq!(s[1].label("cluster_name"), Some("in.8080"));
     }
 
     #[test]

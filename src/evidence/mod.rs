@@ -223,6 +223,9 @@ pub struct HttpResponse {
     pub body: String,
     /// Read from Envoy's own debug dump of the headers it encoded.
     pub envoy_log: bool,
+    /// That dump followed the router's `upstream headers complete`: the
+    /// status came from the upstream, not from Envoy.
+    pub via_upstream: bool,
 }
 
 impl HttpResponse {

@@ -418,7 +418,17 @@ pub fn compile(
             }),
         });
     }
-    if let Some(pat) = details_pattern(&file.symptoms.details) {
+    // `via_upstream` says only that the upstream answered: every healthy
+    // 1.9+ access line carries it, so in free text it is no evidence of a
+    // fault (the access signals judge it together with a 5xx status).
+    let faults: Vec<String> = file
+        .symptoms
+        .details
+        .iter()
+        .filter(|d| !NEUTRAL_DETAILS.contains(&d.as_str()))
+        .cloned()
+        .collect();
+    if let Some(pat) = details_pattern(&faults) {
         signals.push(Signal {
             name: "details-token".to_string(),
             weight: 6.0,
@@ -429,8 +439,7 @@ pub fn compile(
             kind: SignalKind::Text {
                 regex: Regex::trusted(&pat),
                 literals: Some(
-                    file.symptoms
-                        .details
+                    faults
                         .iter()
                         .filter(|d| d.trim_end_matches('*').len() >= 4)
                         .map(|d| {
@@ -519,6 +528,9 @@ pub fn compile(
 
 /// One regex for a rule's `symptoms.details` tokens inside any text (a
 /// trailing `*` is a prefix); `None` when it has none.
+/// Response-code-details that name no failure on their own.
+const NEUTRAL_DETAILS: &[&str] = &["via_upstream"];
+
 fn details_pattern(details: &[String]) -> Option<String> {
     details_alternatives(details, true).map(|a| format!("(?:{a})"))
 }

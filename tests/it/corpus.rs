@@ -258,8 +258,8 @@ fn explain_recognises_the_blind_set() {
     for labels in &parts {
         let rows = labelled_rows(&dir, labels, "blind:");
         // Every third source file of a folder (sorted by name, from the
-        // third) is held out: its misses are never printed, so fixes are
-        // made on the other two thirds and this part measures them.
+        // third) was held out until round 3 was collected; both parts are
+        // still scored apart so the history of the figures reads on.
         let mut files: Vec<String> = rows.iter().map(|r| r.file.clone()).collect();
         files.sort();
         files.dedup();
@@ -275,6 +275,7 @@ fn explain_recognises_the_blind_set() {
     let sc_dev = evaluate(&rules, &dev);
     sc_dev.print("tests/corpus-blind (working part: misses shown)");
     let sc_held = evaluate(&rules, &held);
+    sc_held.print("tests/corpus-blind (held-out third, released)");
     let mut all = dev;
     all.extend(held);
     let sc = evaluate(&rules, &all);
@@ -285,8 +286,9 @@ fn explain_recognises_the_blind_set() {
     // project disagrees with: bl-ld-8867-1 (`linkerd_stack::failfast: … has
     // become unavailable`) is labelled quiet, while ../shared/corpus labels
     // the same message linkerd-fail-fast (ld-failfast-11055-1) and so does the
-    // vocabulary. The held-out part's alarms are counted, never inspected.
-    sc.assert_at_least("blind round 1", 90.0, 75.0, 2);
+    // vocabulary. The other, bl-ld-4905-1 (`DNS refinement timed out`), is
+    // the vocabulary's linkerd-control-plane-unreachable.
+    sc.assert_at_least("blind round 1", 97.0, 90.0, 2);
 }
 
 mod vocab;
@@ -437,8 +439,8 @@ fn the_evidence_decides_the_mesh() {
 }
 
 /// The second blind round (`tests/corpus-blind/round2-*`), collected after the
-/// fixes of the first round and labelled before meshdoc ran on it. It is held
-/// out whole: only its figures are printed, never its misses.
+/// fixes of the first round and labelled before meshdoc ran on it. It was held
+/// out whole until round 3 was collected; now its misses print too.
 #[test]
 fn explain_recognises_the_second_blind_round() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
@@ -451,10 +453,36 @@ fn explain_recognises_the_second_blind_round() {
         all.extend(rows);
     }
     let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 2 (released to the working set)");
     println!("{}", sc.summary("ROUND2 all"));
     // First run (commit 680349c): 84.1 % top 3, 79.3 % rank 1, 2 of 108
-    // quiet rows raised. Floors, so a change that loses recognition fails.
-    sc.assert_at_least("blind round 2", 80.0, 75.0, 2);
+    // quiet rows raised; released and fixed: 96.3 %, 89.0 %, 0. Floors, so a
+    // change that loses recognition fails.
+    sc.assert_at_least("blind round 2", 95.0, 85.0, 0);
+}
+
+/// The third blind round (`tests/corpus-blind/round3-*`), collected after
+/// rounds 1 and 2 were released to the working set, labelled and committed
+/// (584fa29) before meshdoc ran on it. Held out whole for its first run,
+/// then released to the working set when round 4 was commissioned.
+#[test]
+fn explain_recognises_the_third_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round3-istio", "round3-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND3 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 3 (released to the working set)");
+    println!("{}", sc.summary("ROUND3 all"));
+    // First run (meshdoc at the merge of 584fa29): 74.2 % top 3, 68.2 %
+    // rank 1, 4 of 123 quiet rows raised; released and fixed: 95.5 %,
+    // 86.4 %, 0.
+    sc.assert_at_least("blind round 3", 95.0, 85.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed

@@ -24,6 +24,15 @@ use std::path::{Path, PathBuf};
 /// Rows whose rule id this project does not follow: (file or `*` for every
 /// table, text, reason). Matching is on the row's exact `text` column.
 pub const DISAGREE: &[(&str, &str, &str)] = &[
+    // The details of every response the upstream produced, healthy ones
+    // included: a fault only beside a 5xx status, which the rule's access
+    // signals judge. Alone in text it raised alarms on 200 records
+    // (blind b3-is-eg9145-1).
+    (
+        "envoy-response-code-details.tsv",
+        "via_upstream",
+        "names no failure without a 5xx status",
+    ),
     // Recovery and health messages: evidence that all is (again) well.
     (
         "linkerd-proxy-messages.tsv",
