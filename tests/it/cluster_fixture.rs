@@ -2,7 +2,7 @@
 //! live collectors against the fixture over real HTTP: which requests they
 //! make, that all are GETs, and how 403/404/slow responses degrade a run.
 
-mod support;
+use crate::support;
 
 use meshdoc::collect::cluster::{
     self, Collection, Family, MeshChoice, Needs, Request, Target, client::ClientOptions,

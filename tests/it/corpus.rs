@@ -12,17 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn corpus_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    require_shared(p.join("labels.tsv").exists().then_some(p))
-}
-
-/// A missing `../shared` skips a test (with a note) on a bare clone, and
-/// fails it where `MESHDOC_REQUIRE_SHARED` is set (`.ci/run`).
-pub fn require_shared(p: Option<PathBuf>) -> Option<PathBuf> {
-    if p.is_none() && std::env::var_os("MESHDOC_REQUIRE_SHARED").is_some() {
-        panic!("../shared is required (MESHDOC_REQUIRE_SHARED) but is not beside this clone");
-    }
-    p
+    crate::support::shared::corpus()
 }
 
 struct Row {

@@ -480,8 +480,6 @@ fn meshdoc_builtin() -> Command {
     c
 }
 
-const REAL: &str = "../shared/corpus/manifests-real";
-
 /// Errors meshdoc is right to raise on a presumed-good file: the file was
 /// good when its author ran it, and the calendar broke it since
 /// (PROVENANCE.md, "Expired certificates").
@@ -514,15 +512,11 @@ fn manifest_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// Gateway against the analyzer fixtures' `beta`).
 #[test]
 fn real_manifests_their_authors_ran_get_no_error_except_the_known_broken_ones() {
-    let root = Path::new(REAL);
-    if !root.exists() {
-        assert!(
-            std::env::var_os("MESHDOC_REQUIRE_SHARED").is_none(),
-            "{REAL} is required (MESHDOC_REQUIRE_SHARED)"
-        );
-        println!("skipped: {REAL} is absent");
+    let Some(root) = crate::support::shared::dir("corpus/manifests-real", "PROVENANCE.md") else {
+        println!("skipped: ../shared/corpus/manifests-real is absent");
         return;
-    }
+    };
+    let root = root.as_path();
     let known = std::fs::read_to_string(root.join("KNOWN.tsv")).unwrap_or_default();
     let known: Vec<(String, String)> = known
         .lines()

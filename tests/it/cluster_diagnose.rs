@@ -7,7 +7,7 @@
 //! - scenario tests with the real rule pack and derived facts. They read the
 //!   rules from `MESHDOC_TEST_RULES` when set (default: the built-in pack).
 
-mod support;
+use crate::support;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -6,20 +6,12 @@ use meshdoc::evidence::detect::{read_lines, read_text};
 use meshdoc::evidence::{InputKind, Item, Origin, access, envoy, linkerd, metrics};
 use std::path::{Path, PathBuf};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
-
 fn corpus() -> Option<PathBuf> {
-    let p = PathBuf::from(CORPUS);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        assert!(
-            std::env::var_os("MESHDOC_REQUIRE_SHARED").is_none(),
-            "../shared/corpus is required (MESHDOC_REQUIRE_SHARED) but not at {CORPUS}"
-        );
-        eprintln!("note: corpus not found at {CORPUS}; skipping");
-        None
+    let p = crate::support::shared::corpus();
+    if p.is_none() {
+        eprintln!("note: ../shared/corpus is not beside this clone; skipping");
     }
+    p
 }
 
 fn files(dir: &Path, ext: &[&str]) -> Vec<PathBuf> {

@@ -122,8 +122,7 @@ const RECOVERED: &str = "a recovery/health message, not a fault (corpus labels i
 const GENERIC: &str = "too generic alone; recognised in the context the proxy writes it";
 
 pub fn vocab_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vocab");
-    super::require_shared(p.join("README.md").exists().then_some(p))
+    crate::support::shared::dir("vocab", "README.md")
 }
 
 /// What a row says its text points to.

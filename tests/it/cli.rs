@@ -4,7 +4,6 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 fn meshdoc() -> Command {
     let mut c = Command::cargo_bin("meshdoc").expect("binary builds");
@@ -38,14 +37,8 @@ fn ids(v: &serde_json::Value) -> Vec<String> {
 
 /// (id, signals column) for every catalog row.
 fn catalog() -> Option<Vec<(String, String)>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/SCENARIOS.md");
-    let Ok(text) = std::fs::read_to_string(p) else {
-        assert!(
-            std::env::var_os("MESHDOC_REQUIRE_SHARED").is_none(),
-            "../shared/SCENARIOS.md is required (MESHDOC_REQUIRE_SHARED)"
-        );
-        return None;
-    };
+    let p = crate::support::shared::dir("", "SCENARIOS.md")?.join("SCENARIOS.md");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut out = Vec::new();
     for line in text.lines() {
         let cols: Vec<&str> = line.split('|').map(str::trim).collect();

@@ -6,7 +6,7 @@
 //! under `tests/testdata/readme/`, copied into a scratch directory the
 //! commands run in. Live-cluster forms run with a kubeconfig that does not
 //! exist and must fail cleanly with exit 2 (they run against the in-process
-//! API server in `tests/cluster_diagnose.rs`). A README command without an
+//! API server in `tests/it/cluster_diagnose.rs`). A README command without an
 //! entry in [`TABLE`], or an entry the README no longer shows, fails.
 
 use assert_cmd::Command;
@@ -531,7 +531,7 @@ fn every_meshdoc_command_in_the_readme_runs_with_its_expected_outcome() {
         .collect();
     assert!(
         missing.is_empty(),
-        "README commands without an expectation in tests/readme: {missing:#?}"
+        "README commands without an expectation in tests/it/cli/readme.rs: {missing:#?}"
     );
     let stale: Vec<&&str> = known
         .iter()
