@@ -509,6 +509,38 @@ fn explain_recognises_the_fourth_blind_round() {
     sc.assert_at_least("blind round 4", 97.0, 88.0, 0);
 }
 
+/// The fifth blind round (`tests/corpus-blind/round5-*`), collected while
+/// round 4 was being learnt from, labelled and committed (6ee573f) before
+/// meshdoc ran on it. Held out whole: only its figures are printed.
+#[test]
+fn explain_recognises_the_fifth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round5-istio", "round5-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND5 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    println!("{}", sc.summary("ROUND5 all"));
+    // Half of its Linkerd sources are Linkerd 1.x (Finagle, namerd): a
+    // different proxy, end of life since 2020, whose messages the catalog
+    // was never written for. Scored apart, figures only.
+    let one_x = |r: &Row| {
+        let f = r.file.rsplit('/').next().unwrap_or("");
+        f.starts_with("linkerd1-") || f.starts_with("linkerd-examples-")
+    };
+    let (v1, v2): (Vec<Row>, Vec<Row>) = all.into_iter().partition(one_x);
+    println!("{}", evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources"));
+    println!("{}", evaluate(&rules, &v2).summary("ROUND5 other sources"));
+    // First run (meshdoc at the merge of 6ee573f): 29.7 % top 3 and rank 1,
+    // 2 of 46 quiet rows raised; Linkerd 1.x sources 0 of 19, the others
+    // 11 of 18 (61.1 %).
+    sc.assert_at_least("blind round 5", 29.0, 29.0, 2);
+}
+
 /// Comma-separated flag lists are one query; the flag that says what failed
 /// decides, URX only qualifies it.
 #[test]
