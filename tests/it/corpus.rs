@@ -511,7 +511,8 @@ fn explain_recognises_the_fourth_blind_round() {
 
 /// The fifth blind round (`tests/corpus-blind/round5-*`), collected while
 /// round 4 was being learnt from, labelled and committed (6ee573f) before
-/// meshdoc ran on it. Held out whole: only its figures are printed.
+/// meshdoc ran on it. Held out whole for its first run, released to the
+/// working set when round 6 was commissioned.
 #[test]
 fn explain_recognises_the_fifth_blind_round() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
@@ -524,6 +525,7 @@ fn explain_recognises_the_fifth_blind_round() {
         all.extend(rows);
     }
     let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 5 (released to the working set)");
     println!("{}", sc.summary("ROUND5 all"));
     // Half of its Linkerd sources are Linkerd 1.x (Finagle, namerd): a
     // different proxy, end of life since 2020, whose messages the catalog
@@ -533,12 +535,17 @@ fn explain_recognises_the_fifth_blind_round() {
         f.starts_with("linkerd1-") || f.starts_with("linkerd-examples-")
     };
     let (v1, v2): (Vec<Row>, Vec<Row>) = all.into_iter().partition(one_x);
-    println!("{}", evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources"));
+    println!(
+        "{}",
+        evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources")
+    );
     println!("{}", evaluate(&rules, &v2).summary("ROUND5 other sources"));
     // First run (meshdoc at the merge of 6ee573f): 29.7 % top 3 and rank 1,
     // 2 of 46 quiet rows raised; Linkerd 1.x sources 0 of 19, the others
-    // 11 of 18 (61.1 %).
-    sc.assert_at_least("blind round 5", 29.0, 29.0, 2);
+    // 11 of 18 (61.1 %). Released and fixed: 78.4 %, 78.4 %, 2 (b5-ld-5605
+    // is a label this project disagrees with: the vocabulary maps `Could not
+    // detect protocol` to the detect-timeout cause).
+    sc.assert_at_least("blind round 5", 78.0, 78.0, 2);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
