@@ -10,38 +10,12 @@
 //! reports/*.json|*.txt                linkerd check -o json, istioctl analyze output
 //! ```
 
-use crate::engine::diagnosis::Diagnosis;
+use super::Sink;
+use super::bundle_manifest::Manifest;
 use crate::evidence::{InputKind, Origin};
 use crate::report::Missing;
-use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// `bundle.yaml`, as read back. The writer (`bundle_write`) records more
-/// (API request counts, files per family, redaction counts); reading keeps
-/// what a diagnosis needs and ignores the rest.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Manifest {
-    /// Layout version.
-    #[serde(alias = "bundle_version")]
-    pub version: u32,
-    /// meshdoc version that wrote it.
-    #[serde(alias = "meshdoc_version")]
-    pub meshdoc: String,
-    /// What was diagnosed (`pod/web-1`).
-    pub target: String,
-    /// Default namespace for namespace-less objects.
-    pub namespace: String,
-    pub mesh: String,
-    pub collected_at: String,
-    /// What was collected (a list, or the writer's files-per-family map).
-    pub collected: serde_json::Value,
-    /// What could not be collected, and why.
-    pub failed: Vec<FailedItem>,
-    /// Every file the writer wrote, with its size (bundles since this field).
-    pub files: std::collections::BTreeMap<String, u64>,
-}
 
 /// The largest GNU long-name or PAX header read from a `.tar.gz` bundle: a
 /// path is at most a few KiB (Linux's PATH_MAX is 4 KiB); a larger header
@@ -64,14 +38,6 @@ impl Default for ReadOptions {
             max_file: 64 << 20,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct FailedItem {
-    pub what: String,
-    pub reason: String,
-    pub rules: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +107,7 @@ fn classify(rel: &str) -> Part {
 }
 
 /// Reads a bundle directory or `.tar.gz` into the diagnosis.
-pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manifest, BundleError> {
+pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifest, BundleError> {
     let io = |source| BundleError::Io {
         path: path.display().to_string(),
         source,
@@ -165,7 +131,7 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
     let mut handle = |rel: &str,
                       size: u64,
                       r: &mut dyn Read,
-                      d: &mut Diagnosis,
+                      d: &mut dyn Sink,
                       manifest: &mut Manifest,
                       skipped: &mut Vec<Missing>|
      -> Result<(), BundleError> {
@@ -174,7 +140,7 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
         // Reads a whole file, at most `max` bytes: `None` when it is larger.
         // A file whose recorded size is over the limit is not read at all.
         let read_all =
-            |r: &mut dyn Read, d: &mut Diagnosis| -> Result<Option<String>, BundleError> {
+            |r: &mut dyn Read, d: &mut dyn Sink| -> Result<Option<String>, BundleError> {
                 if size > max {
                     return Ok(None);
                 }
@@ -570,7 +536,7 @@ mod tests {
 
     fn read(path: &Path) -> Result<(Vec<Missing>, Vec<String>), BundleError> {
         let rules = crate::rules::load_builtin().expect("built-in rules load");
-        let mut d = Diagnosis::new(&rules);
+        let mut d = crate::engine::diagnosis::Diagnosis::new(&rules);
         feed(path, &mut d, &ReadOptions::default())?;
         Ok((d.missing.clone(), d.read.clone()))
     }

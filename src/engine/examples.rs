@@ -50,8 +50,7 @@ fn run_one(rules: &RuleSet, id: &str, ex: &crate::rules::Example) -> Outcome {
     let mut findings = Vec::new();
     let mut error = None;
     if let Some(input) = &ex.input {
-        let (report, _) =
-            crate::cli::explain::explain_text(rules, input, InputKind::Auto, &Origin::Arg);
+        let (report, _) = super::explain::explain_text(rules, input, InputKind::Auto, &Origin::Arg);
         findings = report.findings;
     }
     if let Some(objs) = &ex.objects {

@@ -8,6 +8,7 @@
 
 pub mod diagnosis;
 pub mod examples;
+pub mod explain;
 mod lanes;
 pub mod prefilter;
 mod quiet;
