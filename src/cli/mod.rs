@@ -7,6 +7,7 @@ pub mod diagnose;
 pub mod explain;
 pub mod rbac;
 pub mod rules;
+pub mod triage;
 
 use crate::report::Format;
 use crate::rules::{RuleSet, Severity};

@@ -4,5 +4,7 @@
 pub mod bundle;
 pub mod bundle_write;
 pub mod cluster;
+pub mod fleet;
 pub mod manifests;
+pub mod prometheus;
 pub mod redact;

@@ -12,6 +12,7 @@ pub mod prefilter;
 mod quiet;
 pub mod scan;
 pub mod score;
+pub mod triage;
 
 use crate::evidence::{Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};

@@ -11,6 +11,7 @@ pub mod markdown;
 pub mod sanitize;
 pub mod sarif;
 pub mod table;
+pub mod triage;
 
 use crate::evidence::ReadStats;
 use crate::facts::ObjRef;
