@@ -13,7 +13,9 @@ mod required;
 pub mod schema;
 
 pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};
-pub use schema::{Docs, Example, Expect, Mesh, Reference, Severity, Step, TextSource, VersionNote};
+pub use schema::{
+    Docs, Example, Expect, Hop, Mesh, Reference, Severity, Step, TextSource, VersionNote,
+};
 
 /// A rule regex: compiled at load time for user rules, on first use for the
 /// built-in pack.
@@ -79,6 +81,8 @@ pub struct Rule {
     pub severity: Severity,
     pub prior: f64,
     pub tags: Vec<String>,
+    /// Where along the request path the cause sits (see the schema's `hop`).
+    pub hop: Hop,
     pub symptoms: Symptoms,
     pub signals: Vec<Signal>,
     /// `docs` and `versions`, read when first asked for (see [`Rule::docs`]).
