@@ -145,8 +145,15 @@ fn restarts(p: &Value) -> u64 {
 
 /// Groups the listed pods by workload, plus controllers listed without pods
 /// (scaled to zero). Sorted by namespace and name.
-pub fn workloads(objects: &[Value]) -> Vec<Workload> {
+pub fn workloads<'a>(objects: impl IntoIterator<Item = &'a Value> + Clone) -> Vec<Workload> {
     let mut by: BTreeMap<WorkloadId, (Workload, Vec<(bool, u64, String)>)> = BTreeMap::new();
+    // A namespace's injection label or annotation meshes workloads without pods.
+    let ns_mesh: BTreeMap<&str, Mesh> = objects
+        .clone()
+        .into_iter()
+        .filter(|o| s(o, "/kind") == "Namespace")
+        .filter_map(|o| Some((s(o, "/metadata/name"), cluster::injection_mesh(o)?)))
+        .collect();
     for o in objects {
         let kind = s(o, "/kind");
         let ns = s(o, "/metadata/namespace").to_string();
@@ -181,6 +188,10 @@ pub fn workloads(objects: &[Value]) -> Vec<Workload> {
             }
             "Deployment" | "StatefulSet" | "DaemonSet" => {
                 let name = s(o, "/metadata/name").to_string();
+                let mesh = o
+                    .pointer("/spec/template")
+                    .and_then(cluster::injection_mesh)
+                    .or_else(|| ns_mesh.get(ns.as_str()).copied());
                 by.entry((ns.clone(), kind.to_string(), name.clone()))
                     .or_insert_with(|| {
                         (
@@ -188,9 +199,7 @@ pub fn workloads(objects: &[Value]) -> Vec<Workload> {
                                 namespace: ns,
                                 kind: kind.to_string(),
                                 name,
-                                mesh: o
-                                    .pointer("/spec/template")
-                                    .and_then(cluster::injection_mesh),
+                                mesh,
                                 pods: Vec::new(),
                                 not_ready: 0,
                                 restarts: 0,

@@ -533,7 +533,10 @@ fn explain_recognises_the_fifth_blind_round() {
         f.starts_with("linkerd1-") || f.starts_with("linkerd-examples-")
     };
     let (v1, v2): (Vec<Row>, Vec<Row>) = all.into_iter().partition(one_x);
-    println!("{}", evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources"));
+    println!(
+        "{}",
+        evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources")
+    );
     println!("{}", evaluate(&rules, &v2).summary("ROUND5 other sources"));
     // First run (meshdoc at the merge of 6ee573f): 29.7 % top 3 and rank 1,
     // 2 of 46 quiet rows raised; Linkerd 1.x sources 0 of 19, the others
