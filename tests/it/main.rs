@@ -17,4 +17,5 @@ mod corpus;
 mod fixtures;
 mod layers;
 mod parsers;
+mod prometheus;
 mod triage;
