@@ -113,6 +113,18 @@ impl<'r> Diagnosis<'r> {
         for f in derive(&self.objects, opts) {
             self.matcher.observe_fact(&f);
         }
+        // Meshed pods name their control plane's namespace.
+        if let Some(ns) = self
+            .objects
+            .of_kind("Pod")
+            .find_map(|p| p.label("linkerd.io/control-plane-ns"))
+        {
+            let v = std::collections::BTreeMap::from([(
+                "linkerd_namespace".to_string(),
+                ns.to_string(),
+            )]);
+            self.matcher.default_vars(&v);
+        }
         (self.matcher.finish(), self.stats, self.missing, self.read)
     }
 }

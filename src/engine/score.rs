@@ -113,8 +113,8 @@ pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
             objects: sup.objects,
             location: None,
             targets,
-            confirm: render_steps(&rule.docs().confirm, &sup.vars),
-            fix: render_steps(&rule.docs().fix, &sup.vars),
+            confirm: render_steps(&rule.docs().confirm, &with_defaults(&sup.vars)),
+            fix: render_steps(&rule.docs().fix, &with_defaults(&sup.vars)),
             patches: sup.patches,
             explained_by: None,
             prior: rule.prior,
@@ -164,4 +164,16 @@ fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         .then(b.prior.total_cmp(&a.prior))
         .then(b.severity.cmp(&a.severity))
         .then(a.id.cmp(&b.id))
+}
+
+/// The commands' variables, with the mesh's install namespace where nothing
+/// named it: `{linkerd_namespace}` is `linkerd` unless the pods' own
+/// `linkerd.io/control-plane-ns` label said otherwise.
+fn with_defaults(
+    vars: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut v = vars.clone();
+    v.entry("linkerd_namespace".into())
+        .or_insert_with(|| "linkerd".into());
+    v
 }
