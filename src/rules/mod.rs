@@ -13,7 +13,9 @@ mod required;
 pub mod schema;
 
 pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};
-pub use schema::{Docs, Example, Expect, Mesh, Reference, Severity, Step, TextSource, VersionNote};
+pub use schema::{
+    ChangeSpec, Docs, Example, Expect, Mesh, Reference, Severity, Step, TextSource, VersionNote,
+};
 
 /// A rule regex: compiled at load time for user rules, on first use for the
 /// built-in pack.
@@ -87,6 +89,8 @@ pub struct Rule {
     pub explains: Vec<String>,
     /// Broader causes this one is a specific case of (see the schema's `refines`).
     pub refines: Vec<String>,
+    /// Changes that can set this cause off (see the schema's `changes`).
+    pub changes: Vec<schema::ChangeSpec>,
     pub examples: Vec<Example>,
     /// `builtin:rules/linkerd/x.yaml` or a user path.
     pub path: String,
