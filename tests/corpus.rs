@@ -468,7 +468,7 @@ fn explain_recognises_the_second_blind_round() {
     // First run (commit 680349c): 84.1 % top 3, 79.3 % rank 1, 2 of 108
     // quiet rows raised; released and fixed: 96.3 %, 89.0 %, 0. Floors, so a
     // change that loses recognition fails.
-    sc.assert_at_least("blind round 2", 95.0, 85.0, 0);
+    sc.assert_at_least("blind round 2", 97.0, 88.0, 0);
 }
 
 /// The third blind round (`tests/corpus-blind/round3-*`), collected after
@@ -497,7 +497,8 @@ fn explain_recognises_the_third_blind_round() {
 
 /// The fourth blind round (`tests/corpus-blind/round4-*`), collected while
 /// round 3 was being learnt from, labelled and committed (84b7ad0) before
-/// meshdoc ran on it. Held out whole: only its figures are printed.
+/// meshdoc ran on it. Held out whole for its first run, released to the
+/// working set when round 5 was commissioned.
 #[test]
 fn explain_recognises_the_fourth_blind_round() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
@@ -510,10 +511,12 @@ fn explain_recognises_the_fourth_blind_round() {
         all.extend(rows);
     }
     let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 4 (released to the working set)");
     println!("{}", sc.summary("ROUND4 all"));
     // First run (meshdoc at the merge of 84b7ad0): 75.0 % top 3, 72.7 %
-    // rank 1, 0 of 62 quiet rows raised (Istio 92.6 %, Linkerd 47.1 %).
-    sc.assert_at_least("blind round 4", 75.0, 72.0, 0);
+    // rank 1, 0 of 62 quiet rows raised (Istio 92.6 %, Linkerd 47.1 %);
+    // released and fixed: 100 %, 90.9 %, 0.
+    sc.assert_at_least("blind round 4", 97.0, 88.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
