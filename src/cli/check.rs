@@ -132,15 +132,6 @@ pub fn object_key(o: &ObjRef) -> String {
     o.to_string()
 }
 
-/// The baseline fingerprint of a finding: rule id and object identity, not
-/// line numbers, so edits elsewhere in a file do not churn the baseline.
-pub fn fingerprint(f: &Finding) -> String {
-    match &f.location {
-        Some(l) => format!("{}:{}", f.id, object_key(l)),
-        None => f.id.clone(),
-    }
-}
-
 /// Knobs for [`check_objects`].
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
@@ -266,7 +257,7 @@ pub fn check_objects(rules: &RuleSet, set: &ObjectSet, opts: &CheckOptions) -> R
                 continue;
             }
             finding.location = Some(loc);
-            if opts.baseline.contains(&fingerprint(&finding)) {
+            if opts.baseline.contains(&finding.fingerprint()) {
                 by_baseline += 1;
                 continue;
             }
@@ -607,7 +598,7 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
         bail!("not writing a baseline: {}", input.summary);
     }
     if let Some(p) = &a.write_baseline {
-        let mut fps: Vec<String> = report.findings.iter().map(fingerprint).collect();
+        let mut fps: Vec<String> = report.findings.iter().map(Finding::fingerprint).collect();
         fps.sort();
         fps.dedup();
         std::fs::write(p, serde_json::to_string_pretty(&fps)? + "\n")

@@ -20,7 +20,8 @@ use crate::engine::diagnosis::Diagnosis;
 use crate::evidence::{Evidence, InputKind, Item, Origin, ReadStats, detect};
 use crate::facts::{FactOptions, ObjRef, Object, ObjectSet};
 use crate::report::{Finding, Hop, Report};
-use crate::rules::Mesh;
+use crate::rules::{Hop as RuleHop, Mesh, RuleSet};
+use crate::util::group;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::Value;
@@ -213,12 +214,12 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     }
     note(&format!(
         "meshdoc: evidence read: {} lines, {} unparseable, {} proxy log events, {} access-log records, {} metric samples, {} HTTP responses",
-        super::explain::group(stats.lines),
-        super::explain::group(stats.unparseable),
-        super::explain::group(stats.proxy_log),
-        super::explain::group(stats.access_log),
-        super::explain::group(stats.metric_samples),
-        super::explain::group(stats.http_responses),
+        group(stats.lines),
+        group(stats.unparseable),
+        group(stats.proxy_log),
+        group(stats.access_log),
+        group(stats.metric_samples),
+        group(stats.http_responses),
     ));
     let mut report = Report::new("diagnose", inputs.join(", "), findings);
     report.read = Some(stats);
@@ -445,7 +446,7 @@ pub fn diagnose_collection(
     report.read = Some(stats);
     report.missing = c.missing(rules);
     report.notes = c.notes.clone();
-    report.path = Some(request_path(c, report.findings.first()));
+    report.path = Some(request_path(c, rules, report.findings.first()));
     report
 }
 
@@ -486,54 +487,30 @@ fn target_vars(c: &Collection) -> BTreeMap<String, String> {
     v
 }
 
-/// Where along client app → client proxy → server proxy → server app a
-/// finding sits, judged from its id and tags.
-fn hop_of(f: &Finding) -> usize {
-    let id = f.id.as_str();
-    let has = |w: &str| id.contains(w);
-    if has("netpol") || has("detect-timeout") || has("tls-detect") || has("opaque") {
-        2
-    } else if has("injector") || has("missing-proxy") || has("policy-denied") || has("rbac") {
-        2
-    } else if has("fail-fast")
-        || has("failfast")
-        || has("application")
-        || has("connection-refused")
-        || has("no-ready")
-        || has("idle-timeout")
-        || has("upstream")
-        || has("expect-100")
-    {
-        3
-    } else if has("dr-") || has("tls") || has("route") || has("loadshed") || has("identity") {
-        1
-    } else if has("downstream") {
-        0
-    } else {
-        1
-    }
-}
-
-/// The request-path picture for table output.
-fn request_path(c: &Collection, top: Option<&Finding>) -> Vec<Hop> {
+/// The request-path picture for table output: the top finding's rule says
+/// where its cause sits (`hop:`).
+fn request_path(c: &Collection, rules: &RuleSet, top: Option<&Finding>) -> Vec<Hop> {
     let (cp, sp) = match c.mesh {
         Some(Mesh::Istio) => ("client sidecar (istio-proxy)", "server sidecar :15006"),
         _ => ("client proxy", "server proxy :4143"),
     };
     let pod = c.pods.first().map(|p| format!("pod {}/{p}", c.namespace));
     let server = c.called.first().map(|s| format!("Service {s}"));
-    let names = ["client app", cp, sp, "server app"];
-    let marked = top.map(hop_of);
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| Hop {
+    let hops = [
+        (RuleHop::ClientApp, "client app"),
+        (RuleHop::ClientProxy, cp),
+        (RuleHop::ServerProxy, sp),
+        (RuleHop::ServerApp, "server app"),
+    ];
+    let marked = top.map(|f| rules.get(&f.id).map(|r| r.hop).unwrap_or_default());
+    hops.iter()
+        .map(|&(hop, n)| Hop {
             name: n.to_string(),
-            detail: match (i, marked == Some(i), top) {
-                (_, true, Some(f)) => Some(format!(
+            detail: match (marked == Some(hop), top) {
+                (true, Some(f)) => Some(format!(
                     "{} ({})",
                     f.id,
-                    if i >= 2 {
+                    if matches!(hop, RuleHop::ServerProxy | RuleHop::ServerApp) {
                         server.clone().or_else(|| pod.clone()).unwrap_or_default()
                     } else {
                         pod.clone().unwrap_or_default()
@@ -541,13 +518,9 @@ fn request_path(c: &Collection, top: Option<&Finding>) -> Vec<Hop> {
                 )),
                 _ => None,
             },
-            marked: marked == Some(i),
+            marked: marked == Some(hop),
         })
         .collect()
-}
-
-fn group(n: usize) -> String {
-    super::explain::group(n as u64)
 }
 
 /// The "what I looked at" lines for stderr.
@@ -568,7 +541,7 @@ pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
         .looked_at
         .iter()
         .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{} {k}", group(*n)))
+        .map(|(k, n)| format!("{} {k}", group(*n as u64)))
         .collect();
     if !parts.is_empty() {
         s.push_str(&format!("\n  read: {}", parts.join(", ")));
@@ -580,8 +553,8 @@ pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
         if r.lines > 0 {
             s.push_str(&format!(
                 "\n  evidence: {} lines read, {} unparseable",
-                group(r.lines as usize),
-                group(r.unparseable as usize)
+                group(r.lines),
+                group(r.unparseable)
             ));
         }
     }

@@ -11,6 +11,7 @@ use crate::engine::{Matcher, Query};
 use crate::evidence::{InputKind, Origin, ReadStats, detect};
 use crate::report::{Format, Report};
 use crate::rules::{Rule, RuleSet};
+use crate::util::group;
 use anyhow::{Context, bail};
 use clap::Args;
 
@@ -362,19 +363,6 @@ fn explain_source(
     let mut report = Report::new("explain", name.to_string(), m.finish());
     report.read = Some(stats.clone());
     Ok((report, stats, None))
-}
-
-/// 1204 → "1,204".
-pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Prints a rule's full documentation, like `ruff rule CODE`.

@@ -11,38 +11,12 @@
 //! reports/*.json|*.txt                linkerd check -o json, istioctl analyze output
 //! ```
 
-use crate::engine::diagnosis::Diagnosis;
+use super::Sink;
+use super::bundle_manifest::Manifest;
 use crate::evidence::{InputKind, Origin};
 use crate::report::Missing;
-use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// `bundle.yaml`, as read back. The writer (`bundle_write`) records more
-/// (API request counts, files per family, redaction counts); reading keeps
-/// what a diagnosis needs and ignores the rest.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Manifest {
-    /// Layout version.
-    #[serde(alias = "bundle_version")]
-    pub version: u32,
-    /// meshdoc version that wrote it.
-    #[serde(alias = "meshdoc_version")]
-    pub meshdoc: String,
-    /// What was diagnosed (`pod/web-1`).
-    pub target: String,
-    /// Default namespace for namespace-less objects.
-    pub namespace: String,
-    pub mesh: String,
-    pub collected_at: String,
-    /// What was collected (a list, or the writer's files-per-family map).
-    pub collected: serde_json::Value,
-    /// What could not be collected, and why.
-    pub failed: Vec<FailedItem>,
-    /// Every file the writer wrote, with its size (bundles since this field).
-    pub files: std::collections::BTreeMap<String, u64>,
-}
 
 /// How a bundle is read.
 #[derive(Debug, Clone)]
@@ -60,14 +34,6 @@ impl Default for ReadOptions {
             max_file: 64 << 20,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct FailedItem {
-    pub what: String,
-    pub reason: String,
-    pub rules: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +105,7 @@ fn classify(rel: &str) -> Part {
 }
 
 /// Reads a bundle directory or `.tar.gz` into the diagnosis.
-pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manifest, BundleError> {
+pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifest, BundleError> {
     let io = |source| BundleError::Io {
         path: path.display().to_string(),
         source,
@@ -158,7 +124,7 @@ pub fn feed(path: &Path, d: &mut Diagnosis, opts: &ReadOptions) -> Result<Manife
     let mut seen = false;
     let mut handle = |rel: &str,
                       r: &mut dyn Read,
-                      d: &mut Diagnosis,
+                      d: &mut dyn Sink,
                       manifest: &mut Manifest,
                       skipped: &mut Vec<Missing>|
      -> Result<(), BundleError> {

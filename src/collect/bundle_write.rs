@@ -19,15 +19,12 @@
 //! with `force`; a symlink in its place is refused, and files are created
 //! new, never opened through a link.
 
-use super::cluster::{Collection, Family};
+pub use super::bundle_manifest::{BUNDLE_VERSION, Collected, FailedEntry, Manifest};
+use super::cluster::Collection;
 use super::redact;
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Version of the bundle layout.
-pub const BUNDLE_VERSION: u32 = 1;
 
 /// A bundle that could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -44,51 +41,6 @@ pub enum BundleError {
     NotEmpty { path: String },
     #[error("{path} is a symlink or not a directory: refusing to write a bundle through it")]
     NotADirectory { path: String },
-}
-
-/// The `bundle.yaml` manifest.
-#[derive(Debug, Clone, Serialize)]
-pub struct Manifest {
-    pub bundle_version: u32,
-    pub meshdoc_version: String,
-    pub target: String,
-    pub namespace: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mesh: Option<crate::rules::Mesh>,
-    pub server: String,
-    pub collected_at: String,
-    pub elapsed_ms: u64,
-    pub api_requests: u64,
-    pub pods: Vec<String>,
-    pub collected: Collected,
-    pub failed: Vec<FailedEntry>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// How many secret values were replaced by `REDACTED`.
-    pub redacted: usize,
-    /// Every file written (path in the bundle → bytes): the reader checks
-    /// that each is there and whole.
-    pub files: BTreeMap<String, u64>,
-}
-
-/// Files written, by family.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Collected {
-    /// File → number of objects.
-    pub objects: BTreeMap<String, usize>,
-    pub logs: Vec<String>,
-    pub metrics: Vec<String>,
-    pub events: Vec<String>,
-}
-
-/// One thing that could not be collected.
-#[derive(Debug, Clone, Serialize)]
-pub struct FailedEntry {
-    pub what: String,
-    pub reason: String,
-    pub family: Family,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
 }
 
 /// A path component from cluster data: Kubernetes names are DNS labels, but
@@ -307,8 +259,9 @@ fn write_into(dir: &Path, c: &Collection) -> Result<Manifest, BundleError> {
             .map(|f| FailedEntry {
                 what: f.what.clone(),
                 reason: f.reason.clone(),
-                family: f.family,
+                family: Some(f.family),
                 resource: f.resource.map(str::to_string),
+                rules: Vec::new(),
             })
             .collect(),
         notes: c.notes.clone(),

@@ -74,10 +74,8 @@ impl<'r> Diagnosis<'r> {
         label: &str,
     ) -> std::io::Result<()> {
         let st = self.scanner.scan(r, kind, origin, &mut self.matcher)?;
-        self.read.push(format!(
-            "{label}: {} lines",
-            crate::cli::explain::group(st.lines)
-        ));
+        self.read
+            .push(format!("{label}: {} lines", crate::util::group(st.lines)));
         self.stats.add(&st);
         Ok(())
     }
@@ -168,5 +166,34 @@ impl<'r> Diagnosis<'r> {
             read: self.read,
             timeline,
         }
+    }
+}
+
+/// Collectors (a bundle, the cluster) feed a diagnosis through
+/// [`crate::collect::Sink`].
+impl crate::collect::Sink for Diagnosis<'_> {
+    fn logs(
+        &mut self,
+        r: &mut dyn Read,
+        kind: InputKind,
+        origin: &Origin,
+        label: &str,
+    ) -> std::io::Result<()> {
+        Diagnosis::logs(self, r, kind, origin, label)
+    }
+    fn block(&mut self, text: &str, kind: InputKind, origin: &Origin, label: &str) {
+        Diagnosis::block(self, text, kind, origin, label)
+    }
+    fn manifests(&mut self, text: &str, path: &str, default_ns: &str) -> Result<(), ManifestError> {
+        Diagnosis::manifests(self, text, path, default_ns)
+    }
+    fn events(&mut self, text: &str, label: &str) -> Result<(), ManifestError> {
+        Diagnosis::events(self, text, label)
+    }
+    fn missing(&mut self, m: Missing) {
+        Diagnosis::missing(self, m)
+    }
+    fn default_vars(&mut self, vars: &std::collections::BTreeMap<String, String>) {
+        Diagnosis::default_vars(self, vars)
     }
 }

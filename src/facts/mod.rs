@@ -262,6 +262,19 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The array at JSON pointer `ptr` (`/spec/ports`), empty when absent or not
+/// an array: the shape every resource family reads its lists in.
+pub(crate) fn list<'a>(v: &'a serde_json::Value, ptr: &str) -> &'a [serde_json::Value] {
+    v.pointer(ptr)
+        .and_then(|a| a.as_array())
+        .map_or(&[], |a| a.as_slice())
+}
+
+/// The strings of the array at `ptr` (`/spec/hosts`); other items are skipped.
+pub(crate) fn strs<'a>(v: &'a serde_json::Value, ptr: &str) -> impl Iterator<Item = &'a str> {
+    list(v, ptr).iter().filter_map(|s| s.as_str())
+}
+
 /// Computes every fact over an object set. Pure: objects in, facts out, in
 /// a stable order (by module, then by object order in the set).
 pub fn derive(objects: &ObjectSet, opts: &FactOptions) -> Vec<Fact> {

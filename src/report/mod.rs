@@ -71,6 +71,18 @@ pub struct Finding {
     pub prior: f64,
 }
 
+impl Finding {
+    /// The baseline fingerprint (`check --baseline`, SARIF's
+    /// `partialFingerprints`): rule id and object identity (`Kind/ns/name`),
+    /// not line numbers, so edits elsewhere in a file do not churn it.
+    pub fn fingerprint(&self) -> String {
+        match &self.location {
+            Some(l) => format!("{}:{l}", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
 /// One supporting line, deduplicated with a count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvidenceLine {

@@ -145,7 +145,7 @@ pub fn render(report: &Report, rules: &RuleSet) -> String {
                 "ruleIndex": idx,
                 "level": level(f.severity),
                 "message": {"text": message(f)},
-                "partialFingerprints": {"meshdoc/v1": crate::cli::check::fingerprint(f)},
+                "partialFingerprints": {"meshdoc/v1": f.fingerprint()},
             });
             if loc.as_object().is_some_and(|m| !m.is_empty()) {
                 r["locations"] = json!([loc]);

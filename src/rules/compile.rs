@@ -531,6 +531,7 @@ pub fn compile(
         severity: file.severity,
         prior: file.prior,
         tags: file.tags,
+        hop: file.hop.unwrap_or_default(),
         symptoms: Symptoms {
             status,
             flags: file.symptoms.flags,

@@ -14,7 +14,8 @@ pub mod schema;
 
 pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};
 pub use schema::{
-    ChangeSpec, Docs, Example, Expect, Mesh, Reference, Severity, Step, TextSource, VersionNote,
+    ChangeSpec, Docs, Example, Expect, Hop, Mesh, Reference, Severity, Step, TextSource,
+    VersionNote,
 };
 
 /// A rule regex: compiled at load time for user rules, on first use for the
@@ -81,6 +82,8 @@ pub struct Rule {
     pub severity: Severity,
     pub prior: f64,
     pub tags: Vec<String>,
+    /// Where along the request path the cause sits (see the schema's `hop`).
+    pub hop: Hop,
     pub symptoms: Symptoms,
     pub signals: Vec<Signal>,
     /// `docs` and `versions`, read when first asked for (see [`Rule::docs`]).

@@ -28,6 +28,11 @@ pub struct RuleFile {
     /// Free-form grouping tags (`connectivity`, `policy`, `tls`, …).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Where along the request path (client app → client proxy → server
+    /// proxy → server app) this cause sits: the hop `diagnose` marks when it
+    /// draws the path. Absent: `client-proxy`.
+    #[serde(default)]
+    pub hop: Option<Hop>,
     /// What a user may hold in hand when this cause is at work.
     #[serde(default)]
     pub symptoms: Symptoms,
@@ -109,6 +114,21 @@ pub enum Mesh {
     Linkerd,
     Istio,
     Any,
+}
+
+/// A hop of the request path, from the calling application to the called one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hop {
+    /// The calling application (it hung up, or sent what no proxy accepts).
+    ClientApp,
+    /// The client-side proxy: its routing, TLS origination, policy on the way out.
+    #[default]
+    ClientProxy,
+    /// The server-side proxy: inbound policy, protocol detection, injection.
+    ServerProxy,
+    /// The called application or what stands behind its Service (endpoints).
+    ServerApp,
 }
 
 /// Ordered from least to most severe, so `>=` compares thresholds.

@@ -3,10 +3,9 @@
 //! of API requests; targets < 1 s and < 30 requests.
 //!
 //! Run with `tests/bench/cluster.sh` (release build), or
-//! `cargo test --test bench_cluster -- --ignored --nocapture`.
+//! `cargo test --test it bench_cluster:: -- --ignored --nocapture`.
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 use meshdoc::collect::cluster::{self, MeshChoice, Needs, Request, Target, client::ClientOptions};
 use std::time::{Duration, Instant};

@@ -4,5 +4,5 @@
 # Prints wall time and API request count (targets: < 1 s, < 30 requests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo test --release --test bench_cluster -- --ignored --nocapture 2>&1 \
+cargo test --release --test it bench_cluster:: -- --ignored --nocapture 2>&1 \
   | grep -E '^(round|cluster benchmark|  GET)|test result'

@@ -7,26 +7,11 @@ use super::apiserver::Scenario;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// Where the shared corpus is: `$MESHDOC_CORPUS`, else `../shared/corpus`
-/// beside the repository (as in CI).
-pub fn corpus_dir() -> PathBuf {
-    std::env::var_os("MESHDOC_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
-}
-
 /// `true` when the shared corpus is absent and the calling test should
-/// skip: it says so in one line on stderr. With `MESHDOC_REQUIRE_SHARED` set
-/// (as `.ci/run` does) a missing corpus is a failure instead.
+/// skip: it says so in one line on stderr (see [`super::shared`]).
 pub fn skip_without_corpus(test: &str) -> bool {
-    if corpus_dir().join("labels.tsv").exists() {
+    if super::shared::corpus().is_some() {
         return false;
-    }
-    if std::env::var_os("MESHDOC_REQUIRE_SHARED").is_some() {
-        panic!(
-            "{test}: ../shared/corpus is required (MESHDOC_REQUIRE_SHARED) but not at {}",
-            corpus_dir().display()
-        );
     }
     eprintln!(
         "note: {test}: skipped, ../shared/corpus is not beside this clone (set MESHDOC_CORPUS to it)"
@@ -36,7 +21,9 @@ pub fn skip_without_corpus(test: &str) -> bool {
 
 /// A corpus file's text (the test fails loudly when the corpus is absent).
 pub fn corpus(rel: &str) -> String {
-    let p = corpus_dir().join(rel);
+    let p = super::shared::corpus()
+        .expect("../shared/corpus (or MESHDOC_CORPUS)")
+        .join(rel);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("corpus file {}: {e}", p.display()))
 }
 

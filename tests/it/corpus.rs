@@ -1,0 +1,674 @@
+//! The corpus test: `explain` on every labelled row of
+//! `../shared/corpus/labels.tsv`, lines used exactly as they are.
+//!
+//! Prints a per-id table (hits in top 3 / total, false alarms) and fails below
+//! 90 % top-3 over labelled rows, or when a `none` row yields any finding above
+//! `info`.
+
+use meshdoc::cli::explain::explain_text;
+use meshdoc::evidence::{InputKind, Origin};
+use meshdoc::rules::{Severity, load_builtin};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn corpus_dir() -> Option<PathBuf> {
+    crate::support::shared::corpus()
+}
+
+struct Row {
+    case: String,
+    expected: Vec<String>,
+    input: String,
+    file: String,
+}
+
+fn unescape_tabs(s: &str) -> String {
+    s.replace("\\t", "\t")
+}
+
+fn rows(dir: &Path) -> Vec<Row> {
+    labelled_rows(dir, &dir.join("labels.tsv"), "shared:")
+}
+
+/// Rows of one `labels.tsv`; `file` columns are `PREFIX` + a path under `dir`.
+fn labelled_rows(dir: &Path, labels: &Path, prefix: &str) -> Vec<Row> {
+    let text = std::fs::read_to_string(labels).expect("labels.tsv is readable");
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.splitn(7, '\t').collect();
+        if cols.len() < 7 {
+            continue;
+        }
+        let (case, expected, file, lineno, text) = (cols[0], cols[3], cols[4], cols[5], cols[6]);
+        let rel = file.trim_start_matches(prefix);
+        let path = dir.join(rel);
+        let content = match std::fs::read(&path) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => panic!("{case}: cannot read {}: {e}", path.display()),
+        };
+        let input = if text == "@file" {
+            content
+        } else if let Some(range) = text.strip_prefix("@file:") {
+            let (a, b) = range.split_once('-').expect("range A-B");
+            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+            content
+                .lines()
+                .skip(a - 1)
+                .take(b + 1 - a)
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            let n: usize = lineno.parse().expect("line number");
+            let from_file = content.lines().nth(n - 1).unwrap_or_default().to_string();
+            assert_eq!(
+                from_file.trim_end_matches('\r'),
+                unescape_tabs(text).trim_end_matches('\r'),
+                "{case}: labels.tsv text differs from {rel}:{n}"
+            );
+            from_file
+        };
+        out.push(Row {
+            case: case.to_string(),
+            expected: expected.split('|').map(str::to_string).collect(),
+            input,
+            file: rel.to_string(),
+        });
+    }
+    out
+}
+
+/// What `explain` made of a set of labelled rows.
+#[derive(Default)]
+struct Score {
+    labelled: u32,
+    top3: u32,
+    top1: u32,
+    quiet: u32,
+    per_id: BTreeMap<String, (u32, u32)>,
+    alarms: BTreeMap<String, u32>,
+    misses: Vec<String>,
+    alarm_rows: Vec<String>,
+}
+
+impl Score {
+    fn pct(&self, n: u32) -> f64 {
+        100.0 * f64::from(n) / f64::from(self.labelled.max(1))
+    }
+
+    /// Fails below these floors: top-3 and rank-1 rates in percent, and at
+    /// most `alarms` quiet rows raising anything above info.
+    fn assert_at_least(&self, name: &str, top3: f64, top1: f64, alarms: usize) {
+        assert!(
+            self.pct(self.top3) >= top3,
+            "{name}: top-3 {:.1} % < {top3} %",
+            self.pct(self.top3)
+        );
+        assert!(
+            self.pct(self.top1) >= top1,
+            "{name}: rank 1 {:.1} % < {top1} %",
+            self.pct(self.top1)
+        );
+        assert!(
+            self.alarm_rows.len() <= alarms,
+            "{name}: {} false alarms on quiet rows (at most {alarms})",
+            self.alarm_rows.len()
+        );
+    }
+
+    /// One line of figures, as the README quotes them.
+    fn summary(&self, name: &str) -> String {
+        format!(
+            "{name}: labelled {}, top-3 {} ({:.1} %), rank 1 {} ({:.1} %), quiet {}, false alarms {}",
+            self.labelled,
+            self.top3,
+            self.pct(self.top3),
+            self.top1,
+            self.pct(self.top1),
+            self.quiet,
+            self.alarm_rows.len()
+        )
+    }
+
+    fn print(&self, title: &str) {
+        println!("== {title}");
+        println!(
+            "{:<45} {:>10} {:>12}",
+            "rule id", "top3/total", "false alarms"
+        );
+        let mut ids: Vec<&String> = self.per_id.keys().chain(self.alarms.keys()).collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let (h, t) = self.per_id.get(id).copied().unwrap_or_default();
+            println!(
+                "{:<45} {:>10} {:>12}",
+                id,
+                format!("{h}/{t}"),
+                self.alarms.get(id).copied().unwrap_or(0)
+            );
+        }
+        println!(
+            "\nlabelled rows: {}, top-3: {} ({:.1} %), rank 1: {} ({:.1} %), quiet rows: {}, false alarms: {}",
+            self.labelled,
+            self.top3,
+            self.pct(self.top3),
+            self.top1,
+            self.pct(self.top1),
+            self.quiet,
+            self.alarm_rows.len()
+        );
+        for m in &self.misses {
+            println!("miss  {m}");
+        }
+        for a in &self.alarm_rows {
+            println!("alarm {a}");
+        }
+    }
+}
+
+fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
+    let mut sc = Score::default();
+    for row in rows {
+        let origin = Origin::file(row.file.clone(), None);
+        let (report, _) = explain_text(rules, &row.input, InputKind::Auto, &origin);
+        let top: Vec<&str> = report
+            .findings
+            .iter()
+            .take(3)
+            .map(|f| f.id.as_str())
+            .collect();
+        if row.expected == ["none"] {
+            sc.quiet += 1;
+            let loud: Vec<&str> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity > Severity::Info)
+                .map(|f| f.id.as_str())
+                .collect();
+            if !loud.is_empty() {
+                for id in &loud {
+                    *sc.alarms.entry(id.to_string()).or_default() += 1;
+                }
+                sc.alarm_rows
+                    .push(format!("{}: {}", row.case, loud.join(", ")));
+            }
+            continue;
+        }
+        if row.expected.iter().all(|e| e.starts_with("unlisted:")) {
+            continue;
+        }
+        sc.labelled += 1;
+        if row.expected.iter().any(|e| top.contains(&e.as_str())) {
+            sc.top3 += 1;
+        } else {
+            sc.misses.push(format!(
+                "{}: expected {} got [{}]",
+                row.case,
+                row.expected.join("|"),
+                top.join(", ")
+            ));
+        }
+        if top
+            .first()
+            .is_some_and(|t| row.expected.iter().any(|e| e == t))
+        {
+            sc.top1 += 1;
+        }
+        for e in &row.expected {
+            let c = sc.per_id.entry(e.clone()).or_default();
+            c.1 += 1;
+            if top.contains(&e.as_str()) {
+                c.0 += 1;
+            }
+        }
+    }
+    sc
+}
+
+#[test]
+fn explain_recognises_the_labelled_corpus() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("note: ../shared/corpus not present; corpus test skipped");
+        return;
+    };
+    let rules = load_builtin().expect("built-in rules load");
+    let sc = evaluate(&rules, &rows(&dir));
+    sc.print("../shared/corpus");
+    let pct = sc.pct(sc.top3);
+    assert!(pct >= 90.0, "top-3 accuracy {pct:.1} % is below 90 %");
+    assert!(
+        sc.alarm_rows.is_empty(),
+        "{} `none` rows raised findings above info",
+        sc.alarm_rows.len()
+    );
+}
+
+/// The blind set: real inputs labelled and committed before meshdoc ever
+/// ran on them (`tests/corpus-blind/*/labels.tsv`, provenance per folder).
+#[test]
+fn explain_recognises_the_blind_set() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    // Round 1: the folders labelled before the first run (commit 030d5f2).
+    let parts: Vec<PathBuf> = ["istio-access", "istio-logs", "linkerd"]
+        .iter()
+        .map(|f| dir.join(f).join("labels.tsv"))
+        .collect();
+    let rules = disk_rules();
+    let (mut dev, mut held) = (Vec::new(), Vec::new());
+    for labels in &parts {
+        let rows = labelled_rows(&dir, labels, "blind:");
+        // Every third source file of a folder (sorted by name, from the
+        // third) was held out until round 3 was collected; both parts are
+        // still scored apart so the history of the figures reads on.
+        let mut files: Vec<String> = rows.iter().map(|r| r.file.clone()).collect();
+        files.sort();
+        files.dedup();
+        for r in rows {
+            let i = files.iter().position(|f| *f == r.file).unwrap_or(0);
+            if i % 3 == 2 {
+                held.push(r);
+            } else {
+                dev.push(r);
+            }
+        }
+    }
+    let sc_dev = evaluate(&rules, &dev);
+    sc_dev.print("tests/corpus-blind (working part: misses shown)");
+    let sc_held = evaluate(&rules, &held);
+    sc_held.print("tests/corpus-blind (held-out third, released)");
+    let mut all = dev;
+    all.extend(held);
+    let sc = evaluate(&rules, &all);
+    for (name, s) in [("working", &sc_dev), ("held-out", &sc_held), ("all", &sc)] {
+        println!("{}", s.summary(&format!("BLIND {name}")));
+    }
+    // Quiet rows that raise an error-severity finding. One is a label this
+    // project disagrees with: bl-ld-8867-1 (`linkerd_stack::failfast: … has
+    // become unavailable`) is labelled quiet, while ../shared/corpus labels
+    // the same message linkerd-fail-fast (ld-failfast-11055-1) and so does the
+    // vocabulary. The other, bl-ld-4905-1 (`DNS refinement timed out`), is
+    // the vocabulary's linkerd-control-plane-unreachable.
+    sc.assert_at_least("blind round 1", 97.0, 90.0, 2);
+}
+
+mod vocab;
+
+/// Rules read from `rules/` on disk, so that editing a rule file and re-running
+/// this test binary needs no rebuild.
+fn disk_rules() -> meshdoc::rules::RuleSet {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    meshdoc::rules::load_rules_lean(&[dir], true).expect("rules/ loads")
+}
+
+#[test]
+fn every_vocabulary_row_is_recognised_in_every_shape() {
+    let Some(dir) = vocab::vocab_dir() else {
+        eprintln!("note: ../shared/vocab not present; vocabulary test skipped");
+        return;
+    };
+    let rules = disk_rules();
+    let only = std::env::var("MESHDOC_VOCAB_ONLY").ok();
+    let (fails, tally) = vocab::run(&rules, &dir, only.as_deref());
+    println!(
+        "{:<60} {:>6} {:>7} {:>6} {:>6}",
+        "table:shape", "cases", "raised", "top3", "top1"
+    );
+    let mut all = vocab::Tally::default();
+    for (k, t) in &tally {
+        println!(
+            "{k:<60} {:>6} {:>7} {:>6} {:>6}",
+            t.cases, t.raised, t.top3, t.top1
+        );
+        all.cases += t.cases;
+        all.raised += t.raised;
+        all.top3 += t.top3;
+        all.top1 += t.top1;
+    }
+    println!(
+        "all: {} cases, raised {}, top3 {}, top1 {}; {} failures",
+        all.cases,
+        all.raised,
+        all.top3,
+        all.top1,
+        fails.len()
+    );
+    if let Ok(out) = std::env::var("MESHDOC_VOCAB_OUT") {
+        std::fs::write(out, fails.join("\n")).unwrap();
+    }
+    for f in fails.iter().take(40) {
+        println!("{f}");
+    }
+    assert!(fails.is_empty(), "{} vocabulary cases failed", fails.len());
+}
+
+/// Every one-line rule example, wrapped the way collectors wrap lines: a
+/// firing example still raises its rule, a quiet one still does not.
+#[test]
+fn every_rule_example_is_recognised_in_every_collector_shape() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let rules = meshdoc::rules::load_rules(&[dir], true).expect("rules/ loads");
+    let mut fails = Vec::new();
+    let mut cases = 0;
+    for rule in &rules.rules {
+        let container = match rule.mesh {
+            meshdoc::rules::Mesh::Linkerd => "linkerd-proxy",
+            _ => "istio-proxy",
+        };
+        for ex in &rule.examples {
+            let Some(input) = ex.input.as_deref() else {
+                continue;
+            };
+            let line = input.trim();
+            // Bare symptoms (`503`, `UF`) and multi-line blocks are not log lines.
+            if line.contains('\n') || ex.objects.is_some() || line.len() < 12 {
+                continue;
+            }
+            for (shape, text) in vocab::wrappers(line, container).into_iter().skip(1) {
+                cases += 1;
+                let got = vocab::raised(&rules, &text);
+                let pos = got.iter().position(|(id, _)| *id == rule.id);
+                let ok = match ex.expect {
+                    meshdoc::rules::schema::Expect::Fire => pos.is_some(),
+                    meshdoc::rules::schema::Expect::Quiet => pos.is_none(),
+                };
+                if !ok {
+                    fails.push(format!(
+                        "{} / {} [{shape}] expect {:?}, got [{}]",
+                        rule.id,
+                        ex.name,
+                        ex.expect,
+                        got.iter()
+                            .map(|g| g.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    println!("{cases} wrapped rule examples, {} failures", fails.len());
+    for f in &fails {
+        println!("{f}");
+    }
+    assert!(
+        fails.is_empty(),
+        "{} wrapped rule examples failed",
+        fails.len()
+    );
+}
+
+/// Evidence that names its mesh never ranks the other mesh's causes; with
+/// no mesh named, both stay candidates.
+#[test]
+fn the_evidence_decides_the_mesh() {
+    let rules = disk_rules();
+    let meshes = |input: &str| -> Vec<String> {
+        vocab::raised(&rules, input)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let linkerd = |ids: &[String]| ids.iter().any(|i| i.starts_with("linkerd-"));
+    let istio = |ids: &[String]| {
+        ids.iter()
+            .any(|i| i.starts_with("envoy-") || i.starts_with("istio-"))
+    };
+    // Envoy answered: ext_authz's empty 403, an RBAC body, a reset body.
+    for input in [
+        "< HTTP/1.1 403 Forbidden\n< date: Wed, 01 May 2024 10:00:00 GMT\n< server: envoy\n< content-length: 0\n<\n",
+        "< HTTP/1.1 403 Forbidden\n< content-length: 19\n< content-type: text/plain\n< server: istio-envoy\n<\nRBAC: access denied\n",
+        "< HTTP/1.1 503 Service Unavailable\n< content-length: 91\n< server: envoy\n<\nupstream connect error or disconnect/reset before headers. reset reason: connection failure\n",
+        "< HTTP/2 504\n< x-envoy-upstream-service-time: 15001\n< server: envoy\n<\n",
+    ] {
+        let ids = meshes(input);
+        assert!(istio(&ids), "{input:?}: {ids:?}");
+        assert!(!linkerd(&ids), "{input:?} named Envoy but got {ids:?}");
+    }
+    // Linkerd answered.
+    for input in [
+        "< HTTP/1.1 503 Service Unavailable\n< l5d-proxy-error: logical service payments.shop.svc.cluster.local:8080: service in fail-fast\n< content-length: 0\n<\n",
+        "[  12.3s]  WARN ThreadId(01) outbound:proxy{addr=10.96.0.1:80}: linkerd_app_core::errors::respond: Request failed error=connect timed out after 1s",
+    ] {
+        let ids = meshes(input);
+        assert!(linkerd(&ids), "{input:?}: {ids:?}");
+        assert!(!istio(&ids), "{input:?} named Linkerd but got {ids:?}");
+    }
+    // Nothing names a mesh: both stay candidates.
+    let ids = meshes("503");
+    assert!(linkerd(&ids) && istio(&ids), "503: {ids:?}");
+}
+
+/// The second blind round (`tests/corpus-blind/round2-*`), collected after the
+/// fixes of the first round and labelled before meshdoc ran on it. It was held
+/// out whole until round 3 was collected; now its misses print too.
+#[test]
+fn explain_recognises_the_second_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round2-istio", "round2-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND2 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 2 (released to the working set)");
+    println!("{}", sc.summary("ROUND2 all"));
+    // First run (commit 680349c): 84.1 % top 3, 79.3 % rank 1, 2 of 108
+    // quiet rows raised; released and fixed: 96.3 %, 89.0 %, 0. Floors, so a
+    // change that loses recognition fails.
+    sc.assert_at_least("blind round 2", 97.0, 88.0, 0);
+}
+
+/// The third blind round (`tests/corpus-blind/round3-*`), collected after
+/// rounds 1 and 2 were released to the working set, labelled and committed
+/// (584fa29) before meshdoc ran on it. Held out whole for its first run,
+/// then released to the working set when round 4 was commissioned.
+#[test]
+fn explain_recognises_the_third_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round3-istio", "round3-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND3 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 3 (released to the working set)");
+    println!("{}", sc.summary("ROUND3 all"));
+    // First run (meshdoc at the merge of 584fa29): 74.2 % top 3, 68.2 %
+    // rank 1, 4 of 123 quiet rows raised; released and fixed: 95.5 %,
+    // 86.4 %, 0.
+    sc.assert_at_least("blind round 3", 95.0, 85.0, 0);
+}
+
+/// The fourth blind round (`tests/corpus-blind/round4-*`), collected while
+/// round 3 was being learnt from, labelled and committed (84b7ad0) before
+/// meshdoc ran on it. Held out whole for its first run, released to the
+/// working set when round 5 was commissioned.
+#[test]
+fn explain_recognises_the_fourth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round4-istio", "round4-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND4 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 4 (released to the working set)");
+    println!("{}", sc.summary("ROUND4 all"));
+    // First run (meshdoc at the merge of 84b7ad0): 75.0 % top 3, 72.7 %
+    // rank 1, 0 of 62 quiet rows raised (Istio 92.6 %, Linkerd 47.1 %);
+    // released and fixed: 100 %, 90.9 %, 0.
+    sc.assert_at_least("blind round 4", 97.0, 88.0, 0);
+}
+
+/// The fifth blind round (`tests/corpus-blind/round5-*`), collected while
+/// round 4 was being learnt from, labelled and committed (6ee573f) before
+/// meshdoc ran on it. Held out whole: only its figures are printed.
+#[test]
+fn explain_recognises_the_fifth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round5-istio", "round5-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND5 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    println!("{}", sc.summary("ROUND5 all"));
+    // Half of its Linkerd sources are Linkerd 1.x (Finagle, namerd): a
+    // different proxy, end of life since 2020, whose messages the catalog
+    // was never written for. Scored apart, figures only.
+    let one_x = |r: &Row| {
+        let f = r.file.rsplit('/').next().unwrap_or("");
+        f.starts_with("linkerd1-") || f.starts_with("linkerd-examples-")
+    };
+    let (v1, v2): (Vec<Row>, Vec<Row>) = all.into_iter().partition(one_x);
+    println!(
+        "{}",
+        evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources")
+    );
+    println!("{}", evaluate(&rules, &v2).summary("ROUND5 other sources"));
+    // First run (meshdoc at the merge of 6ee573f): 29.7 % top 3 and rank 1,
+    // 2 of 46 quiet rows raised; Linkerd 1.x sources 0 of 19, the others
+    // 11 of 18 (61.1 %).
+    sc.assert_at_least("blind round 5", 29.0, 29.0, 2);
+}
+
+/// Comma-separated flag lists are one query; the flag that says what failed
+/// decides, URX only qualifies it.
+#[test]
+fn flag_lists_rank_the_failing_flag_first() {
+    let rules = load_builtin().expect("built-in rules load");
+    for (q, first) in [
+        ("UF,URX", "envoy-upstream-connect-failure"),
+        ("UH,URX", "envoy-no-healthy-upstream"),
+        ("UC,URX", "envoy-upstream-connection-termination"),
+        ("DC,UF", "envoy-upstream-connect-failure"),
+        ("503 UH", "envoy-no-healthy-upstream"),
+    ] {
+        let (report, _) = explain_text(&rules, q, InputKind::Auto, &Origin::Arg);
+        assert_eq!(
+            report.findings.first().map(|f| f.id.as_str()),
+            Some(first),
+            "explain {q}"
+        );
+    }
+}
+
+/// What the evidence names fills the commands: an `l5d-proxy-error` naming
+/// `payments.shop.svc.cluster.local:8080` leaves no `<service>`,
+/// `<namespace>` or `<port>` open.
+#[test]
+fn commands_take_the_service_the_evidence_names() {
+    let rules = load_builtin().expect("built-in rules load");
+    let (report, _) = explain_text(
+        &rules,
+        "l5d-proxy-error: logical service payments.shop.svc.cluster.local:8080: service in fail-fast",
+        InputKind::Auto,
+        &Origin::Arg,
+    );
+    let f = &report.findings[0];
+    assert_eq!(f.id, "linkerd-fail-fast");
+    let commands: Vec<&str> = f
+        .confirm
+        .iter()
+        .chain(&f.fix)
+        .filter_map(|s| s.command.as_deref())
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("payments.shop.svc.cluster.local:8080"))
+    );
+    for c in &commands {
+        for open in ["<service>", "<namespace>", "<port>"] {
+            assert!(!c.contains(open), "{open} left open in `{c}`");
+        }
+    }
+}
+
+/// Every file under `dir` (recursively), in path order.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Findings (every field, as JSON) and read counts of one bulk scan.
+fn scan_findings(
+    scanner: &meshdoc::engine::scan::Scanner,
+    rules: &meshdoc::rules::RuleSet,
+    bytes: &[u8],
+) -> (serde_json::Value, u64) {
+    let mut m = meshdoc::engine::Matcher::new(rules);
+    let st = scanner
+        .scan(bytes, InputKind::Auto, &Origin::Arg, &mut m)
+        .expect("scan of a byte slice");
+    let findings = serde_json::to_value(m.finish()).expect("findings serialise");
+    (findings, st.lines)
+}
+
+/// The scan's fast path for access lines no rule can act on
+/// (`src/engine/quiet.rs`) must not change a single finding: every file of
+/// the shared corpus and of the blind set, and the generated shape of an
+/// istio-proxy log (healthy lines in every layout around each corpus access
+/// line), scanned with and without it.
+#[test]
+fn scan_fast_path_changes_no_finding() {
+    use meshdoc::engine::scan::Scanner;
+    let rules = load_builtin().expect("built-in rules");
+    let fast = Scanner::new(&rules);
+    let slow = Scanner::without_fast_path(&rules);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    files_under(&root.join("../shared/corpus"), &mut files);
+    files_under(&root.join("tests/corpus-blind"), &mut files);
+    let healthy = [
+        r#"[2024-05-01T10:00:00.000Z] "GET /api/v1/orders HTTP/1.1" 200 - via_upstream - "-" 0 135 4 4 "-" "curl/8.4.0" "84961386-6d84-929d-98bd-c5aee93b5c88" "svc.shop.svc.cluster.local:8080" "10.44.1.27:8080" outbound|8080||svc.shop.svc.cluster.local 10.44.1.23:37652 10.96.45.184:8080 10.44.1.23:46520 - default"#,
+        r#""POST /v1/pay HTTP/2" 201 - via_upstream - "-" 503 77 9 8 "-" "okhttp/4.12.0" "0ac1" "pay:8080" "10.44.1.9:8080" outbound|8080||pay.shop.svc.cluster.local 10.44.1.23:37652 10.96.45.1:8080 10.44.1.23:46520 - default"#,
+        r#"[2020-10-08T14:48:48.231Z] "POST /email HTTP/1.1" 200 - "-" "-" 0 0 0 - "10.9.3.98" "PostmanRuntime/7.26.5" "22a11ab3" "c4.com.br" "10.9.3.5:80" outbound|80||c4 10.9.3.53:8080 10.9.3.98:23 - default"#,
+        r#"[2024-05-01T10:00:00.000Z] "- - -" 0 - - - "-" 1532 6821 10002 - "-" "-" "-" "-" "10.44.1.30:3306" outbound|3306||mysql.db.svc.cluster.local 10.44.1.23:47890 10.96.3.4:3306 10.44.1.23:47888 - -"#,
+        r#"{"start_time":"2024-05-01T10:00:00.000Z","method":"GET","path":"/","protocol":"HTTP/1.1","response_code":200,"response_flags":"-","response_code_details":"via_upstream","bytes_received":0,"upstream_cluster":"outbound|8080||web.default.svc.cluster.local","user_agent":"curl/8.4.0"}"#,
+    ]
+    .join("\n");
+    let mut compared = 0;
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        let name = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        let a = scan_findings(&fast, &rules, &bytes);
+        let b = scan_findings(&slow, &rules, &bytes);
+        assert_eq!(a, b, "{name}: the fast path changed the findings");
+        // The same file's lines among healthy access lines.
+        let text = String::from_utf8_lossy(&bytes);
+        let mixed: String = text.lines().map(|l| format!("{healthy}\n{l}\n")).collect();
+        let a = scan_findings(&fast, &rules, mixed.as_bytes());
+        let b = scan_findings(&slow, &rules, mixed.as_bytes());
+        assert_eq!(
+            a, b,
+            "{name} among healthy lines: the fast path changed the findings"
+        );
+        compared += 1;
+    }
+    assert!(compared > 300, "only {compared} corpus files compared");
+}

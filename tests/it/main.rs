@@ -1,0 +1,17 @@
+//! The integration tests, one binary: a module per area. Every extra file in
+//! `tests/` would be another link of the whole dependency tree (kube, tokio,
+//! rustls, axum), so areas are modules here, not test targets.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[path = "../bench/cluster.rs"]
+mod bench_cluster;
+mod check;
+mod cli;
+mod cluster_diagnose;
+mod cluster_fixture;
+mod corpus;
+mod fixtures;
+mod layers;
+mod parsers;
