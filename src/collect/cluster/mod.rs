@@ -1173,7 +1173,7 @@ async fn run(ctx: Arc<Ctx>) -> Result<(), CollectError> {
 
 async fn events_job(ctx: &Ctx, ns: String, pod: String) {
     let r = res("events");
-    let what = format!("Events of pod {ns}/{pod}");
+    let what = format!("Events of {ns}/{pod}");
     let id = ctx.begin(what.clone(), Family::Objects, Some(r.key));
     let sel = format!("involvedObject.name={pod}");
     let out = ctx
@@ -1193,6 +1193,9 @@ async fn owner_job(ctx: &Ctx, ns: String, rs: String) {
     let Some(v) = ctx.get_into(res("replicasets"), Some(&ns), &rs).await else {
         return;
     };
+    // A rollout's failures are Events of its ReplicaSet (FailedCreate: a
+    // webhook, a quota), not of any pod.
+    events_job(ctx, ns.clone(), rs.clone()).await;
     let deploy = v
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
@@ -1227,6 +1230,9 @@ async fn log_job(ctx: &Ctx, ns: String, pod: String, container: String, previous
         since_seconds: Some(ctx.req.since.as_secs().max(1) as i64),
         tail_lines: Some(ctx.req.tail as i64),
         limit_bytes: Some(MAX_LOG_BYTES),
+        // Every line with the kubelet's RFC 3339 time: the timeline's clock
+        // (a Linkerd line alone has only the proxy's uptime).
+        timestamps: true,
         ..LogParams::default()
     };
     ctx.count_request();
