@@ -731,11 +731,9 @@ fn list(
         .map(|o| {
             let mut o = served(o, group, version);
             // Built-in list items come without apiVersion/kind, as from a real server.
-            if builtin {
-                if let Some(m) = o.as_object_mut() {
-                    m.remove("apiVersion");
-                    m.remove("kind");
-                }
+            if builtin && let Some(m) = o.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
             }
             o
         })
@@ -858,10 +856,10 @@ fn logs(st: &St, ns: &str, name: &str, q: &BTreeMap<String, String>) -> Response
         return text(String::new());
     };
     let mut lines: Vec<&str> = body.lines().collect();
-    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
-        if lines.len() > n {
-            lines = lines.split_off(lines.len() - n);
-        }
+    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok())
+        && lines.len() > n
+    {
+        lines = lines.split_off(lines.len() - n);
     }
     let mut out = lines.join("\n");
     if !out.is_empty() {
