@@ -6,8 +6,10 @@
 
 pub mod compile;
 pub mod examples;
+pub mod literals;
 pub mod load;
 pub mod messages;
+mod required;
 pub mod schema;
 
 pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};

@@ -458,7 +458,7 @@ fn explain_recognises_the_second_blind_round() {
     // First run (commit 680349c): 84.1 % top 3, 79.3 % rank 1, 2 of 108
     // quiet rows raised; released and fixed: 96.3 %, 89.0 %, 0. Floors, so a
     // change that loses recognition fails.
-    sc.assert_at_least("blind round 2", 95.0, 85.0, 0);
+    sc.assert_at_least("blind round 2", 97.0, 88.0, 0);
 }
 
 /// The third blind round (`tests/corpus-blind/round3-*`), collected after
@@ -483,6 +483,91 @@ fn explain_recognises_the_third_blind_round() {
     // rank 1, 4 of 123 quiet rows raised; released and fixed: 95.5 %,
     // 86.4 %, 0.
     sc.assert_at_least("blind round 3", 95.0, 85.0, 0);
+}
+
+/// The fourth blind round (`tests/corpus-blind/round4-*`), collected while
+/// round 3 was being learnt from, labelled and committed (84b7ad0) before
+/// meshdoc ran on it. Held out whole for its first run, released to the
+/// working set when round 5 was commissioned.
+#[test]
+fn explain_recognises_the_fourth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round4-istio", "round4-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND4 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 4 (released to the working set)");
+    println!("{}", sc.summary("ROUND4 all"));
+    // First run (meshdoc at the merge of 84b7ad0): 75.0 % top 3, 72.7 %
+    // rank 1, 0 of 62 quiet rows raised (Istio 92.6 %, Linkerd 47.1 %);
+    // released and fixed: 100 %, 90.9 %, 0.
+    sc.assert_at_least("blind round 4", 97.0, 88.0, 0);
+}
+
+/// The fifth blind round (`tests/corpus-blind/round5-*`), collected while
+/// round 4 was being learnt from, labelled and committed (6ee573f) before
+/// meshdoc ran on it. Held out whole for its first run, released to the
+/// working set when round 6 was commissioned.
+#[test]
+fn explain_recognises_the_fifth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round5-istio", "round5-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND5 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    sc.print("tests/corpus-blind round 5 (released to the working set)");
+    println!("{}", sc.summary("ROUND5 all"));
+    // Half of its Linkerd sources are Linkerd 1.x (Finagle, namerd): a
+    // different proxy, end of life since 2020, whose messages the catalog
+    // was never written for. Scored apart, figures only.
+    let one_x = |r: &Row| {
+        let f = r.file.rsplit('/').next().unwrap_or("");
+        f.starts_with("linkerd1-") || f.starts_with("linkerd-examples-")
+    };
+    let (v1, v2): (Vec<Row>, Vec<Row>) = all.into_iter().partition(one_x);
+    println!(
+        "{}",
+        evaluate(&rules, &v1).summary("ROUND5 Linkerd 1.x sources")
+    );
+    println!("{}", evaluate(&rules, &v2).summary("ROUND5 other sources"));
+    // First run (meshdoc at the merge of 6ee573f): 29.7 % top 3 and rank 1,
+    // 2 of 46 quiet rows raised; Linkerd 1.x sources 0 of 19, the others
+    // 11 of 18 (61.1 %). Released and fixed: 78.4 %, 78.4 %, 2 (b5-ld-5605
+    // is a label this project disagrees with: the vocabulary maps `Could not
+    // detect protocol` to the detect-timeout cause).
+    sc.assert_at_least("blind round 5", 78.0, 78.0, 2);
+}
+
+/// The sixth blind round (`tests/corpus-blind/round6-*`, Linkerd 2.x and
+/// Istio/Envoy only), collected while round 5 was being learnt from,
+/// labelled and committed (e178086) before meshdoc ran on it. Held out
+/// whole: only its figures are printed.
+#[test]
+fn explain_recognises_the_sixth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let rules = disk_rules();
+    let mut all = Vec::new();
+    for part in ["round6-istio", "round6-linkerd"] {
+        let rows = labelled_rows(&dir, &dir.join(part).join("labels.tsv"), "blind:");
+        let sc = evaluate(&rules, &rows);
+        println!("{}", sc.summary(&format!("ROUND6 {part}")));
+        all.extend(rows);
+    }
+    let sc = evaluate(&rules, &all);
+    println!("{}", sc.summary("ROUND6 all"));
+    // First run (meshdoc at the merge of e178086): 75.0 % top 3 and rank 1,
+    // 1 of 19 quiet rows raised (Istio 66.7 %, Linkerd 2.x 87.5 %).
+    sc.assert_at_least("blind round 6", 75.0, 75.0, 1);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
