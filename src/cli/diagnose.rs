@@ -549,14 +549,14 @@ pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
     if !c.called.is_empty() {
         s.push_str(&format!("\n  calls: {}", c.called.join(", ")));
     }
-    if let Some(r) = read {
-        if r.lines > 0 {
-            s.push_str(&format!(
-                "\n  evidence: {} lines read, {} unparseable",
-                group(r.lines),
-                group(r.unparseable)
-            ));
-        }
+    if let Some(r) = read
+        && r.lines > 0
+    {
+        s.push_str(&format!(
+            "\n  evidence: {} lines read, {} unparseable",
+            group(r.lines),
+            group(r.unparseable)
+        ));
     }
     for n in &c.notes {
         s.push_str(&format!("\n  note: {n}"));

@@ -181,8 +181,8 @@ impl<'r> Diagnosis<'r> {
     }
 }
 
-/// Collectors (a bundle, the cluster) feed a diagnosis through
-/// [`crate::collect::Sink`].
+/// The bundle reader (`collect::bundle::feed`) feeds a diagnosis through
+/// [`crate::collect::Sink`] without knowing the engine.
 impl crate::collect::Sink for Diagnosis<'_> {
     fn logs(
         &mut self,

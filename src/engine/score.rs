@@ -15,16 +15,18 @@ use std::collections::{BTreeMap, HashMap};
 /// How many upstreams/authorities a finding lists.
 pub const TOP_TARGETS: usize = 5;
 
+/// One signal's hits: (signal index, count, first seen, last seen, samples).
+pub type SignalHits = (
+    usize,
+    u64,
+    Option<String>,
+    Option<String>,
+    Vec<EvidenceLine>,
+);
+
 /// What one rule gathered.
 pub struct Support {
-    /// (signal index, count, first seen, last seen, samples)
-    pub hits: Vec<(
-        usize,
-        u64,
-        Option<String>,
-        Option<String>,
-        Vec<EvidenceLine>,
-    )>,
+    pub hits: Vec<SignalHits>,
     pub symptoms: Vec<(String, f64)>,
     pub targets: HashMap<String, u64>,
     pub vars: BTreeMap<String, String>,

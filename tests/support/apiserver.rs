@@ -755,11 +755,9 @@ fn list(
         .map(|o| {
             let mut o = served(o, group, version);
             // Built-in list items come without apiVersion/kind, as from a real server.
-            if builtin {
-                if let Some(m) = o.as_object_mut() {
-                    m.remove("apiVersion");
-                    m.remove("kind");
-                }
+            if builtin && let Some(m) = o.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
             }
             o
         })
@@ -907,10 +905,10 @@ fn logs(st: &St, ns: &str, name: &str, q: &BTreeMap<String, String>) -> Response
         })
         .collect();
     let mut lines: Vec<&str> = stamped.iter().map(String::as_str).collect();
-    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
-        if lines.len() > n {
-            lines = lines.split_off(lines.len() - n);
-        }
+    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok())
+        && lines.len() > n
+    {
+        lines = lines.split_off(lines.len() - n);
     }
     let mut out = lines.join("\n");
     if !out.is_empty() {

@@ -296,13 +296,16 @@ fn first_line(s: &str) -> String {
     crate::report::sanitize::clip(s.lines().next().unwrap_or("").trim(), 200)
 }
 
+/// A read in flight: what it reads, the family it feeds, its resource key.
+type PendingRead = (String, Family, Option<&'static str>);
+
 /// The reads of one run and what they gathered; tasks record into it as
 /// they finish, so a timeout still leaves everything gathered so far.
 struct Reader {
     client: kube::Client,
     state: Mutex<Collection>,
     /// Reads started and not finished: what a timeout cut off.
-    pending: Mutex<BTreeMap<u64, (String, Family, Option<&'static str>)>>,
+    pending: Mutex<BTreeMap<u64, PendingRead>>,
     next_id: Mutex<u64>,
     /// A mesh's API or object that is not there (404) is a note, not missing
     /// evidence: a whole-cluster read does not presume which mesh runs.
@@ -555,11 +558,11 @@ fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(r.api_version()));
         m.insert("kind".into(), Value::String(r.kind.to_string()));
-        if let (Some(ns), Scope::Namespaced) = (ns, r.scope) {
-            if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                md.entry("namespace")
-                    .or_insert_with(|| Value::String(ns.to_string()));
-            }
+        if let (Some(ns), Scope::Namespaced) = (ns, r.scope)
+            && let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            md.entry("namespace")
+                .or_insert_with(|| Value::String(ns.to_string()));
         }
     }
     v
