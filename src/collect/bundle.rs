@@ -6,6 +6,7 @@
 //! objects/*.yaml                      Kubernetes and mesh objects (multi-document)
 //! logs/<ns>/<pod>/<container>.log     container logs (<container>.previous.log too)
 //! metrics/<ns>/<pod>.prom             proxy metrics scrapes
+//! events/<ns>/<object>.yaml           Events (evidence, and changes on the timeline)
 //! http/*.txt                          curl -v transcripts, header blocks
 //! reports/*.json|*.txt                linkerd check -o json, istioctl analyze output
 //! ```
@@ -71,6 +72,7 @@ enum Part {
     },
     Http,
     Report,
+    Events,
     Other,
 }
 
@@ -96,6 +98,7 @@ fn classify(rel: &str) -> Part {
                 .to_string(),
         },
         ["http", ..] => Part::Http,
+        ["events", ..] if matches!(ext, "yaml" | "yml" | "json") => Part::Events,
         ["reports", ..] => Part::Report,
         _ => Part::Other,
     }
@@ -117,6 +120,7 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
     let mut first_log: Option<(String, String)> = None;
     // Objects wait until bundle.yaml (and its default namespace) has been seen.
     let mut objects: Vec<(String, String)> = Vec::new();
+    let mut events: Vec<(String, String)> = Vec::new();
     let mut seen = false;
     let mut handle = |rel: &str,
                       r: &mut dyn Read,
@@ -213,6 +217,13 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
                     InputKind::Auto
                 };
                 d.block(&text, kind, &Origin::file(rel, None), rel);
+            }
+            Part::Events => {
+                seen = true;
+                match read_all(r)? {
+                    Some(text) => events.push((rel.to_string(), text)),
+                    None => over(skipped),
+                }
             }
             Part::Other => {}
         }
@@ -328,6 +339,9 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
     };
     for (rel, text) in objects {
         d.manifests(&text, &rel, &ns)?;
+    }
+    for (rel, text) in events {
+        d.events(&text, &rel)?;
     }
     let mut vars = std::collections::BTreeMap::new();
     match (&first_log, manifest.namespace.is_empty()) {

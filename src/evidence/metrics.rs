@@ -339,23 +339,17 @@ fn split_cluster_stat(name: &str) -> Option<(&str, &str)> {
             return Some((&rest[..end], &rest[end + 1..]));
         }
     }
-    if rest.contains('|') {
-        // outbound|80||example.com.upstream_cx_total: the stat is the known tail.
-        let i = rest.rfind("|")?;
-        let tail = &rest[i + 1..];
-        let j = tail
-            .find(".upstream_")
-            .or_else(|| tail.find(".circuit_breakers."))?;
-        return Some((&rest[..i + 1 + j], &tail[j + 1..]));
-    }
-    // Other names may hold dots too (Istio 0.x `in.8080`, `out.<hash>`):
-    // the cluster ends where the first of Envoy's cluster stat stems starts.
+    // Other names hold dots too (`outbound|80||example.com`, Istio 0.x
+    // `in.8080`, `out.reviews…|http|version=v1`): the cluster ends where the
+    // first of Envoy's cluster stat stems starts (after the last `|`).
+    let from = rest.rfind('|').map_or(0, |i| i + 1);
+    let tail = &rest[from..];
     CLUSTER_STEMS
         .iter()
-        .filter_map(|stem| rest.find(stem))
+        .filter_map(|stem| tail.find(stem))
         .min()
-        .map(|i| (&rest[..i], &rest[i + 1..]))
-        .or_else(|| rest.split_once('.'))
+        .map(|j| (&rest[..from + j], &rest[from + j + 1..]))
+        .or_else(|| (from == 0).then(|| rest.split_once('.')).flatten())
 }
 
 /// The first segments of Envoy's cluster statistics, each after its dot.
@@ -508,6 +502,16 @@ mod tests {
         assert_eq!(s[0].label("cluster_name"), Some("in.8080"));
         assert_eq!(s[1].name, "envoy_cluster_internal_upstream_rq_503");
         assert_eq!(s[1].label("cluster_name"), Some("in.8080"));
+        let (s, _) = parse(
+            "cluster.out.reviews.default.svc.cluster.local|http|version=v1.internal.upstream_rq_503: 6\ncluster.rds.internal.upstream_rq_5xx: 247\n",
+        );
+        assert_eq!(s[0].name, "envoy_cluster_internal_upstream_rq_503");
+        assert_eq!(
+            s[0].label("cluster_name"),
+            Some("out.reviews.default.svc.cluster.local|http|version=v1")
+        );
+        assert_eq!(s[1].name, "envoy_cluster_internal_upstream_rq_5xx");
+        assert_eq!(s[1].label("cluster_name"), Some("rds"));
     }
 
     #[test]

@@ -290,11 +290,3 @@ fn all_namespaces_lists_cluster_wide_and_scrapes_within_the_budget() {
         .count();
     assert_eq!(per_ns, 0, "{reqs:#?}");
 }
-
-#[test]
-#[ignore = "prints the table for a look"]
-fn show_table() {
-    let server = ApiServer::start(scenarios::shop_fleet());
-    let r = triage(&server, &["ns/shop", "--no-prometheus"]);
-    println!("{}\n{}", r.stdout, r.stderr);
-}
