@@ -35,7 +35,8 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
     /// What to diagnose: pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME,
-    /// cronjob/NAME or svc/NAME (kubectl's long names too); `-` reads logs from stdin.
+    /// cronjob/NAME or svc/NAME (kubectl's long names too); ns/NAME ranks every
+    /// workload of a namespace; `-` reads logs from stdin.
     #[arg(value_name = "TARGET")]
     pub target: Option<String>,
     /// Namespace (default: the kubeconfig context's; offline: for objects that name none).
@@ -93,6 +94,25 @@ pub struct DiagnoseArgs {
     /// short (an interrupted copy), reporting them, instead of failing.
     #[arg(long)]
     pub partial: bool,
+    /// Rank the workloads of every namespace by evidence of mesh failure
+    /// (like ns/NAME, cluster-wide).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// ns/NAME, -A: Prometheus to read the proxies' metrics from (default:
+    /// linkerd-viz's or istio-system's `prometheus` Service, through the API
+    /// server's service proxy; else proxy scrapes through the pod proxy).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// ns/NAME, -A: do not look for Prometheus; scrape proxies.
+    #[arg(long, conflicts_with = "prometheus")]
+    pub no_prometheus: bool,
+    /// ns/NAME, -A without Prometheus: at most this many proxy scrapes
+    /// (one pod per workload, worst first).
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub max_requests: usize,
+    /// ns/NAME, -A: expand the worst N workloads into full diagnoses (with logs).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub top: usize,
     /// Largest object, metrics or HTTP file read from a bundle or archive, in
     /// MiB; a larger one is skipped and reported (logs are streamed).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
@@ -239,9 +259,21 @@ impl DiagnoseArgs {
             || !self.reports.is_empty()
             || self.target.as_deref() == Some("-")
     }
+
+    /// `ns/NAME` or `-A`: rank the workloads of a namespace or the cluster.
+    pub fn is_fleet(&self) -> bool {
+        self.all_namespaces
+            || self
+                .target
+                .as_deref()
+                .is_some_and(|t| super::triage::namespace_target(t).is_some())
+    }
 }
 
 pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
+    if a.is_fleet() {
+        return super::triage::run(&a, g);
+    }
     let (report, incomplete) = report(&a, g)?;
     let code = emit(&report, g)?;
     if incomplete {
@@ -263,6 +295,11 @@ pub fn report(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<(Report, bool)> {
         let report = offline(a, &rules)?;
         let incomplete = a.strict && !report.missing.is_empty();
         return Ok((report, incomplete));
+    }
+    if a.is_fleet() {
+        bail!(
+            "a namespace or -A ranks workloads, one report per workload: meshdoc diagnose ns/NAME"
+        );
     }
     let Some(target) = a.target.as_deref() else {
         bail!(

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod rbac;
 pub mod rules;
 pub mod timeline;
+pub mod triage;
 
 use crate::report::Format;
 use crate::rules::{RuleSet, Severity};

@@ -5,7 +5,9 @@ pub mod bundle;
 pub mod bundle_manifest;
 pub mod bundle_write;
 pub mod cluster;
+pub mod fleet;
 pub mod manifests;
+pub mod prometheus;
 pub mod redact;
 
 use crate::evidence::{InputKind, Origin};

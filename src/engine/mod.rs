@@ -13,6 +13,7 @@ mod quiet;
 pub mod scan;
 pub mod score;
 pub mod timeline;
+pub mod triage;
 
 use crate::evidence::{Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};

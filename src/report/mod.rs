@@ -12,6 +12,7 @@ pub mod sanitize;
 pub mod sarif;
 pub mod table;
 pub mod timeline;
+pub mod triage;
 
 use crate::evidence::ReadStats;
 use crate::facts::ObjRef;

@@ -1046,3 +1046,141 @@ pub fn linkerd_trust_anchor_expired_then_errors() -> Scenario {
     );
     s
 }
+
+/// Linkerd proxy metrics of a client whose calls to `svc` fail fast:
+/// `failed` 504s with `outbound_http_errors_total{error="failfast"}`, and
+/// `ok` successful responses from other calls.
+pub fn linkerd_failfast_metrics(ns: &str, svc: &str, failed: u64, ok: u64) -> String {
+    format!(
+        "# TYPE response_total counter\n\
+response_total{{direction=\"outbound\",authority=\"{svc}.{ns}.svc.cluster.local:8080\",dst_namespace=\"{ns}\",dst_service=\"{svc}\",status_code=\"504\",classification=\"failure\",error=\"\"}} {failed}\n\
+response_total{{direction=\"outbound\",authority=\"web.{ns}.svc.cluster.local:8080\",dst_namespace=\"{ns}\",dst_service=\"web\",status_code=\"200\",classification=\"success\",error=\"\"}} {ok}\n\
+# TYPE outbound_http_errors_total counter\n\
+outbound_http_errors_total{{error=\"failfast\",target_addr=\"10.96.0.20:8080\"}} {failed}\n# EOF\n"
+    )
+}
+
+/// Linkerd proxy metrics of a healthy server: `n` inbound 200s.
+pub fn linkerd_healthy_metrics(n: u64) -> String {
+    format!(
+        "# TYPE response_total counter\n\
+response_total{{direction=\"inbound\",authority=\"web.shop.svc.cluster.local:8080\",target_addr=\"10.244.0.10:8080\",status_code=\"200\",classification=\"success\",error=\"\"}} {n}\n# EOF\n"
+    )
+}
+
+/// Namespace `shop` for fleet triage, no corpus needed: `client` calls
+/// `payments` (scaled to zero, its Service without endpoints) and fails
+/// fast; `web` and `cart` are healthy. Proxy metrics are served through the
+/// pod proxy for the meshed pods.
+pub fn shop_fleet() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    for (app, replicas) in [("client", 1), ("web", 2), ("cart", 1), ("payments", 0)] {
+        s.objects.extend(deployment(ns, app, app, replicas));
+        s.objects.push(service(ns, app, app, 8080, "http"));
+        let pods: Vec<String> = (0..replicas)
+            .map(|i| format!("{app}-5f7b9c-{i:05}"))
+            .collect();
+        for p in &pods {
+            s.objects
+                .push(pod(ns, p, app, app, 8080, Some("linkerd"), Health::Running));
+            let body = if app == "client" {
+                linkerd_failfast_metrics(ns, "payments", 812, 188)
+            } else {
+                linkerd_healthy_metrics(1000)
+            };
+            s.proxy(ns, p, 4191, "metrics", &body);
+        }
+        let eps: Vec<(&str, bool)> = pods.iter().map(|p| (p.as_str(), true)).collect();
+        s.objects.push(endpointslice(ns, app, 8080, &eps));
+    }
+    s
+}
+
+/// A cluster for `diagnose -A` at scale: `namespaces` namespaces, each with
+/// `pods_per_ns` meshed pods in Deployments of 5, a Service (and
+/// EndpointSlice) per Deployment, and
+/// `netpols_per_ns` NetworkPolicies. Namespace `ns-007` holds the broken
+/// `client` of [`shop_fleet`]: its Service `payments` has no endpoint and its
+/// pod's proxy fails fast. Every pod serves proxy metrics.
+pub fn fleet(namespaces: usize, pods_per_ns: usize, netpols_per_ns: usize) -> Scenario {
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    let healthy = linkerd_healthy_metrics(1000);
+    for n in 0..namespaces {
+        let ns = format!("ns-{n:03}");
+        s.objects.push(namespace(
+            &ns,
+            json!({"linkerd.io/inject": "enabled"}),
+            json!({}),
+        ));
+        let deploys = pods_per_ns.div_ceil(5);
+        for d in 0..deploys {
+            let app = format!("app-{d:02}");
+            s.objects.extend(deployment(&ns, &app, &app, 5));
+            s.objects.push(service(&ns, &app, &app, 8080, "http"));
+            let mut eps = Vec::new();
+            for i in 0..5.min(pods_per_ns - d * 5) {
+                let p = format!("{app}-5f7b9c-{i:05}");
+                s.objects.push(pod(
+                    &ns,
+                    &p,
+                    &app,
+                    &app,
+                    8080,
+                    Some("linkerd"),
+                    Health::Running,
+                ));
+                s.proxy(&ns, &p, 4191, "metrics", &healthy);
+                eps.push(p);
+            }
+            let eps: Vec<(&str, bool)> = eps.iter().map(|p| (p.as_str(), true)).collect();
+            s.objects.push(endpointslice(&ns, &app, 8080, &eps));
+        }
+        for i in 0..netpols_per_ns {
+            s.objects.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": format!("np-{i}"), "namespace": ns},
+                "spec": {"podSelector": {"matchLabels": {"app": format!("app-{:02}", i % deploys.max(1))}}, "policyTypes": ["Ingress"],
+                    "ingress": [{"ports": [{"port": 8080}, {"port": 4143}]}]}}));
+        }
+        if n == 7 {
+            s.objects.extend(deployment(&ns, "payments", "payments", 0));
+            s.objects
+                .push(service(&ns, "payments", "payments", 8080, "http"));
+            s.objects.push(endpointslice(&ns, "payments", 8080, &[]));
+            s.objects.extend(deployment(&ns, "client", "client", 1));
+            let p = "client-5f7b9c-00000";
+            s.objects.push(pod(
+                &ns,
+                p,
+                "client",
+                "client",
+                8080,
+                Some("linkerd"),
+                Health::Running,
+            ));
+            s.proxy(
+                &ns,
+                p,
+                4191,
+                "metrics",
+                &linkerd_failfast_metrics(&ns, "payments", 812, 188),
+            );
+        }
+    }
+    s
+}

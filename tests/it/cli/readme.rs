@@ -170,6 +170,31 @@ const TABLE: &[(&str, &[Run])] = &[
         )],
     ),
     (
+        "meshdoc diagnose ns/shop",
+        &[(&["diagnose", "ns/shop"], None, Expect::Exit(2))],
+    ),
+    (
+        "meshdoc diagnose -A --prometheus http://prometheus.monitoring:9090",
+        &[(
+            &[
+                "diagnose",
+                "-A",
+                "--prometheus",
+                "http://prometheus.monitoring:9090",
+            ],
+            None,
+            Expect::Exit(2),
+        )],
+    ),
+    (
+        "meshdoc diagnose ns/shop --top 2 -o markdown",
+        &[(
+            &["diagnose", "ns/shop", "--top", "2", "-o", "markdown"],
+            None,
+            Expect::Exit(2),
+        )],
+    ),
+    (
         "meshdoc diagnose svc/payments -n shop -o json --save-bundle ./payments-bundle",
         &[(
             &[
