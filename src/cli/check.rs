@@ -491,7 +491,7 @@ fn owners(set: &ObjectSet) -> Owners {
 /// Drops a finding when an owner up its controller chain has the same
 /// finding: live, a Deployment's template problem shows on the Deployment,
 /// its ReplicaSet and every Pod, and the fix is the Deployment's.
-fn fold_owned(findings: Vec<Finding>, set: &ObjectSet) -> Vec<Finding> {
+pub(crate) fn fold_owned(findings: Vec<Finding>, set: &ObjectSet) -> Vec<Finding> {
     let owners = owners(set);
     let key = |l: &ObjRef| {
         (

@@ -35,7 +35,8 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
     /// What to diagnose: pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME,
-    /// cronjob/NAME or svc/NAME (kubectl's long names too); `-` reads logs from stdin.
+    /// cronjob/NAME or svc/NAME (kubectl's long names too); ns/NAME ranks every
+    /// workload of a namespace; `-` reads logs from stdin.
     #[arg(value_name = "TARGET")]
     pub target: Option<String>,
     /// Namespace (default: the kubeconfig context's; offline: for objects that name none).
@@ -93,6 +94,25 @@ pub struct DiagnoseArgs {
     /// short (an interrupted copy), reporting them, instead of failing.
     #[arg(long)]
     pub partial: bool,
+    /// Rank the workloads of every namespace by evidence of mesh failure
+    /// (like ns/NAME, cluster-wide).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// ns/NAME, -A: Prometheus to read the proxies' metrics from (default:
+    /// linkerd-viz's or istio-system's `prometheus` Service, through the API
+    /// server's service proxy; else proxy scrapes through the pod proxy).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// ns/NAME, -A: do not look for Prometheus; scrape proxies.
+    #[arg(long, conflicts_with = "prometheus")]
+    pub no_prometheus: bool,
+    /// ns/NAME, -A without Prometheus: at most this many proxy scrapes
+    /// (one pod per workload, worst first).
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub max_requests: usize,
+    /// ns/NAME, -A: expand the worst N workloads into full diagnoses (with logs).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub top: usize,
     /// Largest object, metrics or HTTP file read from a bundle or archive, in
     /// MiB; a larger one is skipped and reported (logs are streamed).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
@@ -207,7 +227,13 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     for source in &d.not_utf8 {
         super::warn_not_utf8(source);
     }
-    let (findings, stats, missing, read) = d.finish(&FactOptions::default());
+    let crate::engine::diagnosis::Finished {
+        findings,
+        stats,
+        missing,
+        read,
+        timeline,
+    } = d.finish_all(&FactOptions::default());
     for r in &read {
         note(&format!("meshdoc: read {r}"));
     }
@@ -223,6 +249,7 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
     let mut report = Report::new("diagnose", inputs.join(", "), findings);
     report.read = Some(stats);
     report.missing = missing;
+    report.timeline = Some(timeline);
     Ok(report)
 }
 
@@ -237,9 +264,32 @@ impl DiagnoseArgs {
             || !self.reports.is_empty()
             || self.target.as_deref() == Some("-")
     }
+
+    /// `ns/NAME` or `-A`: rank the workloads of a namespace or the cluster.
+    pub fn is_fleet(&self) -> bool {
+        self.all_namespaces
+            || self
+                .target
+                .as_deref()
+                .is_some_and(|t| super::triage::namespace_target(t).is_some())
+    }
 }
 
 pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
+    if a.is_fleet() {
+        return super::triage::run(&a, g);
+    }
+    let (report, incomplete) = report(&a, g)?;
+    let code = emit(&report, g)?;
+    if incomplete {
+        return Ok(Code::Failure);
+    }
+    Ok(code)
+}
+
+/// The diagnosis `a` asks for, live or offline, and whether `--strict`
+/// makes what could not be collected a failure (exit 2).
+pub fn report(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<(Report, bool)> {
     if a.is_offline() {
         if a.save_bundle.is_some() {
             bail!(
@@ -247,12 +297,14 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
             );
         }
         let rules = super::load_rules(g)?;
-        let report = offline(&a, &rules)?;
-        let code = emit(&report, g)?;
-        if a.strict && !report.missing.is_empty() {
-            return Ok(Code::Failure);
-        }
-        return Ok(code);
+        let report = offline(a, &rules)?;
+        let incomplete = a.strict && !report.missing.is_empty();
+        return Ok((report, incomplete));
+    }
+    if a.is_fleet() {
+        bail!(
+            "a namespace or -A ranks workloads, one report per workload: meshdoc diagnose ns/NAME"
+        );
     }
     let Some(target) = a.target.as_deref() else {
         bail!(
@@ -316,26 +368,33 @@ pub fn run(a: DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     };
     let report = diagnose_collection(&c, &rules, &FactOptions::default());
     note(&summary(&c, report.read.as_ref()));
-    let code = emit(&report, g)?;
-    if a.strict && !c.failures.is_empty() {
+    let incomplete = a.strict && !c.failures.is_empty();
+    if incomplete {
         note(&format!(
             "meshdoc: --strict: {} piece(s) of evidence could not be collected",
             c.failures.len()
         ));
-        return Ok(Code::Failure);
     }
-    Ok(code)
+    Ok((report, incomplete))
 }
 
-/// Evidence items of a collection: every log line, each metrics page, Events.
+/// Evidence items of a collection: every log line, each metrics page (Events
+/// are read with their times by [`diagnose_collection`]).
 pub fn evidence_of(c: &Collection) -> (Vec<Evidence>, ReadStats) {
     let mut out = Vec::new();
     let mut stats = ReadStats::default();
     for l in &c.logs {
+        // As a bundle names it: the previous instance's log is its own
+        // source, with its own start time.
+        let container = if l.previous {
+            format!("{}.previous", l.container)
+        } else {
+            l.container.clone()
+        };
         let origin = Origin::Pod {
             namespace: l.namespace.clone(),
             pod: l.pod.clone(),
-            container: Some(l.container.clone()),
+            container: Some(container),
             line: None,
         };
         let (items, st) = detect::read_text(&l.text, InputKind::Auto, &origin);
@@ -363,24 +422,6 @@ pub fn evidence_of(c: &Collection) -> (Vec<Evidence>, ReadStats) {
                     }
                     .to_string(),
                 ),
-                line: None,
-            },
-        });
-    }
-    // Events read like log lines ("Warning BackOff: Back-off restarting failed container").
-    for e in &c.events {
-        let s = |p: &str| e.pointer(p).and_then(Value::as_str).unwrap_or("");
-        let line = format!("{} {}: {}", s("/type"), s("/reason"), s("/message"));
-        stats.app_log += 1;
-        out.push(Evidence {
-            item: Item::AppLog {
-                message: line.clone(),
-            },
-            raw: line,
-            origin: Origin::Pod {
-                namespace: s("/involvedObject/namespace").to_string(),
-                pod: s("/involvedObject/name").to_string(),
-                container: None,
                 line: None,
             },
         });
@@ -419,17 +460,31 @@ pub fn diagnose_collection(
     fact_opts: &FactOptions,
 ) -> Report {
     let mut m = Matcher::new(rules);
-    let (items, stats) = evidence_of(c);
+    let (items, mut stats) = evidence_of(c);
     for ev in &items {
         m.observe(ev);
     }
+    // Events read like log lines ("Warning BackOff: Back-off restarting
+    // failed container"), at the times they were first and last seen.
+    for e in &c.events {
+        let (ev, first, last) = crate::evidence::event::evidence(e);
+        stats.app_log += 1;
+        m.observe_at(&ev, first, last);
+    }
+    m.set_clock(crate::evidence::time::Clock::of_pods(&c.objects));
+    let now = crate::evidence::time::At::from_system(fact_opts.now);
+    m.set_changes(crate::facts::changes::changes(
+        c.objects.iter().chain(c.events.iter()),
+        now,
+    ));
     let set = object_set(c);
     for f in crate::facts::derive(&set, fact_opts) {
         m.observe_fact(&f);
     }
     m.default_vars(&target_vars(c));
-    let findings = m.finish();
+    let (findings, timeline) = m.finish_with_timeline();
     let mut report = Report::new("diagnose", c.target.clone(), findings);
+    report.timeline = Some(timeline);
     report.read = Some(stats);
     report.missing = c.missing(rules);
     report.notes = c.notes.clone();
@@ -536,14 +591,14 @@ pub fn summary(c: &Collection, read: Option<&ReadStats>) -> String {
     if !c.called.is_empty() {
         s.push_str(&format!("\n  calls: {}", c.called.join(", ")));
     }
-    if let Some(r) = read {
-        if r.lines > 0 {
-            s.push_str(&format!(
-                "\n  evidence: {} lines read, {} unparseable",
-                group(r.lines),
-                group(r.unparseable)
-            ));
-        }
+    if let Some(r) = read
+        && r.lines > 0
+    {
+        s.push_str(&format!(
+            "\n  evidence: {} lines read, {} unparseable",
+            group(r.lines),
+            group(r.unparseable)
+        ));
     }
     for n in &c.notes {
         s.push_str(&format!("\n  note: {n}"));

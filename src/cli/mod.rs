@@ -7,6 +7,8 @@ pub mod diagnose;
 pub mod explain;
 pub mod rbac;
 pub mod rules;
+pub mod timeline;
+pub mod triage;
 
 use crate::report::Format;
 use crate::rules::{RuleSet, Severity};
@@ -99,6 +101,10 @@ pub enum Command {
     /// the live cluster's objects (--cluster) for root causes visible in configuration.
     /// Exit 1 on findings at or above --fail-on.
     Check(check::CheckArgs),
+    /// What changed and when the errors began, on one time axis: object changes
+    /// (who, which fields), error onsets per evidence family, the suspected trigger
+    /// marked. Same inputs as diagnose (a live target, --from DIR, files).
+    Timeline(diagnose::DiagnoseArgs),
     /// Print the least-privilege ClusterRole and Roles that `diagnose` needs.
     Rbac(rbac::RbacArgs),
     /// List, show, test rules; print the rule JSON Schema.
@@ -229,6 +235,7 @@ pub fn main() -> anyhow::Result<Code> {
         Command::Explain(a) => explain::run(a, &cli.global),
         Command::Diagnose(a) => diagnose::run(a, &cli.global),
         Command::Check(a) => check::run(a, &cli.global),
+        Command::Timeline(a) => timeline::run(a, &cli.global),
         Command::Rbac(a) => rbac::run(a, &cli.global),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {

@@ -6,6 +6,7 @@
 //! objects/*.yaml                      Kubernetes and mesh objects (multi-document)
 //! logs/<ns>/<pod>/<container>.log     container logs (<container>.previous.log too)
 //! metrics/<ns>/<pod>.prom             proxy metrics scrapes
+//! events/<ns>/<object>.yaml           Events (evidence, and changes on the timeline)
 //! http/*.txt                          curl -v transcripts, header blocks
 //! reports/*.json|*.txt                linkerd check -o json, istioctl analyze output
 //! ```
@@ -76,6 +77,7 @@ enum Part {
     },
     Http,
     Report,
+    Events,
     Other,
 }
 
@@ -101,6 +103,7 @@ fn classify(rel: &str) -> Part {
                 .to_string(),
         },
         ["http", ..] => Part::Http,
+        ["events", ..] if matches!(ext, "yaml" | "yml" | "json") => Part::Events,
         ["reports", ..] => Part::Report,
         _ => Part::Other,
     }
@@ -127,6 +130,7 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
     // fails at the first file).
     let mut objects: Vec<(String, String)> = Vec::new();
     let mut ns_known = path.is_dir();
+    let mut events: Vec<(String, String)> = Vec::new();
     let mut seen = false;
     let mut handle = |rel: &str,
                       size: u64,
@@ -237,6 +241,13 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
                     InputKind::Auto
                 };
                 d.block(&text, kind, &Origin::file(rel, None), rel);
+            }
+            Part::Events => {
+                seen = true;
+                match read_all(r, d)? {
+                    Some(text) => events.push((rel.to_string(), text)),
+                    None => over(skipped),
+                }
             }
             Part::Other => {}
         }
@@ -392,6 +403,9 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
     }
     for (rel, text) in objects {
         d.manifests(&text, &rel, default_ns(&manifest))?;
+    }
+    for (rel, text) in events {
+        d.events(&text, &rel)?;
     }
     let mut vars = std::collections::BTreeMap::new();
     match (&first_log, manifest.namespace.is_empty()) {

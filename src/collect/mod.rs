@@ -5,7 +5,9 @@ pub mod bundle;
 pub mod bundle_manifest;
 pub mod bundle_write;
 pub mod cluster;
+pub mod fleet;
 pub mod manifests;
+pub mod prometheus;
 pub mod redact;
 
 use crate::evidence::{InputKind, Origin};
@@ -33,6 +35,9 @@ pub trait Sink {
         path: &str,
         default_ns: &str,
     ) -> Result<(), manifests::ManifestError>;
+    /// Kubernetes Events (a bundle's `events/`): evidence at the times they
+    /// were seen, and changes on the timeline.
+    fn events(&mut self, text: &str, label: &str) -> Result<(), manifests::ManifestError>;
     /// Evidence that could not be collected.
     fn missing(&mut self, m: Missing);
     /// Values for the commands' placeholders known from the input itself.

@@ -126,11 +126,10 @@ pub fn object(v: &mut Value) -> usize {
         if let Some(a) = v
             .pointer_mut("/metadata/annotations")
             .and_then(Value::as_object_mut)
+            && let Some(x) = a.get_mut("kubectl.kubernetes.io/last-applied-configuration")
         {
-            if let Some(x) = a.get_mut("kubectl.kubernetes.io/last-applied-configuration") {
-                *x = Value::String(REDACTED.into());
-                n += 1;
-            }
+            *x = Value::String(REDACTED.into());
+            n += 1;
         }
     }
     n + strings(v)

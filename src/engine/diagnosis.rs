@@ -25,6 +25,18 @@ pub struct Diagnosis<'r> {
     /// Sources that were not valid UTF-8 (read lossily), each once: the
     /// CLI warns about each on stderr.
     pub not_utf8: Vec<String>,
+    /// Kubernetes Events read (a bundle's `events/`): evidence, and changes
+    /// on the timeline.
+    pub events: Vec<serde_json::Value>,
+}
+
+/// Everything a diagnosis run ends with.
+pub struct Finished {
+    pub findings: Vec<Finding>,
+    pub stats: ReadStats,
+    pub missing: Vec<Missing>,
+    pub read: Vec<String>,
+    pub timeline: crate::report::timeline::Timeline,
 }
 
 impl<'r> Diagnosis<'r> {
@@ -37,7 +49,24 @@ impl<'r> Diagnosis<'r> {
             missing: Vec::new(),
             read: Vec::new(),
             not_utf8: Vec::new(),
+            events: Vec::new(),
         }
+    }
+
+    /// Kubernetes Events (multi-document YAML or a JSON list): each reads as
+    /// a line at the time it was first and last seen.
+    pub fn events(&mut self, text: &str, label: &str) -> Result<(), ManifestError> {
+        let set = manifests::load_str(text, label, "default")?;
+        let mut n = 0;
+        for o in set.objects.into_iter().filter(|o| o.kind() == "Event") {
+            let (ev, first, last) = crate::evidence::event::evidence(&o.value);
+            self.stats.app_log += 1;
+            self.matcher.observe_at(&ev, first, last);
+            self.events.push(o.value);
+            n += 1;
+        }
+        self.read.push(format!("{label}: {n} events"));
+        Ok(())
     }
 
     /// A log stream of any size, scanned in one pass.
@@ -121,18 +150,53 @@ impl<'r> Diagnosis<'r> {
 
     /// Derives facts, matches, ranks.
     pub fn finish(
-        mut self,
+        self,
         opts: &FactOptions,
     ) -> (Vec<Finding>, ReadStats, Vec<Missing>, Vec<String>) {
+        let f = self.finish_all(opts);
+        (f.findings, f.stats, f.missing, f.read)
+    }
+
+    /// [`Diagnosis::finish`], with the timeline: container start times turn
+    /// Linkerd uptimes into times, and the objects' changes weigh the causes
+    /// whose errors followed them.
+    pub fn finish_all(mut self, opts: &FactOptions) -> Finished {
+        let values = || self.objects.objects.iter().map(|o| &o.value);
+        self.matcher
+            .set_clock(crate::evidence::time::Clock::of_pods(values()));
+        let now = crate::evidence::time::At::from_system(opts.now);
+        self.matcher.set_changes(crate::facts::changes::changes(
+            values().chain(self.events.iter()),
+            now,
+        ));
         for f in derive(&self.objects, opts) {
             self.matcher.observe_fact(&f);
         }
-        (self.matcher.finish(), self.stats, self.missing, self.read)
+        // Meshed pods name their control plane's namespace.
+        if let Some(ns) = self
+            .objects
+            .of_kind("Pod")
+            .find_map(|p| p.label("linkerd.io/control-plane-ns"))
+        {
+            let v = std::collections::BTreeMap::from([(
+                "linkerd_namespace".to_string(),
+                ns.to_string(),
+            )]);
+            self.matcher.default_vars(&v);
+        }
+        let (findings, timeline) = self.matcher.finish_with_timeline();
+        Finished {
+            findings,
+            stats: self.stats,
+            missing: self.missing,
+            read: self.read,
+            timeline,
+        }
     }
 }
 
-/// Collectors (a bundle, the cluster) feed a diagnosis through
-/// [`crate::collect::Sink`].
+/// The bundle reader (`collect::bundle::feed`) feeds a diagnosis through
+/// [`crate::collect::Sink`] without knowing the engine.
 impl crate::collect::Sink for Diagnosis<'_> {
     fn logs(
         &mut self,
@@ -148,6 +212,9 @@ impl crate::collect::Sink for Diagnosis<'_> {
     }
     fn manifests(&mut self, text: &str, path: &str, default_ns: &str) -> Result<(), ManifestError> {
         Diagnosis::manifests(self, text, path, default_ns)
+    }
+    fn events(&mut self, text: &str, label: &str) -> Result<(), ManifestError> {
+        Diagnosis::events(self, text, label)
     }
     fn missing(&mut self, m: Missing) {
         Diagnosis::missing(self, m)

@@ -14,6 +14,8 @@ pub mod prefilter;
 mod quiet;
 pub mod scan;
 pub mod score;
+pub mod timeline;
+pub mod triage;
 
 use crate::evidence::{Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};
@@ -51,11 +53,20 @@ struct Hit {
     first_seen: Option<String>,
     last_seen: Option<String>,
     samples: Vec<EvidenceLine>,
+    span: timeline::Span,
 }
 
 impl Hit {
-    fn add(&mut self, signal: &str, origin: &Origin, text: &str, ts: Option<&str>) {
+    fn add(
+        &mut self,
+        signal: &str,
+        origin: &Origin,
+        text: &str,
+        ts: Option<&str>,
+        now: &timeline::Now,
+    ) {
         self.count += 1;
+        self.span.note(now);
         if let Some(ts) = ts {
             if self.first_seen.is_none() {
                 self.first_seen = Some(ts.to_string());
@@ -126,6 +137,8 @@ pub struct TextTable {
     /// Every (rule, keyword) in lower case, and the keywords as a set.
     keywords: Vec<(usize, String)>,
     keyword_set: std::collections::HashSet<String>,
+    /// Rule id → index (the first rule of that id, as [`RuleSet::get`]).
+    ids: HashMap<String, usize>,
 }
 
 impl TextTable {
@@ -137,7 +150,9 @@ impl TextTable {
         let mut flags: HashMap<String, Vec<usize>> = HashMap::new();
         let mut facts: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
         let mut keywords = Vec::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
         for (ri, r) in rules.rules.iter().enumerate() {
+            ids.entry(r.id.clone()).or_insert(ri);
             for s in &r.symptoms.status {
                 let e = status.entry(s.code).or_default();
                 if e.last() != Some(&ri) {
@@ -178,6 +193,7 @@ impl TextTable {
             facts,
             keywords,
             keyword_set,
+            ids,
         }
     }
 
@@ -232,6 +248,12 @@ pub struct Matcher<'r> {
     metrics: Vec<(Origin, MetricSample)>,
     /// Items that named their mesh: (Linkerd, Istio/Envoy).
     meshes: (u64, u64),
+    /// When the item being observed happened.
+    now: timeline::Now,
+    /// Container start times, for Linkerd uptime stamps.
+    clock: crate::evidence::time::Clock,
+    /// What changed in the cluster, oldest first.
+    changes: Vec<crate::facts::changes::Change>,
 }
 
 impl<'r> Matcher<'r> {
@@ -254,6 +276,9 @@ impl<'r> Matcher<'r> {
             defaults: BTreeMap::new(),
             metrics: Vec::new(),
             meshes: (0, 0),
+            now: timeline::Now::None,
+            clock: Default::default(),
+            changes: Vec::new(),
         }
     }
 
@@ -316,7 +341,7 @@ impl<'r> Matcher<'r> {
             acc.hits
                 .entry(si)
                 .or_default()
-                .add(&sig.name, origin, &shown, ts);
+                .add(&sig.name, origin, &shown, ts, &self.now);
             for (k, v) in vars {
                 acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -335,6 +360,35 @@ impl<'r> Matcher<'r> {
 
     /// Feeds one evidence item.
     pub fn observe(&mut self, ev: &Evidence) {
+        self.now = timeline::Now::of(ev);
+        self.observe_item(ev);
+    }
+
+    /// Feeds one item whose time is known apart from it (an Event's first
+    /// and last occurrence).
+    pub fn observe_at(
+        &mut self,
+        ev: &Evidence,
+        first: Option<crate::evidence::time::At>,
+        last: Option<crate::evidence::time::At>,
+    ) {
+        self.now = timeline::Now::between(first, last);
+        self.observe_item(ev);
+    }
+
+    /// Container start times, so that Linkerd uptime stamps get a wall-clock
+    /// time; any time before [`Matcher::finish`].
+    pub fn set_clock(&mut self, clock: crate::evidence::time::Clock) {
+        self.clock = clock;
+    }
+
+    /// The cluster's changes, for the timeline and the weight of causes
+    /// whose errors followed one (see [`timeline`]).
+    pub fn set_changes(&mut self, changes: Vec<crate::facts::changes::Change>) {
+        self.changes = changes;
+    }
+
+    fn observe_item(&mut self, ev: &Evidence) {
         self.note_mesh(&ev.item, &ev.raw);
         let vars = vars_of(ev);
         match &ev.item {
@@ -403,6 +457,7 @@ impl<'r> Matcher<'r> {
                                     &ev.origin,
                                     &ev.raw,
                                     a.start_time.as_deref(),
+                                    &self.now,
                                 );
                                 // One record is one request, however many
                                 // signals of the rule it matches.
@@ -462,7 +517,7 @@ impl<'r> Matcher<'r> {
                                     .hits
                                     .entry(si)
                                     .or_default()
-                                    .add(&s.name, &ev.origin, &shown, None);
+                                    .add(&s.name, &ev.origin, &shown, None, &self.now);
                             }
                         }
                     }
@@ -652,7 +707,12 @@ impl<'r> Matcher<'r> {
     }
 
     /// Evaluates metric conditions and ranks every rule with support.
-    pub fn finish(mut self) -> Vec<Finding> {
+    pub fn finish(self) -> Vec<Finding> {
+        self.finish_with_timeline().0
+    }
+
+    /// [`Matcher::finish`], and the timeline of the changes and errors.
+    pub fn finish_with_timeline(mut self) -> (Vec<Finding>, crate::report::timeline::Timeline) {
         self.eval_metrics();
         for acc in self.acc.0.values_mut() {
             for (k, v) in &self.defaults {
@@ -707,7 +767,9 @@ impl<'r> Matcher<'r> {
                 .0
                 .retain(|&ri, _| self.rules.rules[ri].mesh != other);
         }
-        score::rank(
+        let clock = std::mem::take(&mut self.clock);
+        let changes = std::mem::take(&mut self.changes);
+        let mut findings = score::score(
             self.rules,
             self.acc
                 .0
@@ -719,7 +781,14 @@ impl<'r> Matcher<'r> {
                             hits: a
                                 .hits
                                 .into_iter()
-                                .map(|(si, h)| (si, h.count, h.first_seen, h.last_seen, h.samples))
+                                .map(|(si, h)| {
+                                    // Instants when known (uptimes resolved), else the text as printed.
+                                    let (first, last) = match h.span.resolve(&clock) {
+                                        Some((f, l)) => (Some(f.rfc3339()), Some(l.rfc3339())),
+                                        None => (h.first_seen, h.last_seen),
+                                    };
+                                    (si, h.count, first, last, h.samples)
+                                })
                                 .collect(),
                             symptoms: a.symptoms,
                             targets: a.targets,
@@ -730,7 +799,11 @@ impl<'r> Matcher<'r> {
                     )
                 })
                 .collect(),
-        )
+        );
+        timeline::correlate(self.rules, &mut findings, &changes);
+        let findings = score::order(self.rules, findings);
+        let view = timeline::build(&findings, &changes);
+        (findings, view)
     }
 
     fn eval_metrics(&mut self) {
@@ -792,7 +865,7 @@ impl<'r> Matcher<'r> {
                 if fires && !matching.is_empty() {
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
-                    hit.add(&s.name, &origin, &shown, None);
+                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None);
                     // Per-label breakdown of the top series, as evidence.
                     let mut top: Vec<&&(Origin, MetricSample)> =
                         matching.iter().filter(|(_, m)| m.value > 0.0).collect();
@@ -808,6 +881,7 @@ impl<'r> Matcher<'r> {
                             o,
                             &format!("{}{{{}}} {}", m.name, labels.join(","), m.value),
                             None,
+                            &timeline::Now::None,
                         );
                         hit.count -= 1;
                     }

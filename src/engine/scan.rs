@@ -311,7 +311,7 @@ impl Scanner {
         // stern, docker json-file) is read as the line inside, as `explain` does.
         let inner = crate::evidence::wrap::unwrap_line(&text);
         let text: &str = &inner.line;
-        let item = match kind {
+        let mut item = match kind {
             InputKind::AppLog => Item::AppLog {
                 message: text.to_string(),
             },
@@ -319,6 +319,10 @@ impl Scanner {
                 message: text.to_string(),
             }),
         };
+        // The collector's time (`--timestamps`, CRI) when the line has none.
+        if let Some(ts) = &inner.timestamp {
+            detect::set_timestamp(&mut item, ts.clone());
+        }
         stats.count(&item);
         m.observe(&Evidence {
             item,

@@ -15,16 +15,18 @@ use std::collections::{BTreeMap, HashMap};
 /// How many upstreams/authorities a finding lists.
 pub const TOP_TARGETS: usize = 5;
 
+/// One signal's hits: (signal index, count, first seen, last seen, samples).
+pub type SignalHits = (
+    usize,
+    u64,
+    Option<String>,
+    Option<String>,
+    Vec<EvidenceLine>,
+);
+
 /// What one rule gathered.
 pub struct Support {
-    /// (signal index, count, first seen, last seen, samples)
-    pub hits: Vec<(
-        usize,
-        u64,
-        Option<String>,
-        Option<String>,
-        Vec<EvidenceLine>,
-    )>,
+    pub hits: Vec<SignalHits>,
     pub symptoms: Vec<(String, f64)>,
     pub targets: HashMap<String, u64>,
     pub vars: BTreeMap<String, String>,
@@ -34,9 +36,12 @@ pub struct Support {
 
 /// Ranks the rules that gathered support: (rule index, support), in rule order.
 pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
+    order(rules, score(rules, support))
+}
+
+/// Scores every rule with support, unordered (see [`order`]).
+pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
     let mut out = Vec::new();
-    // (cause, the findings it explains or refines), by the cause's rule.
-    let mut causes: Vec<(String, Vec<String>)> = Vec::new();
     for (ri, sup) in support {
         if sup.hits.is_empty() && sup.symptoms.is_empty() {
             continue;
@@ -63,6 +68,8 @@ pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
                 family: sig.kind.family().to_string(),
                 weight: sig.weight,
                 count,
+                first_at: first.as_deref().and_then(crate::evidence::time::parse),
+                last_at: last.as_deref().and_then(crate::evidence::time::parse),
                 first_seen: first,
                 last_seen: last,
                 note: sig.note.clone(),
@@ -101,16 +108,6 @@ pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
         targets.sort_by(|a, b| b.count.cmp(&a.count).then(a.target.cmp(&b.target)));
         targets.truncate(TOP_TARGETS);
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(&b.name)));
-        let mut ids = Vec::new();
-        if signals.iter().any(|s| s.family == "object") {
-            ids.extend(rule.explains.iter().cloned());
-        }
-        if !signals.is_empty() {
-            ids.extend(rule.refines.iter().cloned());
-        }
-        if !ids.is_empty() {
-            causes.push((rule.id.clone(), ids));
-        }
         out.push(Finding {
             rank: 0,
             id: rule.id.clone(),
@@ -126,27 +123,50 @@ pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
             objects: sup.objects,
             location: None,
             targets,
-            confirm: render_steps(&rule.docs().confirm, &sup.vars),
-            fix: render_steps(&rule.docs().fix, &sup.vars),
+            confirm: render_steps(&rule.docs().confirm, &with_defaults(&sup.vars)),
+            fix: render_steps(&rule.docs().fix, &with_defaults(&sup.vars)),
             patches: sup.patches,
             explained_by: None,
+            trigger: None,
             prior: rule.prior,
         });
     }
-    out.sort_by(order);
+    out
+}
+
+/// Orders scored findings: by score, then causes above the consequences
+/// they explain, then ranks and rounds.
+pub fn order(rules: &RuleSet, mut out: Vec<Finding>) -> Vec<Finding> {
+    out.sort_by(by_score);
+    let table = super::Matcher::table_of(rules);
+    let index = &table.ids;
     // A cause backed by an object fact explains the symptoms it produces,
     // and a specific cause with evidence of its own refines the broader one:
     // those findings rank just below it and say whose consequence they are.
-    // In rank order, each with its score, as the findings stand now.
-    let causes: Vec<(String, f64, Vec<String>)> = out
+    let causes: Vec<(String, f64, Vec<String>, bool)> = out
         .iter()
         .filter_map(|f| {
-            let i = causes.iter().position(|(id, _)| *id == f.id)?;
-            Some((f.id.clone(), f.score, causes[i].1.clone()))
+            // By the set's id index: a search of the set per finding made
+            // `rules test` quadratic.
+            let rule = &rules.rules[*index.get(f.id.as_str())?];
+            let mut ids = Vec::new();
+            if f.signals.iter().any(|s| s.family == "object") {
+                ids.extend(rule.explains.iter().cloned());
+            }
+            if !f.signals.is_empty() {
+                ids.extend(rule.refines.iter().cloned());
+            }
+            (!ids.is_empty()).then(|| (f.id.clone(), f.score, ids, f.trigger.is_some()))
         })
         .collect();
-    for (cause, score, explains) in &causes {
-        for f in out.iter_mut().filter(|f| explains.contains(&f.id)) {
+    for (cause, score, explains, timed) in &causes {
+        // Errors that began right after a change of their own, when the
+        // cause's objects changed at no such time, are not its consequence.
+        let own_trigger = |f: &Finding| f.trigger.is_some() && !timed;
+        for f in out
+            .iter_mut()
+            .filter(|f| explains.contains(&f.id) && !own_trigger(f))
+        {
             if f.score >= *score {
                 f.score = score * 0.95;
             }
@@ -154,7 +174,7 @@ pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
         }
     }
     if !causes.is_empty() {
-        out.sort_by(order);
+        out.sort_by(by_score);
     }
     // Rank on the exact score; round only for display.
     for (i, f) in out.iter_mut().enumerate() {
@@ -165,10 +185,22 @@ pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
 }
 
 /// Rank order: score, then how common the cause is, then severity, then id.
-fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+fn by_score(a: &Finding, b: &Finding) -> std::cmp::Ordering {
     b.score
         .total_cmp(&a.score)
         .then(b.prior.total_cmp(&a.prior))
         .then(b.severity.cmp(&a.severity))
         .then(a.id.cmp(&b.id))
+}
+
+/// The commands' variables, with the mesh's install namespace where nothing
+/// named it: `{linkerd_namespace}` is `linkerd` unless the pods' own
+/// `linkerd.io/control-plane-ns` label said otherwise.
+fn with_defaults(
+    vars: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut v = vars.clone();
+    v.entry("linkerd_namespace".into())
+        .or_insert_with(|| "linkerd".into());
+    v
 }

@@ -457,7 +457,7 @@ fn codec_header(line: &str) -> Option<(&str, &str)> {
 }
 
 /// Gives an item the collector's time when its own line had none.
-fn set_timestamp(item: &mut Item, ts: String) {
+pub(crate) fn set_timestamp(item: &mut Item, ts: String) {
     match item {
         Item::ProxyLog(p) if p.timestamp.is_none() => p.timestamp = Some(ts),
         Item::EnvoyLog(e) if e.timestamp.is_none() => e.timestamp = Some(ts),

@@ -11,11 +11,13 @@
 pub mod access;
 pub mod detect;
 pub mod envoy;
+pub mod event;
 pub mod http;
 pub mod interop;
 pub mod linkerd;
 pub mod metrics;
 pub mod text;
+pub mod time;
 pub mod wrap;
 
 use serde::Serialize;

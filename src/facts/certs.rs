@@ -1,6 +1,6 @@
 //! Certificates in objects: PEM text, or base64 of PEM as Kubernetes stores
 //! it in `caBundle` and Secret `data`. Only what expiry checks need: the
-//! subject and `notAfter` of each certificate.
+//! subject, `notBefore` and `notAfter` of each certificate.
 
 use base64::Engine;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,6 +11,8 @@ use x509_parser::pem::Pem;
 pub struct CertInfo {
     /// The subject DN, e.g. `CN=linkerd-proxy-injector.linkerd.svc`.
     pub subject: String,
+    /// `notBefore` in seconds since the Unix epoch (when it was issued).
+    pub not_before: i64,
     /// `notAfter` in seconds since the Unix epoch.
     pub not_after: i64,
 }
@@ -82,6 +84,7 @@ pub fn parse_pem(pem: &[u8]) -> Result<Vec<CertInfo>, CertError> {
         let cert = p.parse_x509().map_err(|e| CertError::X509(e.to_string()))?;
         out.push(CertInfo {
             subject: cert.subject().to_string(),
+            not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
         });
     }

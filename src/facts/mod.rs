@@ -6,6 +6,7 @@
 //! at file:line:column or kind/namespace/name.
 
 pub mod certs;
+pub mod changes;
 pub mod istio;
 pub mod linkerd;
 pub mod netpol;

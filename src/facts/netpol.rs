@@ -607,7 +607,7 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
             "ports_pointer",
             format!(
                 "/{}/{}",
-                path.replace('.', "/").replace('[', "/").replace(']', ""),
+                path.replace(['.', '['], "/").replace(']', ""),
                 r.ports_key
             ),
         )

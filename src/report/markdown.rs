@@ -84,6 +84,9 @@ pub fn render(report: &Report) -> String {
         }
     }
     out.push('\n');
+    if let Some(t) = report.timeline.as_ref().filter(|t| !t.is_empty()) {
+        super::timeline::markdown(t, &mut out);
+    }
     for f in &report.findings {
         let _ = writeln!(
             out,
@@ -101,6 +104,9 @@ pub fn render(report: &Report) -> String {
             );
         }
         let _ = writeln!(out, "{}\n", prose(f.summary.trim()));
+        if let Some(t) = &f.trigger {
+            let _ = writeln!(out, "**Changed just before:** {}\n", cell(&t.text));
+        }
         if let Some(q) = &f.question {
             let _ = writeln!(out, "**Tell apart:** {}\n", prose(q));
         }

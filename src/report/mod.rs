@@ -11,6 +11,8 @@ pub mod markdown;
 pub mod sanitize;
 pub mod sarif;
 pub mod table;
+pub mod timeline;
+pub mod triage;
 
 use crate::evidence::ReadStats;
 use crate::facts::ObjRef;
@@ -63,6 +65,9 @@ pub struct Finding {
     /// The root cause this finding is a consequence of, when one was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explained_by: Option<String>,
+    /// The change this cause's errors followed, which gained it weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<timeline::Trigger>,
     #[serde(skip)]
     pub prior: f64,
 }
@@ -100,6 +105,11 @@ pub struct SignalSummary {
     pub last_seen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `first_seen`/`last_seen` as instants, when they are times.
+    #[serde(skip)]
+    pub first_at: Option<crate::evidence::time::At>,
+    #[serde(skip)]
+    pub last_at: Option<crate::evidence::time::At>,
 }
 
 /// An upstream cluster, authority or service, with how often it appeared.
@@ -137,6 +147,9 @@ pub struct Report {
     /// sits marked (live diagnosis only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Vec<Hop>>,
+    /// Changes and error onsets on one time axis (`diagnose`, `timeline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<timeline::Timeline>,
     /// Set when the command could not do its job at all (`check` read no
     /// Kubernetes object): every format says so instead of "no findings".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +186,7 @@ impl Report {
             missing: Vec::new(),
             notes: Vec::new(),
             path: None,
+            timeline: None,
             error: None,
         }
     }

@@ -118,6 +118,10 @@ pub fn render(report: &Report, verbose: bool) -> String {
     }
     let _ = writeln!(out, "{t}\n");
     render_path(report, &mut out);
+    if let Some(tl) = report.timeline.as_ref().filter(|t| !t.is_empty()) {
+        super::timeline::table(tl, &mut out);
+        out.push('\n');
+    }
     let n = if verbose {
         report.findings.len()
     } else {
@@ -284,6 +288,15 @@ fn render_finding(f: &Finding, out: &mut String) {
         "   {}",
         strip_controls(&f.summary).replace('\n', "\n   ")
     );
+    if let Some(t) = &f.trigger {
+        let _ = writeln!(
+            out,
+            "   {} {} (weight ×{})",
+            "Changed just before:".cyan(),
+            strip_controls(&t.text),
+            t.factor
+        );
+    }
     if let Some(l) = &f.location {
         let field = l
             .field

@@ -496,6 +496,31 @@ pub fn compile(
         })
         .collect();
 
+    let mut changes = Vec::new();
+    for (i, c) in file.changes.iter().enumerate() {
+        let k = &c.value.kind;
+        if k.is_empty()
+            || !k.starts_with(|ch: char| ch.is_ascii_uppercase())
+            || !k.chars().all(|ch| ch.is_ascii_alphanumeric())
+        {
+            ctx.err(c, &format!("changes[{i}].kind"), format!("`{k}` is not an object kind (UpperCamelCase, like DestinationRule, or Certificate)"));
+        }
+        for f in &c.value.fields {
+            if f.is_empty()
+                || f.starts_with('.')
+                || f.ends_with('.')
+                || f.contains(char::is_whitespace)
+            {
+                ctx.err(
+                    c,
+                    &format!("changes[{i}].fields"),
+                    format!("`{f}` is not a field path (like spec.trafficPolicy)"),
+                );
+            }
+        }
+        changes.push(c.value.clone());
+    }
+
     if !ctx.errors.is_empty() {
         return Err(ctx.errors);
     }
@@ -521,6 +546,7 @@ pub fn compile(
         ),
         explains: file.explains,
         refines: file.refines,
+        changes,
         examples: file.examples.into_iter().map(|e| e.value).collect(),
         path: path.to_string(),
     })

@@ -410,6 +410,28 @@ mod tests {
     }
 
     #[test]
+    fn a_changes_entry_that_names_no_kind_is_an_error_at_its_place() {
+        let base = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/rules/linkerd/linkerd-netpol-blocks-proxy-port.yaml"
+        ))
+        .unwrap();
+        let good = parse_rule(&base, "linkerd-netpol-blocks-proxy-port.yaml").unwrap();
+        assert_eq!(good.changes[0].kind, "NetworkPolicy");
+        let bad = base.replace("  - kind: NetworkPolicy\n", "  - kind: network policy\n");
+        let errs = parse_rule(&bad, "linkerd-netpol-blocks-proxy-port.yaml").unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "changes[0].kind");
+        let line = base
+            .lines()
+            .position(|l| l == "  - kind: NetworkPolicy")
+            .unwrap()
+            + 1;
+        assert_eq!(errs[0].line as usize, line);
+        assert!(errs[0].message.contains("not an object kind"));
+    }
+
+    #[test]
     fn stripped_sections_keep_positions_and_the_prose_reads_back() {
         let src = "id: x\ndocs:\n  summary: s\n  why: w\n  confirm: []\n  fix: []\n  references: []\nexamples:\n  - name: a\n    input: |\n      503\nversions: []\n";
         let out = strip_sections(src, &["examples:"]).unwrap();

@@ -14,7 +14,8 @@ pub mod schema;
 
 pub use load::{LoadError, RuleError, load_builtin, load_rules, load_rules_lean};
 pub use schema::{
-    Docs, Example, Expect, Hop, Mesh, Reference, Severity, Step, TextSource, VersionNote,
+    ChangeSpec, Docs, Example, Expect, Hop, Mesh, Reference, Severity, Step, TextSource,
+    VersionNote,
 };
 
 /// A rule regex: compiled at load time for user rules, on first use for the
@@ -91,6 +92,8 @@ pub struct Rule {
     pub explains: Vec<String>,
     /// Broader causes this one is a specific case of (see the schema's `refines`).
     pub refines: Vec<String>,
+    /// Changes that can set this cause off (see the schema's `changes`).
+    pub changes: Vec<schema::ChangeSpec>,
     pub examples: Vec<Example>,
     /// `builtin:rules/linkerd/x.yaml` or a user path.
     pub path: String,

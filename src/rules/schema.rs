@@ -57,10 +57,51 @@ pub struct RuleFile {
     /// rule ranks first and the broader findings just below it.
     #[serde(default)]
     pub refines: Vec<String>,
+    /// Changes that can set this cause off: object kinds, optionally with
+    /// field paths, whose change shortly before the first error of the
+    /// symptom makes this the likelier cause (`meshdoc timeline`). The kind
+    /// `Certificate` stands for a certificate's `notBefore`/`notAfter`.
+    #[serde(default)]
+    #[schemars(with = "Vec<ChangeSpec>")]
+    pub changes: Vec<Spanned<ChangeSpec>>,
     /// Firing and quiet examples; run by `meshdoc rules test` and `cargo test`.
     #[serde(default)]
     #[schemars(with = "Vec<Example>")]
     pub examples: Vec<Spanned<Example>>,
+}
+
+/// One kind of change that can trigger a cause.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSpec {
+    /// The object kind as the API names it (`DestinationRule`,
+    /// `NetworkPolicy`, `ReplicaSet` for a rollout), or `Certificate`.
+    pub kind: String,
+    /// Field paths whose change counts (`spec.trafficPolicy`,
+    /// `spec.selector`); a change that owns a field under one of them, or
+    /// above it, matches. Empty: any change to the object, its creation too.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+impl ChangeSpec {
+    /// `true` when a change of `kind` that owns `fields` (none for a
+    /// creation or a certificate edge) is one this spec names.
+    pub fn matches(&self, kind: &str, fields: &[String]) -> bool {
+        if !self.kind.eq_ignore_ascii_case(kind) {
+            return false;
+        }
+        self.fields.is_empty()
+            || fields.is_empty()
+            || self.fields.iter().any(|want| {
+                fields.iter().any(|have| {
+                    let under = |a: &str, b: &str| {
+                        a == b || (a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'.'))
+                    };
+                    under(have, want) || under(want, have)
+                })
+            })
+    }
 }
 
 fn default_prior() -> f64 {

@@ -70,7 +70,6 @@ fn ids_with_signal(cat: &[(String, String)], token: &str) -> BTreeSet<String> {
 #[test]
 fn explain_puts_the_catalog_ids_of_each_symptom_first() {
     let Some(cat) = catalog() else {
-        eprintln!("note: ../shared/SCENARIOS.md absent; skipped");
         return;
     };
     for sym in [
@@ -354,7 +353,9 @@ fn diagnose_logs_reads_lines_inside_collector_wrappers() {
 #[test]
 fn kubectl_runs_meshdoc_as_a_plugin_through_the_symlink() {
     let Ok(kubectl) = which_kubectl() else {
-        eprintln!("note: kubectl not on PATH; plugin test skipped");
+        crate::support::shared::skipped(
+            "kubectl is not on PATH: the kubectl plugin test is skipped",
+        );
         return;
     };
     let d = tempfile::tempdir().unwrap();

@@ -827,3 +827,267 @@ fn check_cluster_reports_a_template_problem_once_on_the_controller_that_owns_it(
     );
     assert_eq!(r.json["findings"][0]["rank"], 1);
 }
+
+// --- What changed: the timeline (issue 15). The real rules; objects with
+// managedFields, logs with the kubelet's times (`timestamps=true`). ---
+
+/// The finding `id` of a run.
+fn finding<'a>(r: &'a Run, id: &str) -> &'a Value {
+    r.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} among the findings:\n{:#}", r.json["findings"]))
+}
+
+/// The timeline's entry marked as the trigger.
+fn marked(r: &Run) -> &Value {
+    let marked: Vec<&Value> = r.json["timeline"]["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no timeline:\n{:#}", r.json))
+        .iter()
+        .filter(|e| e["trigger"] == true)
+        .collect();
+    assert_eq!(marked.len(), 1, "{:#}", r.json["timeline"]);
+    marked[0]
+}
+
+#[test]
+fn a_destinationrule_applied_a_second_before_the_503s_is_named_their_trigger() {
+    let (r, server) = diagnose(
+        scenarios::istio_dr_applied_then_errors(),
+        "bookinfo",
+        "pod/loadgen-5f7b9c-w2e3r",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "istio-dr-tls-conflict", "{:#}", r.json);
+    let t = &r.json["findings"][0]["trigger"];
+    assert_eq!(t["change"]["kind"], "DestinationRule");
+    assert_eq!(t["change"]["name"], "productpage");
+    assert_eq!(t["change"]["who"], "kubectl-client-side-apply");
+    assert_eq!(t["change"]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(t["onset"], "2025-03-01T10:00:01.102Z");
+    assert_eq!(t["gap_ms"], 1102);
+    assert_eq!(
+        t["text"],
+        "DestinationRule bookinfo/productpage changed by kubectl-client-side-apply (metadata.annotations, spec.host, spec.trafficPolicy) at 2025-03-01T10:00:00Z, 1.1 s before the first uc-uf-503 (access-log) at 2025-03-01T10:00:01.102Z"
+    );
+    assert_eq!(r.json["timeline"]["trigger_for"], "istio-dr-tls-conflict");
+    assert_eq!(
+        marked(&r)["subject"],
+        "DestinationRule bookinfo/productpage"
+    );
+    // The consequence it explains stays below it, without a trigger of its own.
+    assert!(finding(&r, "envoy-upstream-connect-failure")["trigger"].is_null());
+    // The logs were asked for with the kubelet's times.
+    assert!(
+        server
+            .requests()
+            .iter()
+            .filter(|q| q.path.ends_with("/log"))
+            .all(|q| q.param("timestamps").as_deref() == Some("true"))
+    );
+}
+
+#[test]
+fn a_rollout_not_the_week_old_destinationrule_is_named_when_the_errors_began_with_it() {
+    let (r, _server) = run_against(
+        scenarios::istio_dr_old_rollout_then_errors(),
+        "bookinfo",
+        &[
+            "timeline",
+            "deploy/productpage-v1",
+            "-o",
+            "json",
+            "--timeout",
+            "20s",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json["command"], "timeline");
+    assert_eq!(rank1(&r), "envoy-upstream-connect-failure", "{:#}", r.json);
+    assert_eq!(
+        r.json["timeline"]["trigger_for"],
+        "envoy-upstream-connect-failure"
+    );
+    // The rollout at T: kubectl's new pod template (the ReplicaSet the
+    // controller created for it, the same second, is on the timeline too).
+    let m = marked(&r);
+    assert_eq!(m["subject"], "Deployment bookinfo/productpage-v1", "{m:#}");
+    assert_eq!(
+        m["text"],
+        "rollout: changed by kubectl-client-side-apply (spec.template)"
+    );
+    assert_eq!(m["at"], "2025-03-01T10:00:00Z");
+    let entries = r.json["timeline"]["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["subject"] == "ReplicaSet bookinfo/productpage-v1-5f7b9c"
+        && e["text"] == "rollout: created by kube-controller-manager: revision 2 of Deployment productpage-v1"));
+    // The DestinationRule is still a finding (its fact holds) and its change
+    // is on the timeline, a week before: no trigger, no weight from time.
+    let dr = finding(&r, "istio-dr-tls-conflict");
+    assert!(dr["trigger"].is_null(), "{dr:#}");
+    assert!(dr["explained_by"].is_null());
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["subject"] == "DestinationRule bookinfo/productpage"
+                && e["at"] == "2025-02-22T10:00:00Z"
+                && e["trigger"].is_null())
+    );
+    // The error onset is on the timeline after the rollout.
+    assert!(entries.iter().any(|e| e["type"] == "errors"
+        && e["subject"] == "envoy-upstream-connect-failure"
+        && e["at"] == "2025-03-01T10:00:01.250Z"
+        && e["errors"]["count"].as_u64() >= Some(2)));
+}
+
+#[test]
+fn a_networkpolicy_added_before_linkerd_errors_is_named_their_trigger() {
+    let (r, _server) = diagnose(
+        scenarios::linkerd_netpol_added_then_errors(),
+        "shop",
+        "pod/web-5f7b9c-k8s9d",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(
+        rank1(&r),
+        "linkerd-netpol-blocks-proxy-port",
+        "{:#}",
+        r.json
+    );
+    let t = &r.json["findings"][0]["trigger"];
+    assert_eq!(t["change"]["kind"], "NetworkPolicy");
+    assert_eq!(t["change"]["name"], "api-allow-http");
+    assert_eq!(t["change"]["what"], "created");
+    assert_eq!(t["onset"], "2025-03-01T10:00:03.102Z");
+    assert_eq!(marked(&r)["subject"], "NetworkPolicy shop/api-allow-http");
+}
+
+#[test]
+fn an_expired_trust_anchor_is_named_the_trigger_at_its_not_after() {
+    let (r, _server) = diagnose(
+        scenarios::linkerd_trust_anchor_expired_then_errors(),
+        "shop",
+        "pod/web-5f7b9c-k8s9d",
+        &real_rules(),
+        &[],
+    );
+    let f = finding(&r, "linkerd-identity-unavailable");
+    assert_eq!(f["rank"], 1, "{:#}", r.json);
+    let t = &f["trigger"];
+    assert_eq!(t["change"]["kind"], "Certificate");
+    assert_eq!(t["change"]["what"], "cert-expired");
+    assert_eq!(t["change"]["name"], "CN=root.linkerd.cluster.local");
+    assert_eq!(t["change"]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(t["onset"], "2025-03-01T10:00:06.012Z");
+    assert!(
+        t["change"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap linkerd/linkerd-identity-trust-roots")
+    );
+}
+
+#[test]
+fn diagnose_shows_its_timeline_live_and_the_same_from_its_saved_bundle() {
+    for (s, ns, target) in [
+        (
+            scenarios::istio_dr_applied_then_errors(),
+            "bookinfo",
+            "pod/loadgen-5f7b9c-w2e3r",
+        ),
+        (
+            scenarios::linkerd_trust_anchor_expired_then_errors(),
+            "shop",
+            "pod/web-5f7b9c-k8s9d",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        let (live, _server) = diagnose(
+            s.clone(),
+            ns,
+            target,
+            &real_rules(),
+            &["--save-bundle", bundle.to_str().unwrap()],
+        );
+        let out = Command::cargo_bin("meshdoc")
+            .unwrap()
+            .env_remove("MESHDOC_RULES")
+            .args(["diagnose", "--from"])
+            .arg(&bundle)
+            .args(["-o", "json"])
+            .args(real_rules())
+            .output()
+            .unwrap();
+        let offline: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert!(live.json["timeline"]["trigger"].is_string(), "{target}");
+        assert_eq!(live.json["timeline"], offline["timeline"], "{target}");
+        let triggers = |v: &Value| -> Vec<(String, Value)> {
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| (f["id"].as_str().unwrap().to_string(), f["trigger"].clone()))
+                .collect()
+        };
+        assert_eq!(triggers(&live.json), triggers(&offline), "{target}");
+        // The table shows the timeline with the trigger marked, on stdout only.
+        let (table, _server) = run_table(s, ns, &["diagnose", target]);
+        assert!(table.contains("timeline (UTC):"), "{table}");
+        let line = table
+            .lines()
+            .find(|l| l.starts_with('▶'))
+            .unwrap_or_else(|| panic!("no marked line:\n{table}"));
+        assert!(line.contains("2025-03-01T10:00:00Z"), "{line}");
+        assert!(table.contains("Changed just before:"), "{table}");
+    }
+}
+
+#[test]
+fn timeline_prints_markdown_for_an_incident_document() {
+    let (md, _server) = run_table(
+        scenarios::istio_dr_applied_then_errors(),
+        "bookinfo",
+        &["timeline", "pod/loadgen-5f7b9c-w2e3r", "-o", "markdown"],
+    );
+    assert!(
+        md.starts_with("## meshdoc timeline: `pod/loadgen-5f7b9c-w2e3r`"),
+        "{md}"
+    );
+    assert!(md.contains("**Suspected trigger:** DestinationRule bookinfo/productpage changed by kubectl-client-side-apply"), "{md}");
+    assert!(
+        md.contains("| 2025-03-01T10:00:00Z | **trigger** | change | `DestinationRule bookinfo/productpage` |"),
+        "{md}"
+    );
+}
+
+/// Runs meshdoc with `args` (a human format) against the fixture serving `s`:
+/// its stdout.
+fn run_table(s: Scenario, ns: &str, args: &[&str]) -> (String, ApiServer) {
+    let server = ApiServer::start(s);
+    let d = tempfile::tempdir().unwrap();
+    let kc = server.write_kubeconfig(d.path(), ns);
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .env_remove("KUBECONFIG")
+        .env_remove("MESHDOC_RULES")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .args(real_rules())
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (String::from_utf8_lossy(&out.stdout).into_owned(), server)
+}

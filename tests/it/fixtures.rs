@@ -183,7 +183,13 @@ fn every_printed_namespace_is_one_of_the_fixture() {
                     known.insert(e.file_name().to_string_lossy().into_owned());
                 } else if let Ok(t) = std::fs::read_to_string(&p) {
                     for l in t.lines() {
-                        if let Some(ns) = l.trim().strip_prefix("namespace:") {
+                        // An object's namespace, or the control plane's that
+                        // meshed pods name in their labels.
+                        let l = l.trim();
+                        if let Some(ns) = l
+                            .strip_prefix("namespace:")
+                            .or_else(|| l.strip_prefix("linkerd.io/control-plane-ns:"))
+                        {
                             known.insert(ns.trim().trim_matches('"').to_string());
                         }
                     }

@@ -7,6 +7,8 @@ mod support;
 
 #[path = "../bench/cluster.rs"]
 mod bench_cluster;
+#[path = "../bench/fleet.rs"]
+mod bench_fleet;
 mod check;
 mod cli;
 mod cluster_diagnose;
@@ -15,3 +17,5 @@ mod corpus;
 mod fixtures;
 mod layers;
 mod parsers;
+mod prometheus;
+mod triage;

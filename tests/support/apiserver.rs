@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The time a scenario log line without its own was written, as the
+/// kubelet prints it with `timestamps=true`.
+pub const DEFAULT_LOG_TIME: &str = "2025-01-01T00:00:00.000000000Z";
+
 /// One served resource type: (group, versions, kind, plural, namespaced, short names).
 type Kind = (
     &'static str,
@@ -240,6 +244,9 @@ pub struct Scenario {
     pub objects: Vec<Value>,
     /// (namespace, pod, container, previous) → log text.
     pub logs: HashMap<(String, String, String, bool), String>,
+    /// The same key → when each line was written, for `timestamps=true`
+    /// (a log without times gets [`DEFAULT_LOG_TIME`] on every line).
+    pub log_times: HashMap<(String, String, String, bool), Vec<String>>,
     /// (namespace, pod, port, path without leading `/`) → body (served as 200).
     pub proxy: HashMap<(String, String, u16, String), String>,
     /// CRD groups installed besides the built-in groups.
@@ -269,6 +276,23 @@ impl Scenario {
         self.logs.insert(
             (ns.into(), pod.into(), container.into(), previous),
             text.into(),
+        );
+        self
+    }
+    /// A log whose lines were written at known times: `(RFC 3339 time, line)`.
+    pub fn log_at(
+        &mut self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+        lines: &[(&str, &str)],
+    ) -> &mut Self {
+        let text: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+        self.log(ns, pod, container, previous, &text);
+        self.log_times.insert(
+            (ns.into(), pod.into(), container.into(), previous),
+            lines.iter().map(|(t, _)| t.to_string()).collect(),
         );
         self
     }
@@ -731,11 +755,9 @@ fn list(
         .map(|o| {
             let mut o = served(o, group, version);
             // Built-in list items come without apiVersion/kind, as from a real server.
-            if builtin {
-                if let Some(m) = o.as_object_mut() {
-                    m.remove("apiVersion");
-                    m.remove("kind");
-                }
+            if builtin && let Some(m) = o.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
             }
             o
         })
@@ -857,11 +879,36 @@ fn logs(st: &St, ns: &str, name: &str, q: &BTreeMap<String, String>) -> Response
         }
         return text(String::new());
     };
-    let mut lines: Vec<&str> = body.lines().collect();
-    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
-        if lines.len() > n {
-            lines = lines.split_off(lines.len() - n);
-        }
+    let key = (
+        ns.to_string(),
+        name.to_string(),
+        container.clone(),
+        previous,
+    );
+    // `timestamps=true`: the kubelet puts each line's RFC 3339 time first.
+    let stamped: Vec<String> = body
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if q.get("timestamps").is_some_and(|v| v == "true") {
+                let t = st
+                    .scenario
+                    .log_times
+                    .get(&key)
+                    .and_then(|t| t.get(i))
+                    .map(String::as_str)
+                    .unwrap_or(DEFAULT_LOG_TIME);
+                format!("{t} {l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let mut lines: Vec<&str> = stamped.iter().map(String::as_str).collect();
+    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok())
+        && lines.len() > n
+    {
+        lines = lines.split_off(lines.len() - n);
     }
     let mut out = lines.join("\n");
     if !out.is_empty() {

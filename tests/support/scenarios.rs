@@ -748,3 +748,439 @@ pub fn netpol_and_dr_tls() -> Scenario {
     s.crd_groups.extend(other.crd_groups);
     s
 }
+
+// ---- Timeline scenarios: objects with managedFields, logs with times ----
+
+/// The instant the timeline scenarios turn on.
+pub const T: &str = "2025-03-01T10:00:00Z";
+
+/// `o` with `creationTimestamp` and managedFields writes `(manager,
+/// operation, time, fieldsV1)`, as the API server records them.
+pub fn changed(mut o: Value, created: &str, writes: &[(&str, &str, &str, Value)]) -> Value {
+    o["metadata"]["creationTimestamp"] = json!(created);
+    o["metadata"]["managedFields"] = writes
+        .iter()
+        .map(|(m, op, t, f)| {
+            json!({"manager": m, "operation": op, "apiVersion": o["apiVersion"], "time": t,
+                "fieldsType": "FieldsV1", "fieldsV1": f})
+        })
+        .collect();
+    o
+}
+
+/// Bookinfo under Istio: `loadgen` calls `productpage`; the DestinationRule
+/// `productpage` (tls DISABLE under a STRICT PeerAuthentication) was
+/// created at `dr_created` and last written by kubectl at `dr_applied`.
+fn istio_bookinfo(dr_created: &str, dr_applied: &str) -> Scenario {
+    let ns = "bookinfo";
+    let mut s = Scenario::default();
+    s.crds(&["networking.istio.io", "security.istio.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({}),
+        json!({"istio-injection": "enabled"}),
+    ));
+    s.objects
+        .push(namespace("istio-system", json!({}), json!({})));
+    s.objects.extend(deployment(ns, "loadgen", "loadgen", 1));
+    s.objects.push(pod(
+        ns,
+        "loadgen-5f7b9c-w2e3r",
+        "loadgen",
+        "loadgen",
+        8080,
+        Some("istio"),
+        Health::Running,
+    ));
+    s.objects
+        .extend(deployment(ns, "productpage-v1", "productpage", 1));
+    s.objects.push(pod(
+        ns,
+        "productpage-v1-5f7b9c-t5y6u",
+        "productpage",
+        "productpage-v1",
+        9080,
+        Some("istio"),
+        Health::Running,
+    ));
+    s.objects
+        .push(service(ns, "productpage", "productpage", 9080, "http"));
+    s.objects.push(endpointslice(
+        ns,
+        "productpage",
+        9080,
+        &[("productpage-v1-5f7b9c-t5y6u", true)],
+    ));
+    let dr = json!({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": {"name": "productpage", "namespace": ns, "generation": 2},
+        "spec": {"host": "productpage.bookinfo.svc.cluster.local",
+            "trafficPolicy": {"tls": {"mode": "DISABLE"}}}});
+    s.objects.push(changed(
+        dr,
+        dr_created,
+        &[(
+            "kubectl-client-side-apply",
+            "Update",
+            dr_applied,
+            json!({"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+                "f:spec": {".": {}, "f:host": {}, "f:trafficPolicy": {".": {}, "f:tls": {".": {}, "f:mode": {}}}}}),
+        )],
+    ));
+    s.yaml(
+        r#"
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: istio-system
+  creationTimestamp: "2024-06-01T08:00:00Z"
+spec:
+  mtls:
+    mode: STRICT
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio
+  namespace: istio-system
+data:
+  mesh: |-
+    enableAutoMtls: true
+    rootNamespace: istio-system
+"#,
+    );
+    s
+}
+
+/// (a) The DestinationRule was applied at T; the client's requests fail
+/// with 503 UC/UF from T+1 s.
+pub fn istio_dr_applied_then_errors() -> Scenario {
+    let mut s = istio_bookinfo("2025-02-01T09:00:00Z", T);
+    s.log_at(
+        "bookinfo",
+        "loadgen-5f7b9c-w2e3r",
+        "istio-proxy",
+        false,
+        &[
+            ("2025-03-01T10:00:01.200000000Z", r#"[2025-03-01T10:00:01.102Z] "GET /productpage HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95 1 - "-" "curl/8.5.0" "7e3c9a1e-5b1d-4c1e-9d7e-2f1a3b4c5d6e" "productpage:9080" "10.244.0.11:9080" outbound|9080||productpage.bookinfo.svc.cluster.local 10.244.0.10:40112 10.96.0.20:9080 10.244.0.10:51234 - default"#),
+            ("2025-03-01T10:00:02.400000000Z", r#"[2025-03-01T10:00:02.340Z] "GET /productpage HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 0 - "-" "curl/8.5.0" "8f4d0b2f-6c2e-4d2f-8e8f-3a2b4c5d6e7f" "productpage:9080" "10.244.0.11:9080" outbound|9080||productpage.bookinfo.svc.cluster.local - 10.96.0.20:9080 10.244.0.10:51236 - default"#),
+        ],
+    );
+    s
+}
+
+/// (b) The same DestinationRule, applied a week before; at T a rollout of
+/// `productpage-v1` (new ReplicaSet, revision 2) brings pods whose app
+/// refuses connections: the server sidecar's inbound 503 UF from T+1 s.
+pub fn istio_dr_old_rollout_then_errors() -> Scenario {
+    let ns = "bookinfo";
+    let mut s = istio_bookinfo("2025-02-22T10:00:00Z", "2025-02-22T10:00:00Z");
+    for o in s.objects.iter_mut() {
+        let name = o["metadata"]["name"].as_str().unwrap_or("").to_string();
+        match (o["kind"].as_str(), name.as_str()) {
+            (Some("Deployment"), "productpage-v1") => {
+                o["metadata"]["generation"] = json!(2);
+                o["status"]["observedGeneration"] = json!(2);
+                *o = changed(
+                    o.clone(),
+                    "2024-12-01T09:00:00Z",
+                    &[(
+                        "kubectl-client-side-apply",
+                        "Update",
+                        T,
+                        json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {}}}}}),
+                    )],
+                );
+            }
+            (Some("ReplicaSet"), "productpage-v1-5f7b9c") => {
+                o["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "2"});
+                *o = changed(
+                    o.clone(),
+                    T,
+                    &[(
+                        "kube-controller-manager",
+                        "Update",
+                        T,
+                        json!({"f:metadata": {"f:annotations": {}, "f:ownerReferences": {}}, "f:spec": {"f:replicas": {}, "f:template": {}}}),
+                    )],
+                );
+            }
+            (Some("Pod"), "productpage-v1-5f7b9c-t5y6u") => {
+                o["metadata"]["creationTimestamp"] = json!(T);
+                for st in o["status"]["containerStatuses"].as_array_mut().unwrap() {
+                    st["state"] = json!({"running": {"startedAt": "2025-03-01T10:00:01Z"}});
+                }
+            }
+            _ => {}
+        }
+    }
+    s.log_at(
+        ns,
+        "productpage-v1-5f7b9c-t5y6u",
+        "istio-proxy",
+        false,
+        &[
+            ("2025-03-01T10:00:01.300000000Z", r#"[2025-03-01T10:00:01.250Z] "GET /productpage HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 145 0 - "-" "curl/8.5.0" "1a2b3c4d-0000-4000-8000-000000000001" "productpage:9080" "10.244.0.11:9080" inbound|9080|| - 10.244.0.11:9080 10.244.0.10:51234 outbound_.9080_._.productpage.bookinfo.svc.cluster.local default"#),
+            ("2025-03-01T10:00:04.600000000Z", r#"[2025-03-01T10:00:04.500Z] "GET /productpage HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 145 0 - "-" "curl/8.5.0" "1a2b3c4d-0000-4000-8000-000000000002" "productpage:9080" "10.244.0.11:9080" inbound|9080|| - 10.244.0.11:9080 10.244.0.10:51240 outbound_.9080_._.productpage.bookinfo.svc.cluster.local default"#),
+        ],
+    );
+    s
+}
+
+/// (c) `web` calls `api` (Linkerd); at T someone adds a NetworkPolicy that
+/// allows the app port but not the proxy's 4143: connect timeouts, then
+/// fail-fast, from T+3 s.
+pub fn linkerd_netpol_added_then_errors() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    s.objects.extend(deployment(ns, "web", "web", 1));
+    s.objects.push(pod(
+        ns,
+        "web-5f7b9c-k8s9d",
+        "web",
+        "web",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    ));
+    s.objects.extend(deployment(ns, "api", "api", 2));
+    let api_pods = ["api-5f7b9c-q1w2e", "api-5f7b9c-r3t4y"];
+    for p in api_pods {
+        s.objects.push(pod(
+            ns,
+            p,
+            "api",
+            "api",
+            8080,
+            Some("linkerd"),
+            Health::Running,
+        ));
+    }
+    s.objects.push(service(ns, "api", "api", 8080, "http"));
+    s.objects.push(endpointslice(
+        ns,
+        "api",
+        8080,
+        &[(api_pods[0], true), (api_pods[1], true)],
+    ));
+    let np = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "api-allow-http", "namespace": ns, "generation": 1},
+        "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 8080}]}]}});
+    s.objects.push(changed(
+        np,
+        T,
+        &[(
+            "kubectl-client-side-apply",
+            "Update",
+            T,
+            json!({"f:metadata": {"f:annotations": {}}, "f:spec": {"f:ingress": {}, "f:podSelector": {}, "f:policyTypes": {}}}),
+        )],
+    ));
+    s.log_at(
+        ns,
+        "web-5f7b9c-k8s9d",
+        "linkerd-proxy",
+        false,
+        &[
+            ("2025-03-01T10:00:03.102000000Z", "[  3603.102345s]  WARN ThreadId(01) outbound:proxy{addr=10.96.0.20:8080}:service{ns=shop name=api port=8080}:endpoint{addr=10.244.0.11:8080}: linkerd_reconnect: Failed to connect error=connect timed out after 1s"),
+            ("2025-03-01T10:00:06.203000000Z", "[  3606.203456s]  WARN ThreadId(01) outbound:proxy{addr=10.96.0.20:8080}:service{ns=shop name=api port=8080}: linkerd_stack::failfast: Service entering failfast after 3s"),
+            ("2025-03-01T10:00:06.204000000Z", "[  3606.204567s]  INFO ThreadId(01) outbound:proxy{addr=10.96.0.20:8080}:rescue{client.addr=10.244.0.10:43210}: linkerd_app_core::errors::respond: HTTP/1.1 request failed error=logical service 10.96.0.20:8080: service in fail-fast error.sources=[service in fail-fast]"),
+        ],
+    );
+    s
+}
+
+/// (d) The Linkerd trust anchor expired at T (its notAfter); `web`'s proxy,
+/// restarted a second later, cannot get an identity.
+pub fn linkerd_trust_anchor_expired_then_errors() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    for mut o in linkerd_control_plane(&testdata("valid-until-2035.pem"), "Ignore") {
+        if o["kind"] == "ConfigMap" {
+            o["data"]["ca-bundle.crt"] = json!(testdata("trust-anchor-expired-2025-03-01.pem"));
+        }
+        s.objects.push(o);
+    }
+    s.objects.extend(deployment(ns, "web", "web", 1));
+    let mut p = pod(
+        ns,
+        "web-5f7b9c-k8s9d",
+        "web",
+        "web",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    );
+    p["status"]["containerStatuses"][1] = json!({"name": "linkerd-proxy", "ready": false, "restartCount": 1,
+        "state": {"running": {"startedAt": "2025-03-01T10:00:01Z"}},
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1,
+            "startedAt": "2025-01-01T00:00:00Z", "finishedAt": "2025-03-01T10:00:00Z"}}});
+    s.objects.push(p);
+    s.log_at(
+        ns,
+        "web-5f7b9c-k8s9d",
+        "linkerd-proxy",
+        false,
+        &[
+            ("2025-03-01T10:00:01.002104000Z", "[     0.002104s]  INFO ThreadId(01) linkerd2_proxy: Using single-threaded proxy runtime"),
+            ("2025-03-01T10:00:06.012345000Z", "[     5.012345s]  WARN ThreadId(01) identity:controller{addr=linkerd-identity-headless.linkerd.svc.cluster.local:8080}:endpoint{addr=10.244.0.3:8080}: linkerd_reconnect: Failed to connect error=invalid peer certificate: Expired"),
+            ("2025-03-01T10:00:16.034567000Z", "[    15.034567s]  WARN ThreadId(01) linkerd_app: Waiting for identity to be initialized..."),
+        ],
+    );
+    s
+}
+
+/// Linkerd proxy metrics of a client whose calls to `svc` fail fast:
+/// `failed` 504s with `outbound_http_errors_total{error="failfast"}`, and
+/// `ok` successful responses from other calls.
+pub fn linkerd_failfast_metrics(ns: &str, svc: &str, failed: u64, ok: u64) -> String {
+    format!(
+        "# TYPE response_total counter\n\
+response_total{{direction=\"outbound\",authority=\"{svc}.{ns}.svc.cluster.local:8080\",dst_namespace=\"{ns}\",dst_service=\"{svc}\",status_code=\"504\",classification=\"failure\",error=\"\"}} {failed}\n\
+response_total{{direction=\"outbound\",authority=\"web.{ns}.svc.cluster.local:8080\",dst_namespace=\"{ns}\",dst_service=\"web\",status_code=\"200\",classification=\"success\",error=\"\"}} {ok}\n\
+# TYPE outbound_http_errors_total counter\n\
+outbound_http_errors_total{{error=\"failfast\",target_addr=\"10.96.0.20:8080\"}} {failed}\n# EOF\n"
+    )
+}
+
+/// Linkerd proxy metrics of a healthy server: `n` inbound 200s.
+pub fn linkerd_healthy_metrics(n: u64) -> String {
+    format!(
+        "# TYPE response_total counter\n\
+response_total{{direction=\"inbound\",authority=\"web.shop.svc.cluster.local:8080\",target_addr=\"10.244.0.10:8080\",status_code=\"200\",classification=\"success\",error=\"\"}} {n}\n# EOF\n"
+    )
+}
+
+/// Namespace `shop` for fleet triage, no corpus needed: `client` calls
+/// `payments` (scaled to zero, its Service without endpoints) and fails
+/// fast; `web` and `cart` are healthy. Proxy metrics are served through the
+/// pod proxy for the meshed pods.
+pub fn shop_fleet() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    for (app, replicas) in [("client", 1), ("web", 2), ("cart", 1), ("payments", 0)] {
+        s.objects.extend(deployment(ns, app, app, replicas));
+        s.objects.push(service(ns, app, app, 8080, "http"));
+        let pods: Vec<String> = (0..replicas)
+            .map(|i| format!("{app}-5f7b9c-{i:05}"))
+            .collect();
+        for p in &pods {
+            s.objects
+                .push(pod(ns, p, app, app, 8080, Some("linkerd"), Health::Running));
+            let body = if app == "client" {
+                linkerd_failfast_metrics(ns, "payments", 812, 188)
+            } else {
+                linkerd_healthy_metrics(1000)
+            };
+            s.proxy(ns, p, 4191, "metrics", &body);
+        }
+        let eps: Vec<(&str, bool)> = pods.iter().map(|p| (p.as_str(), true)).collect();
+        s.objects.push(endpointslice(ns, app, 8080, &eps));
+    }
+    s
+}
+
+/// A cluster for `diagnose -A` at scale: `namespaces` namespaces, each with
+/// `pods_per_ns` meshed pods in Deployments of 5, a Service (and
+/// EndpointSlice) per Deployment, and
+/// `netpols_per_ns` NetworkPolicies. Namespace `ns-007` holds the broken
+/// `client` of [`shop_fleet`]: its Service `payments` has no endpoint and its
+/// pod's proxy fails fast. Every pod serves proxy metrics.
+pub fn fleet(namespaces: usize, pods_per_ns: usize, netpols_per_ns: usize) -> Scenario {
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.extend(linkerd_control_plane(
+        &testdata("valid-until-2035.pem"),
+        "Ignore",
+    ));
+    let healthy = linkerd_healthy_metrics(1000);
+    for n in 0..namespaces {
+        let ns = format!("ns-{n:03}");
+        s.objects.push(namespace(
+            &ns,
+            json!({"linkerd.io/inject": "enabled"}),
+            json!({}),
+        ));
+        let deploys = pods_per_ns.div_ceil(5);
+        for d in 0..deploys {
+            let app = format!("app-{d:02}");
+            s.objects.extend(deployment(&ns, &app, &app, 5));
+            s.objects.push(service(&ns, &app, &app, 8080, "http"));
+            let mut eps = Vec::new();
+            for i in 0..5.min(pods_per_ns - d * 5) {
+                let p = format!("{app}-5f7b9c-{i:05}");
+                s.objects.push(pod(
+                    &ns,
+                    &p,
+                    &app,
+                    &app,
+                    8080,
+                    Some("linkerd"),
+                    Health::Running,
+                ));
+                s.proxy(&ns, &p, 4191, "metrics", &healthy);
+                eps.push(p);
+            }
+            let eps: Vec<(&str, bool)> = eps.iter().map(|p| (p.as_str(), true)).collect();
+            s.objects.push(endpointslice(&ns, &app, 8080, &eps));
+        }
+        for i in 0..netpols_per_ns {
+            s.objects.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": format!("np-{i}"), "namespace": ns},
+                "spec": {"podSelector": {"matchLabels": {"app": format!("app-{:02}", i % deploys.max(1))}}, "policyTypes": ["Ingress"],
+                    "ingress": [{"ports": [{"port": 8080}, {"port": 4143}]}]}}));
+        }
+        if n == 7 {
+            s.objects.extend(deployment(&ns, "payments", "payments", 0));
+            s.objects
+                .push(service(&ns, "payments", "payments", 8080, "http"));
+            s.objects.push(endpointslice(&ns, "payments", 8080, &[]));
+            s.objects.extend(deployment(&ns, "client", "client", 1));
+            let p = "client-5f7b9c-00000";
+            s.objects.push(pod(
+                &ns,
+                p,
+                "client",
+                "client",
+                8080,
+                Some("linkerd"),
+                Health::Running,
+            ));
+            s.proxy(
+                &ns,
+                p,
+                4191,
+                "metrics",
+                &linkerd_failfast_metrics(&ns, "payments", 812, 188),
+            );
+        }
+    }
+    s
+}

@@ -19,7 +19,24 @@ pub fn dir(rel: &str, marker: &str) -> Option<PathBuf> {
         "../shared/{rel} is required (MESHDOC_REQUIRE_SHARED) but not at {}",
         p.display()
     );
+    skipped(&format!(
+        "../shared/{rel} is not beside this clone: the tests that read it are skipped"
+    ));
     None
+}
+
+/// Says once per run, on the terminal, why some tests were skipped. Written
+/// to the process's stderr directly: the test harness captures `eprintln!`
+/// of passing tests, and a skip nobody sees is a silent pass.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if said.iter().any(|s| s == why) {
+        return;
+    }
+    said.push(why.to_string());
+    let _ = writeln!(std::io::stderr().lock(), "note: {why}");
 }
 
 /// The shared corpus: `$MESHDOC_CORPUS`, else `../shared/corpus`.

@@ -296,17 +296,22 @@ fn first_line(s: &str) -> String {
     crate::report::sanitize::clip(s.lines().next().unwrap_or("").trim(), 200)
 }
 
+/// A read in flight: what it reads, the family it feeds, its resource key.
+type PendingRead = (String, Family, Option<&'static str>);
+
 /// The reads of one run and what they gathered; tasks record into it as
 /// they finish, so a timeout still leaves everything gathered so far.
 struct Reader {
     client: kube::Client,
     state: Mutex<Collection>,
     /// Reads started and not finished: what a timeout cut off.
-    pending: Mutex<BTreeMap<u64, (String, Family, Option<&'static str>)>>,
+    pending: Mutex<BTreeMap<u64, PendingRead>>,
     next_id: Mutex<u64>,
     /// A mesh's API or object that is not there (404) is a note, not missing
     /// evidence: a whole-cluster read does not presume which mesh runs.
     absent_mesh_is_note: bool,
+    /// Page size of LISTs ([`PAGE`] unless a whole-cluster read asks for more).
+    page: u32,
 }
 
 /// One diagnosis: the reader plus what the target asks for.
@@ -332,6 +337,7 @@ impl Reader {
             pending: Mutex::new(BTreeMap::new()),
             next_id: Mutex::new(0),
             absent_mesh_is_note: false,
+            page: PAGE,
         }
     }
 
@@ -434,7 +440,7 @@ impl Reader {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut lp = ListParams::default().limit(PAGE);
+            let mut lp = ListParams::default().limit(self.page);
             if let Some(l) = labels {
                 lp = lp.labels(l);
             }
@@ -555,11 +561,11 @@ fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(r.api_version()));
         m.insert("kind".into(), Value::String(r.kind.to_string()));
-        if let (Some(ns), Scope::Namespaced) = (ns, r.scope) {
-            if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                md.entry("namespace")
-                    .or_insert_with(|| Value::String(ns.to_string()));
-            }
+        if let (Some(ns), Scope::Namespaced) = (ns, r.scope)
+            && let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            md.entry("namespace")
+                .or_insert_with(|| Value::String(ns.to_string()));
         }
     }
     v
@@ -630,6 +636,20 @@ pub async fn inventory(
     needs: &Needs,
     timeout: Duration,
 ) -> Collection {
+    inventory_paged(client, server, scope, mesh, needs, timeout, PAGE).await
+}
+
+/// [`inventory`] with LIST pages of `page` objects: a fleet read of 10,000
+/// pods in pages of 500 would spend 20 requests on pods alone.
+pub async fn inventory_paged(
+    client: kube::Client,
+    server: String,
+    scope: Namespaces,
+    mesh: Option<Mesh>,
+    needs: &Needs,
+    timeout: Duration,
+    page: u32,
+) -> Collection {
     let started = Instant::now();
     let (target, namespace) = match &scope {
         Namespaces::All => ("all namespaces".to_string(), String::new()),
@@ -645,6 +665,7 @@ pub async fn inventory(
     };
     let mut reader = Reader::new(client, c);
     reader.absent_mesh_is_note = true;
+    reader.page = page.max(1);
     let rd = &reader;
     let mut jobs: Vec<BoxFuture<'_, ()>> = Vec::new();
     for r in resources::RESOURCES {
@@ -1173,7 +1194,7 @@ async fn run(ctx: Arc<Ctx>) -> Result<(), CollectError> {
 
 async fn events_job(ctx: &Ctx, ns: String, pod: String) {
     let r = res("events");
-    let what = format!("Events of pod {ns}/{pod}");
+    let what = format!("Events of {ns}/{pod}");
     let id = ctx.begin(what.clone(), Family::Objects, Some(r.key));
     let sel = format!("involvedObject.name={pod}");
     let out = ctx
@@ -1193,6 +1214,9 @@ async fn owner_job(ctx: &Ctx, ns: String, rs: String) {
     let Some(v) = ctx.get_into(res("replicasets"), Some(&ns), &rs).await else {
         return;
     };
+    // A rollout's failures are Events of its ReplicaSet (FailedCreate: a
+    // webhook, a quota), not of any pod.
+    events_job(ctx, ns.clone(), rs.clone()).await;
     let deploy = v
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
@@ -1227,6 +1251,9 @@ async fn log_job(ctx: &Ctx, ns: String, pod: String, container: String, previous
         since_seconds: Some(ctx.req.since.as_secs().max(1) as i64),
         tail_lines: Some(ctx.req.tail as i64),
         limit_bytes: Some(MAX_LOG_BYTES),
+        // Every line with the kubelet's RFC 3339 time: the timeline's clock
+        // (a Linkerd line alone has only the proxy's uptime).
+        timestamps: true,
         ..LogParams::default()
     };
     ctx.count_request();

@@ -170,6 +170,31 @@ const TABLE: &[(&str, &[Run])] = &[
         )],
     ),
     (
+        "meshdoc diagnose ns/shop",
+        &[(&["diagnose", "ns/shop"], None, Expect::Exit(2))],
+    ),
+    (
+        "meshdoc diagnose -A --prometheus http://prometheus.monitoring:9090",
+        &[(
+            &[
+                "diagnose",
+                "-A",
+                "--prometheus",
+                "http://prometheus.monitoring:9090",
+            ],
+            None,
+            Expect::Exit(2),
+        )],
+    ),
+    (
+        "meshdoc diagnose ns/shop --top 2 -o markdown",
+        &[(
+            &["diagnose", "ns/shop", "--top", "2", "-o", "markdown"],
+            None,
+            Expect::Exit(2),
+        )],
+    ),
+    (
         "meshdoc diagnose svc/payments -n shop -o json --save-bundle ./payments-bundle",
         &[(
             &[
@@ -181,6 +206,40 @@ const TABLE: &[(&str, &[Run])] = &[
                 "json",
                 "--save-bundle",
                 "./payments-bundle",
+            ],
+            None,
+            Expect::Exit(2),
+        )],
+    ),
+    (
+        "meshdoc timeline",
+        &[(&["timeline"], None, Expect::Exit(2))],
+    ),
+    (
+        "meshdoc timeline --from fixtures/istio-dr-applied-then-503",
+        &[(
+            &[
+                "timeline",
+                "--from",
+                "{repo}/fixtures/istio-dr-applied-then-503",
+            ],
+            None,
+            Expect::Prints(
+                1,
+                "suspected trigger: DestinationRule bookinfo/productpage changed by kubectl-client-side-apply",
+            ),
+        )],
+    ),
+    (
+        "meshdoc timeline deploy/productpage-v1 -n bookinfo -o markdown",
+        &[(
+            &[
+                "timeline",
+                "deploy/productpage-v1",
+                "-n",
+                "bookinfo",
+                "-o",
+                "markdown",
             ],
             None,
             Expect::Exit(2),

@@ -686,10 +686,10 @@ pub fn run(
         {
             continue;
         }
-        if let Some(o) = only {
-            if !matches!(&row.expect, Expect::Rule(id) if id == o) {
-                continue;
-            }
+        if let Some(o) = only
+            && !matches!(&row.expect, Expect::Rule(id) if id == o)
+        {
+            continue;
         }
         for (shape, input) in shapes(&row) {
             match &row.expect {

@@ -1,0 +1,304 @@
+//! Time in ranking: when each signal's evidence was first and last seen, the
+//! change a cause's errors followed, and the timeline view.
+//!
+//! A rule lists in `changes:` the object kinds (and fields) whose change can
+//! set it off. A finding gains weight when such a change happened shortly
+//! before the first error of its symptom — its own timed evidence, or that
+//! of a finding it `explains` (a NetworkPolicy's symptom is the fail-fast it
+//! causes):
+//!
+//! * within [`NEAR`] before the first error: score × [`NEAR_FACTOR`];
+//! * within [`WINDOW`]: × [`WINDOW_FACTOR`];
+//! * longer before, or after the errors began: no weight (and no trigger).
+//!
+//! The finding says which change and how long before, in one sentence.
+
+use crate::evidence::time::{At, Clock, Stamp, gap, stamp_of};
+use crate::evidence::{Evidence, Origin};
+use crate::facts::changes::{Change, What};
+use crate::report::Finding;
+use crate::report::timeline::{Entry, Onset, Timeline, Trigger};
+use crate::rules::RuleSet;
+
+/// A change this close before the first error is the likely trigger.
+pub const NEAR: i64 = 10 * 60 * 1000;
+pub const NEAR_FACTOR: f64 = 2.0;
+/// A change this close still counts, less.
+pub const WINDOW: i64 = 60 * 60 * 1000;
+pub const WINDOW_FACTOR: f64 = 1.5;
+/// Changes shown at most (the newest; older ones are counted).
+pub const MAX_CHANGES: usize = 40;
+/// Changes older than this before the first error are counted, not shown.
+pub const HORIZON: i64 = 14 * 24 * 60 * 60 * 1000;
+
+/// The time of the item being observed.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Now {
+    #[default]
+    None,
+    /// First and last seen (equal for a log line; an Event's range).
+    At(At, At),
+    /// A Linkerd uptime, resolved at the end against the container's start.
+    Uptime(f64, Origin),
+}
+
+impl Now {
+    pub(crate) fn of(ev: &Evidence) -> Now {
+        match stamp_of(ev) {
+            Stamp::At(a) => Now::At(a, a),
+            Stamp::Uptime(u) => Now::Uptime(
+                u,
+                match &ev.origin {
+                    Origin::Pod {
+                        namespace,
+                        pod,
+                        container,
+                        ..
+                    } => Origin::Pod {
+                        namespace: namespace.clone(),
+                        pod: pod.clone(),
+                        container: container.clone(),
+                        line: None,
+                    },
+                    _ => return Now::None,
+                },
+            ),
+            Stamp::None => Now::None,
+        }
+    }
+
+    pub(crate) fn between(first: Option<At>, last: Option<At>) -> Now {
+        match (first, last) {
+            (Some(f), Some(l)) => Now::At(f.min(l), f.max(l)),
+            (Some(t), None) | (None, Some(t)) => Now::At(t, t),
+            (None, None) => Now::None,
+        }
+    }
+}
+
+/// When a signal's evidence was first and last seen.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Span {
+    first: Option<At>,
+    last: Option<At>,
+    /// Uptime ranges per container, until the clock is known.
+    uptimes: Vec<(Origin, f64, f64)>,
+}
+
+impl Span {
+    pub(crate) fn note(&mut self, now: &Now) {
+        match now {
+            Now::None => {}
+            Now::At(f, l) => {
+                self.first = Some(self.first.map_or(*f, |x| x.min(*f)));
+                self.last = Some(self.last.map_or(*l, |x| x.max(*l)));
+            }
+            Now::Uptime(u, o) => {
+                if let Some((_, lo, hi)) = self.uptimes.iter_mut().find(|(x, ..)| x == o) {
+                    *lo = lo.min(*u);
+                    *hi = hi.max(*u);
+                } else if self.uptimes.len() < 64 {
+                    // A handful of containers per run; more is not worth a map.
+                    self.uptimes.push((o.clone(), *u, *u));
+                }
+            }
+        }
+    }
+
+    /// First and last seen, with uptimes turned into wall-clock time.
+    pub(crate) fn resolve(&self, clock: &Clock) -> Option<(At, At)> {
+        let mut first = self.first;
+        let mut last = self.last;
+        for (o, lo, hi) in &self.uptimes {
+            if let Some(start) = clock.start_of(o) {
+                let (a, b) = (start.plus_secs(*lo), start.plus_secs(*hi));
+                first = Some(first.map_or(a, |x| x.min(a)));
+                last = Some(last.map_or(b, |x| x.max(b)));
+            }
+        }
+        Some((first?, last.or(first)?))
+    }
+}
+
+/// The first timed error of a finding's symptom: (when, signal, family, finding).
+fn onset(f: &Finding, all: &[Finding], rules: &RuleSet) -> Option<(At, String, String, String)> {
+    let explains: &[String] = rules
+        .get(&f.id)
+        .map(|r| r.explains.as_slice())
+        .unwrap_or(&[]);
+    all.iter()
+        .filter(|g| g.id == f.id || explains.contains(&g.id))
+        .flat_map(|g| {
+            g.signals
+                .iter()
+                .filter(|s| s.family != "object")
+                .filter_map(move |s| {
+                    s.first_at
+                        .map(|at| (at, s.name.clone(), s.family.clone(), g.id.clone()))
+                })
+        })
+        // At the same instant the finding's own signal names the error.
+        .min_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then((a.3 != f.id).cmp(&(b.3 != f.id)))
+                .then(a.1.cmp(&b.1))
+        })
+}
+
+/// Gives each finding whose rule names the kind of a change that came
+/// shortly before its first error that change as its trigger, and its score
+/// the weight that earns.
+pub fn correlate(rules: &RuleSet, findings: &mut [Finding], changes: &[Change]) {
+    let snapshot: Vec<Finding> = findings.to_vec();
+    for f in findings.iter_mut() {
+        let Some(rule) = rules.get(&f.id) else {
+            continue;
+        };
+        if rule.changes.is_empty() {
+            continue;
+        }
+        let Some((first, signal, family, from)) = onset(f, &snapshot, rules) else {
+            continue;
+        };
+        let best = changes
+            .iter()
+            .filter(|c| c.what != What::Event)
+            .filter(|c| rule.changes.iter().any(|s| s.matches(&c.kind, &c.fields)))
+            .filter(|c| c.at <= first && c.at.until(first) <= WINDOW)
+            // A finding that names objects of the change's kind is about
+            // those objects, not any of the kind.
+            .filter(|c| {
+                c.kind == "Certificate"
+                    || !f.objects.iter().any(|o| o.kind == c.kind)
+                    || f.objects.iter().any(|o| {
+                        o.kind == c.kind
+                            && o.name == c.name
+                            && o.namespace.as_deref().unwrap_or("")
+                                == c.namespace.as_deref().unwrap_or("")
+                    })
+            })
+            .max_by(|a, b| a.at.cmp(&b.at).then(b.what.cmp(&a.what)));
+        let Some(c) = best else { continue };
+        let gap_ms = c.at.until(first);
+        let factor = if gap_ms <= NEAR {
+            NEAR_FACTOR
+        } else {
+            WINDOW_FACTOR
+        };
+        f.score *= factor;
+        let text = format!(
+            "{} {} at {}, {} before the first {} ({}{}) at {}",
+            c.object(),
+            c.describe(),
+            c.at,
+            gap(gap_ms),
+            signal,
+            family,
+            if from == f.id {
+                String::new()
+            } else {
+                format!(" of {from}")
+            },
+            first
+        );
+        f.trigger = Some(Trigger {
+            change: c.clone(),
+            onset: first,
+            signal,
+            family,
+            finding: from,
+            gap_ms,
+            factor,
+            text,
+        });
+    }
+}
+
+/// The timeline of a run: the changes (from [`HORIZON`] before the first
+/// error, the newest [`MAX_CHANGES`]) and the onset of each finding's errors
+/// per evidence family, the top-ranked finding's trigger marked.
+pub fn build(findings: &[Finding], changes: &[Change]) -> Timeline {
+    let mut t = Timeline::default();
+    let top = findings.iter().find(|f| f.trigger.is_some());
+    let is_trigger = |c: &Change| {
+        top.and_then(|f| f.trigger.as_ref())
+            .is_some_and(|tr| tr.change == *c)
+    };
+    // From HORIZON before the first error on (all of them without errors),
+    // the newest MAX_CHANGES; the trigger always.
+    let first_error = findings
+        .iter()
+        .flat_map(|f| f.signals.iter())
+        .filter(|s| s.family != "object")
+        .filter_map(|s| s.first_at)
+        .min();
+    let recent: Vec<&Change> = changes
+        .iter()
+        .filter(|c| first_error.is_none_or(|e| c.at.until(e) <= HORIZON) || is_trigger(c))
+        .collect();
+    let skip = recent.len().saturating_sub(MAX_CHANGES);
+    t.omitted = changes.len() - recent.len() + skip;
+    for c in recent.into_iter().skip(skip) {
+        let trigger = is_trigger(c);
+        t.entries.push(Entry {
+            at: c.at,
+            kind: "change".into(),
+            subject: c.object(),
+            text: c.describe(),
+            change: Some(c.clone()),
+            errors: None,
+            trigger,
+        });
+    }
+    for f in findings {
+        let mut fams: Vec<Onset> = Vec::new();
+        for s in f.signals.iter().filter(|s| s.family != "object") {
+            let Some(first) = s.first_at else { continue };
+            let last = s.last_at.unwrap_or(first);
+            match fams.iter_mut().find(|o| o.family == s.family) {
+                Some(o) => {
+                    o.first = o.first.min(first);
+                    o.last = o.last.max(last);
+                    o.count += s.count;
+                    o.signals.push(s.name.clone());
+                }
+                None => fams.push(Onset {
+                    finding: f.id.clone(),
+                    family: s.family.clone(),
+                    signals: vec![s.name.clone()],
+                    first,
+                    last,
+                    count: s.count,
+                }),
+            }
+        }
+        for o in fams {
+            let text = format!(
+                "first {} errors ({}), {} until {}",
+                o.family,
+                o.signals.join(", "),
+                o.count,
+                o.last
+            );
+            t.entries.push(Entry {
+                at: o.first,
+                kind: "errors".into(),
+                subject: f.id.clone(),
+                text,
+                change: None,
+                errors: Some(o),
+                trigger: false,
+            });
+        }
+    }
+    // Stable: changes before the errors they may have caused at the same instant.
+    t.entries.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then((a.kind != "change").cmp(&(b.kind != "change")))
+    });
+    if let Some(f) = top {
+        t.trigger = f.trigger.as_ref().map(|tr| tr.text.clone());
+        t.trigger_for = Some(f.id.clone());
+    }
+    t
+}

@@ -1,0 +1,286 @@
+//! A real Prometheus (Debian's `prometheus` package) scraping recorded-format
+//! Linkerd proxy metrics from a local HTTP server, queried by `meshdoc
+//! diagnose ns/shop --prometheus URL` against the fixture API server: the
+//! PromQL runs on the real engine.
+//!
+//! Without the binary the test prints one skip line; with
+//! `MESHDOC_REQUIRE_PROMETHEUS` set (as `.ci/run` does) it fails instead.
+//! `MESHDOC_PROMETHEUS` names the binary when it is not `prometheus` on PATH.
+
+use crate::support::apiserver::ApiServer;
+use crate::support::scenarios;
+use crate::triage::{rows, triage};
+use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The prometheus binary, or `None` after printing why the test skips.
+fn prometheus_binary(test: &str) -> Option<std::path::PathBuf> {
+    let candidate = std::env::var_os("MESHDOC_PROMETHEUS")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join("prometheus"))
+                .find(|p| p.is_file())
+        });
+    if candidate.is_none() {
+        if std::env::var_os("MESHDOC_REQUIRE_PROMETHEUS").is_some() {
+            panic!("{test}: prometheus is required (MESHDOC_REQUIRE_PROMETHEUS) but not on PATH");
+        }
+        eprintln!(
+            "note: {test}: skipped, no prometheus binary (apt-get install prometheus, or set MESHDOC_PROMETHEUS)"
+        );
+    }
+    candidate
+}
+
+/// Serves each body at `/NAME`, counters scaled by the number of scrapes so
+/// far (a proxy's counters grow; a flat series would increase by 0).
+struct Exporter {
+    addr: std::net::SocketAddr,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+type Bodies = Arc<(HashMap<String, String>, Mutex<HashMap<String, u64>>)>;
+
+async fn serve(State(st): State<Bodies>, Path(name): Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(body) = st.0.get(&name) else {
+        return (axum::http::StatusCode::NOT_FOUND, "no such page").into_response();
+    };
+    let n = {
+        let mut m = st.1.lock().unwrap();
+        let c = m.entry(name).or_default();
+        *c += 1;
+        *c as f64
+    };
+    let text: String = body
+        .lines()
+        .map(|l| match l.rsplit_once(' ') {
+            Some((series, v)) if !l.starts_with('#') => match v.parse::<f64>() {
+                Ok(v) => format!("{series} {}\n", v * n),
+                Err(_) => format!("{l}\n"),
+            },
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn exporter(pages: HashMap<String, String>) -> Exporter {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    let st: Bodies = Arc::new((pages, Mutex::new(HashMap::new())));
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route("/{name}", axum::routing::get(serve))
+                .with_state(st);
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            let _ = axum::serve(l, app).await;
+        });
+    });
+    Exporter {
+        addr,
+        _thread: thread,
+    }
+}
+
+/// A Prometheus child process, killed on drop.
+struct Prom {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prom {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Prometheus on loopback scraping `targets` (path, labels) every second.
+fn start_prometheus(
+    bin: &std::path::Path,
+    exporter: std::net::SocketAddr,
+    targets: &[(&str, &[(&str, &str)])],
+) -> Prom {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = String::from(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n",
+    );
+    for (i, (path, labels)) in targets.iter().enumerate() {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}: \"{v}\""))
+            .collect();
+        cfg.push_str(&format!(
+            "- job_name: proxy-{i}\n  metrics_path: /{path}\n  static_configs:\n  - targets: ['{exporter}']\n    labels: {{{}}}\n",
+            labels.join(", ")
+        ));
+    }
+    let cfg_path = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+    let child = std::process::Command::new(bin)
+        .arg(format!("--config.file={}", cfg_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start prometheus");
+    Prom {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}
+
+/// Waits until every target has been scraped at least twice (so `increase`
+/// has two samples), with meshdoc's own Prometheus client.
+fn wait_for_scrapes(p: &Prom, targets: usize) {
+    meshdoc::collect::cluster::client::install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client =
+        meshdoc::collect::prometheus::Prometheus::url(&p.url, Duration::from_secs(2)).unwrap();
+    let t = Instant::now();
+    loop {
+        let ok = rt
+            .block_on(client.query("count_over_time(up[1m]) >= 2"))
+            .is_ok_and(|s| s.len() == targets);
+        if ok {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "Prometheus at {} did not scrape {targets} targets twice within 60s: {}",
+            p.url,
+            std::fs::read_to_string(p._dir.path().join("prometheus.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_real_prometheus_ranks_the_failing_workload_first_with_one_query_per_signal_family() {
+    let test =
+        "a_real_prometheus_ranks_the_failing_workload_first_with_one_query_per_signal_family";
+    let Some(bin) = prometheus_binary(test) else {
+        return;
+    };
+    let pages: HashMap<String, String> = [
+        (
+            "client".to_string(),
+            scenarios::linkerd_failfast_metrics("shop", "payments", 812, 188),
+        ),
+        ("web".to_string(), scenarios::linkerd_healthy_metrics(1000)),
+        ("cart".to_string(), scenarios::linkerd_healthy_metrics(40)),
+    ]
+    .into();
+    let exp = exporter(pages);
+    // The labels linkerd-viz's scrape config adds from the pod's metadata.
+    let targets: &[(&str, &[(&str, &str)])] = &[
+        (
+            "client",
+            &[
+                ("namespace", "shop"),
+                ("deployment", "client"),
+                ("pod", "client-5f7b9c-00000"),
+            ],
+        ),
+        (
+            "web",
+            &[
+                ("namespace", "shop"),
+                ("deployment", "web"),
+                ("pod", "web-5f7b9c-00000"),
+            ],
+        ),
+        (
+            "cart",
+            &[
+                ("namespace", "shop"),
+                ("deployment", "cart"),
+                ("pod", "cart-5f7b9c-00000"),
+            ],
+        ),
+    ];
+    let prom = start_prometheus(&bin, exp.addr, targets);
+    wait_for_scrapes(&prom, targets.len());
+
+    // The API server serves the objects only: no pod-proxy metrics, so every
+    // runtime signal below came through PromQL.
+    let mut s = scenarios::shop_fleet();
+    s.proxy.clear();
+    let server = ApiServer::start(s);
+    let r = triage(
+        &server,
+        &["ns/shop", "--prometheus", &prom.url, "-o", "json"],
+    );
+    let rows = rows(&r);
+    assert_eq!(
+        rows[0],
+        ("shop/client".into(), "linkerd-fail-fast".into()),
+        "{rows:?}\n{}",
+        r.stderr
+    );
+    let client = &r.json["workloads"][0];
+    let failing = client["failing_percent"].as_f64().unwrap();
+    assert!((failing - 81.2).abs() < 0.05, "{client}");
+    for healthy in ["shop/web", "shop/cart"] {
+        let w = r.json["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| {
+                format!(
+                    "{}/{}",
+                    w["namespace"].as_str().unwrap(),
+                    w["name"].as_str().unwrap()
+                ) == healthy
+            })
+            .unwrap();
+        assert_eq!(w["failing_percent"].as_f64(), Some(0.0), "{w}");
+        assert!(w["requests"].as_f64().unwrap() > 0.0, "{w}");
+    }
+    let queries = r.json["queries"].as_array().unwrap();
+    assert_eq!(
+        queries.len(),
+        meshdoc::collect::prometheus::FAMILIES.len(),
+        "{queries:?}"
+    );
+    assert!(
+        r.json["runtime"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Prometheus {}", prom.url))
+    );
+    assert!(r.json.get("missing").is_none(), "{}", r.json);
+    assert!(
+        !server.requests().iter().any(|q| q.path.contains("/proxy/")),
+        "scraped although Prometheus answered"
+    );
+}
