@@ -375,6 +375,9 @@ fn read_files(a: &CheckArgs) -> anyhow::Result<Input> {
     for e in &loaded.errors {
         note(&format!("meshdoc: error: {e}"));
     }
+    for source in &loaded.not_utf8 {
+        super::warn_not_utf8(source);
+    }
     let summary = loaded.summary();
     let crate::collect::manifests::Loaded { set, errors, .. } = loaded;
     Ok(Input {

@@ -190,19 +190,21 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
         for p in files {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             let label = p.display().to_string();
-            d.block(
-                &String::from_utf8_lossy(&bytes),
-                kind,
-                &Origin::file(label.clone(), None),
-                &label,
-            );
+            let (text, lossy) = crate::evidence::text::decode_lossy(bytes);
+            if lossy {
+                d.not_utf8(&label);
+            }
+            d.block(&text, kind, &Origin::file(label.clone(), None), &label);
             inputs.push(label);
         }
     }
     for p in &a.objects {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
         let label = p.display().to_string();
+        let (text, lossy) = crate::evidence::text::decode_lossy(bytes);
+        if lossy {
+            d.not_utf8(&label);
+        }
         d.manifests(&text, &label, a.namespace.as_deref().unwrap_or("default"))?;
         inputs.push(label);
     }
@@ -221,6 +223,9 @@ pub fn offline(a: &DiagnoseArgs, rules: &crate::rules::RuleSet) -> anyhow::Resul
         bail!(
             "nothing to diagnose: give --from DIR, --logs/--metrics/--http/--objects FILE, or `-` for stdin"
         );
+    }
+    for source in &d.not_utf8 {
+        super::warn_not_utf8(source);
     }
     let crate::engine::diagnosis::Finished {
         findings,

@@ -7,7 +7,8 @@
 //! lines and aggregates them into one answer.
 
 use super::{Code, Global, emit, note, print};
-use crate::engine::{Matcher, Query};
+use crate::engine::Matcher;
+pub use crate::engine::explain::{ENVOY_FLAGS, MODIFIER_FLAGS, explain_text, parse_query};
 use crate::evidence::{InputKind, Origin, ReadStats, detect};
 use crate::report::{Format, Report};
 use crate::rules::{Rule, RuleSet};
@@ -73,142 +74,6 @@ impl From<KindArg> for InputKind {
     }
 }
 
-/// Envoy's response flags (short codes), from Envoy's access-log docs.
-pub const ENVOY_FLAGS: &[&str] = &[
-    "LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC",
-    "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR",
-    "UDO",
-];
-
-/// Flags that qualify the flag beside them rather than name a cause: Envoy
-/// adds `URX` when the retries or connect attempts that another flag's
-/// failure caused ran out (`UF,URX`, `UH,URX`, `UC,URX`). Beside another flag
-/// it is read as a [`Query::Modifier`]; alone it is a flag like any other.
-pub const MODIFIER_FLAGS: &[&str] = &["URX"];
-
-/// Reads a bare symptom; `None` when the input is evidence text instead.
-pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
-    let t = input.trim();
-    if t.is_empty() || t.contains('\n') {
-        return None;
-    }
-    let mut out = Vec::new();
-    // Whitespace tokens read as queries: `UF,URX` is one token, two flags.
-    let mut read = 0;
-    for tok in t.split_whitespace() {
-        read += 1;
-        if let Ok(code) = tok.parse::<u16>() {
-            // 0 is Envoy's "no response was sent" (DC, TCP lines).
-            if code == 0 || (100..600).contains(&code) {
-                out.push(Query::Status(code));
-                continue;
-            }
-            return None;
-        }
-        let flags: Vec<&str> = tok.split(',').collect();
-        if flags.iter().all(|f| ENVOY_FLAGS.contains(f)) {
-            let primary = flags.iter().any(|f| !MODIFIER_FLAGS.contains(f));
-            out.extend(flags.into_iter().map(|f| {
-                if primary && MODIFIER_FLAGS.contains(&f) {
-                    Query::Modifier(f.to_string())
-                } else {
-                    Query::Flag(f.to_string())
-                }
-            }));
-            continue;
-        }
-        if tok.len() > 3
-            && tok.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && tok.contains('_')
-            && !tok.contains(':')
-            && tok
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_{}-.,|".contains(&b))
-            && known_details(tok, rules)
-        {
-            out.push(Query::Details(tok.to_string()));
-            continue;
-        }
-        // A known keyword, possibly several words ("fail-fast", "detect timeout").
-        read -= 1;
-        break;
-    }
-    if !out.is_empty() && read == t.split_whitespace().count() {
-        return Some(out);
-    }
-    let is_kw = rules.rules.iter().any(|r| {
-        r.symptoms
-            .keywords
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(t))
-    });
-    if out.is_empty() && is_kw {
-        return Some(vec![Query::Keyword(t.to_string())]);
-    }
-    None
-}
-
-/// `true` when some rule lists `tok` among its response-code-details (a
-/// trailing `*` in the rule is a prefix): `envoy_cluster_x 0` is a metric
-/// sample, not a details query.
-fn known_details(tok: &str, rules: &RuleSet) -> bool {
-    rules.rules.iter().any(|r| {
-        r.symptoms
-            .details
-            .iter()
-            .any(|d| match d.strip_suffix('*') {
-                Some(p) => tok.starts_with(p),
-                None => d == tok,
-            })
-    })
-}
-
-/// Explains one input text against the rules; the library entry point used by
-/// the CLI and the corpus tests.
-pub fn explain_text(
-    rules: &RuleSet,
-    text: &str,
-    kind: InputKind,
-    origin: &Origin,
-) -> (Report, ReadStats) {
-    let mut m = Matcher::new(rules);
-    let mut notes = Vec::new();
-    let mut stats = ReadStats::default();
-    // A symptom pasted with a collector's prefix (`… stdout F UH`) is still a symptom.
-    let one_line =
-        (!text.trim().contains('\n')).then(|| crate::evidence::wrap::unwrap_line(text.trim()).line);
-    let query_text = one_line.as_deref().unwrap_or(text);
-    if let Some(queries) = (kind == InputKind::Auto)
-        .then(|| parse_query(query_text, rules))
-        .flatten()
-    {
-        let shown: Vec<String> = queries
-            .iter()
-            .map(|q| format!("{q:?}").to_lowercase())
-            .collect();
-        notes.push(format!("read as: {}", shown.join(", ")));
-        for q in &queries {
-            m.observe_query(q);
-        }
-    } else {
-        let (items, st) = detect::read_text(text, kind, origin);
-        stats = st;
-        for ev in &items {
-            m.observe(ev);
-        }
-    }
-    let input = if stats.lines > 1 {
-        origin.to_string()
-    } else {
-        crate::report::sanitize::clip(text.trim(), 200)
-    };
-    let report = Report::new("explain", input, m.finish());
-    let mut report = report;
-    report.notes = notes;
-    report.read = (stats.lines > 0).then(|| stats.clone());
-    (report, stats)
-}
-
 /// Ids and keywords that look like `input`, for "did you mean".
 fn suggestions<'a>(input: &str, rules: &'a RuleSet) -> Vec<&'a str> {
     let words = rules.rules.iter().flat_map(|r| {
@@ -255,6 +120,9 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
             (report, stats, Some(text))
         }
     };
+    if let Some(f) = source.as_deref().filter(|_| stats.not_utf8 > 0) {
+        super::warn_not_utf8(f);
+    }
     if source.is_some() {
         note(&format!(
             "meshdoc: {} lines read, {} unparseable{}",
@@ -344,13 +212,14 @@ fn explain_source(
     }
     let at_end = r.fill_buf().map(|b| b.is_empty()).unwrap_or(true);
     if at_end {
-        let text = String::from_utf8_lossy(&head).into_owned();
+        let (text, lossy) = crate::evidence::text::decode_lossy(head);
         if text.trim().is_empty() {
             bail!(
                 "the input is empty: nothing to explain (did the command piping into meshdoc print anything?)"
             );
         }
-        let (mut report, stats) = explain_text(rules, &text, kind, &origin);
+        let (mut report, mut stats) = explain_text(rules, &text, kind, &origin);
+        stats.not_utf8 += u64::from(lossy);
         if stats.lines > 1 {
             report.input = name.to_string();
         }

@@ -159,6 +159,19 @@ pub fn note(s: &str) {
     let _ = writeln!(anstream::stderr(), "{s}");
 }
 
+/// The one warning for a source that was not valid UTF-8 (read lossily):
+/// a file's path, or `-` for stdin.
+pub fn warn_not_utf8(source: &str) {
+    let shown = if source == "-" || source == "<stdin>" {
+        "- (stdin)"
+    } else {
+        source
+    };
+    note(&crate::report::sanitize::strip_controls(
+        &crate::evidence::text::not_utf8_warning(shown),
+    ));
+}
+
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()

@@ -83,7 +83,7 @@ pub fn run(cmd: RulesCmd, g: &Global) -> anyhow::Result<Code> {
             }
         },
         RulesCmd::Test => {
-            let outcomes = crate::rules::examples::run_all(&rules);
+            let outcomes = crate::engine::examples::run_all(&rules);
             let misses: Vec<_> = outcomes
                 .iter()
                 .filter(|o| !o.passed && o.expect == crate::rules::Expect::Fire)

@@ -18,6 +18,11 @@ use crate::report::Missing;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The largest GNU long-name or PAX header read from a `.tar.gz` bundle: a
+/// path is at most a few KiB (Linux's PATH_MAX is 4 KiB); a larger header
+/// describes no bundle file, only memory to fill.
+pub const NAME_HEADER_MAX: u64 = 8 << 10;
+
 /// How a bundle is read.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
@@ -118,11 +123,17 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
     // The first pod whose logs the bundle holds: what the commands are about
     // when nothing more specific names a namespace or pod.
     let mut first_log: Option<(String, String)> = None;
-    // Objects wait until bundle.yaml (and its default namespace) has been seen.
+    // Objects wait until bundle.yaml (and its default namespace) has been
+    // seen: in a directory it is read first; in an archive, wherever it is.
+    // Once it has, each objects file is parsed as it is read, so a bundle of
+    // many files under the limit is never held whole as text (and garbage
+    // fails at the first file).
     let mut objects: Vec<(String, String)> = Vec::new();
+    let mut ns_known = path.is_dir();
     let mut events: Vec<(String, String)> = Vec::new();
     let mut seen = false;
     let mut handle = |rel: &str,
+                      size: u64,
                       r: &mut dyn Read,
                       d: &mut dyn Sink,
                       manifest: &mut Manifest,
@@ -131,19 +142,28 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
         let part = classify(rel);
         let label = rel.to_string();
         // Reads a whole file, at most `max` bytes: `None` when it is larger.
-        let read_all = |r: &mut dyn Read| -> Result<Option<String>, BundleError> {
-            let mut b = Vec::new();
-            r.take(max.saturating_add(1))
-                .read_to_end(&mut b)
-                .map_err(|source| BundleError::Io {
-                    path: label.clone(),
-                    source,
-                })?;
-            if b.len() as u64 > max {
-                return Ok(None);
-            }
-            Ok(Some(String::from_utf8_lossy(&b).into_owned()))
-        };
+        // A file whose recorded size is over the limit is not read at all.
+        let read_all =
+            |r: &mut dyn Read, d: &mut dyn Sink| -> Result<Option<String>, BundleError> {
+                if size > max {
+                    return Ok(None);
+                }
+                let mut b = Vec::with_capacity(size as usize + 1);
+                r.take(max.saturating_add(1))
+                    .read_to_end(&mut b)
+                    .map_err(|source| BundleError::Io {
+                        path: label.clone(),
+                        source,
+                    })?;
+                if b.len() as u64 > max {
+                    return Ok(None);
+                }
+                let (text, lossy) = crate::evidence::text::decode_lossy(b);
+                if lossy {
+                    d.not_utf8(&label);
+                }
+                Ok(Some(text))
+            };
         let over = |skipped: &mut Vec<Missing>| {
             skipped.push(Missing {
                 what: label.clone(),
@@ -157,7 +177,8 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
         match part {
             Part::Manifest => {
                 seen = true;
-                let Some(text) = read_all(r)? else {
+                ns_known = true;
+                let Some(text) = read_all(r, d)? else {
                     over(skipped);
                     return Ok(());
                 };
@@ -169,7 +190,10 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
             }
             Part::Objects => {
                 seen = true;
-                match read_all(r)? {
+                match read_all(r, d)? {
+                    Some(text) if ns_known => {
+                        d.manifests(&text, rel, default_ns(manifest))?;
+                    }
                     Some(text) => objects.push((rel.to_string(), text)),
                     None => over(skipped),
                 }
@@ -193,7 +217,7 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
             }
             Part::Metrics { ns, pod } => {
                 seen = true;
-                let Some(text) = read_all(r)? else {
+                let Some(text) = read_all(r, d)? else {
                     over(skipped);
                     return Ok(());
                 };
@@ -207,7 +231,7 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
             }
             Part::Http | Part::Report => {
                 seen = true;
-                let Some(text) = read_all(r)? else {
+                let Some(text) = read_all(r, d)? else {
                     over(skipped);
                     return Ok(());
                 };
@@ -220,7 +244,7 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
             }
             Part::Events => {
                 seen = true;
-                match read_all(r)? {
+                match read_all(r, d)? {
                     Some(text) => events.push((rel.to_string(), text)),
                     None => over(skipped),
                 }
@@ -249,27 +273,71 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
                     continue;
                 }
             };
-            if let Ok(m) = f.metadata() {
-                sizes.insert(rel.clone(), m.len());
-            }
-            handle(&rel, &mut f, d, &mut manifest, &mut skipped)?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            sizes.insert(rel.clone(), size);
+            handle(&rel, size, &mut f, d, &mut manifest, &mut skipped)?;
         }
     } else {
         let f = std::fs::File::open(path).map_err(io)?;
         let gz = flate2::read::GzDecoder::new(f);
         let mut ar = tar::Archive::new(gz);
         let mut prefix: Option<String> = None;
-        for entry in ar.entries().map_err(io)? {
+        // Raw entries: the `tar` crate would read a GNU long-name or PAX
+        // header whole, whatever its size. Here each is read through a
+        // `Take` of NAME_HEADER_MAX bytes; the member a longer one describes
+        // is skipped and listed.
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut over_header = false;
+        for entry in ar.entries().map_err(io)?.raw(true) {
             let mut entry = entry.map_err(io)?;
-            if !entry.header().entry_type().is_file() {
+            let ty = entry.header().entry_type();
+            if ty.is_gnu_longname() || ty.is_pax_local_extensions() {
+                let mut b = Vec::new();
+                (&mut entry)
+                    .take(NAME_HEADER_MAX + 1)
+                    .read_to_end(&mut b)
+                    .map_err(io)?;
+                if b.len() as u64 > NAME_HEADER_MAX {
+                    over_header = true;
+                } else if ty.is_gnu_longname() {
+                    while b.last() == Some(&0) {
+                        b.pop();
+                    }
+                    long_name = Some(b);
+                } else if let Some(p) = tar::PaxExtensions::new(&b)
+                    .filter_map(Result::ok)
+                    .find(|e| e.key_bytes() == b"path")
+                {
+                    long_name = Some(p.value_bytes().to_vec());
+                }
                 continue;
             }
-            let p = entry
-                .path()
-                .map_err(io)?
-                .to_string_lossy()
-                .trim_start_matches("./")
-                .to_string();
+            if ty.is_gnu_longlink() || ty.is_pax_global_extensions() {
+                // Link targets and archive-wide attributes name no member
+                // meshdoc reads; their data is skipped unread.
+                continue;
+            }
+            let name = long_name.take();
+            let over = std::mem::take(&mut over_header);
+            if !(ty.is_file() || ty == tar::EntryType::Continuous) {
+                continue;
+            }
+            let p = match name {
+                Some(b) => String::from_utf8_lossy(&b).into_owned(),
+                None => entry.path().map_err(io)?.to_string_lossy().into_owned(),
+            };
+            let p = p.trim_start_matches("./").to_string();
+            if over {
+                skipped.push(Missing {
+                    what: crate::report::sanitize::clip(&p, 200),
+                    reason: format!(
+                        "skipped: its long-name (GNU or PAX) header is over {} KiB",
+                        NAME_HEADER_MAX >> 10
+                    ),
+                    rules: Vec::new(),
+                });
+                continue;
+            }
             // Accept archives with one top-level directory (`tar czf b.tgz bundle/`).
             let rel = match &prefix {
                 Some(pre) => p.strip_prefix(pre.as_str()).unwrap_or(&p).to_string(),
@@ -287,8 +355,9 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
                     }
                 }
             };
-            sizes.insert(rel.clone(), entry.header().size().unwrap_or(0));
-            handle(&rel, &mut entry, d, &mut manifest, &mut skipped)?;
+            let size = entry.header().size().unwrap_or(0);
+            sizes.insert(rel.clone(), size);
+            handle(&rel, size, &mut entry, d, &mut manifest, &mut skipped)?;
         }
     }
     if !seen {
@@ -332,13 +401,8 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
     for m in skipped {
         d.missing(m);
     }
-    let ns = if manifest.namespace.is_empty() {
-        "default".to_string()
-    } else {
-        manifest.namespace.clone()
-    };
     for (rel, text) in objects {
-        d.manifests(&text, &rel, &ns)?;
+        d.manifests(&text, &rel, default_ns(&manifest))?;
     }
     for (rel, text) in events {
         d.events(&text, &rel)?;
@@ -366,6 +430,15 @@ pub fn feed(path: &Path, d: &mut dyn Sink, opts: &ReadOptions) -> Result<Manifes
         });
     }
     Ok(manifest)
+}
+
+/// The namespace of namespace-less objects: the manifest's, or `default`.
+fn default_ns(m: &Manifest) -> &str {
+    if m.namespace.is_empty() {
+        "default"
+    } else {
+        &m.namespace
+    }
 }
 
 /// The regular files under `dir`. Symlinks are not followed (a link out of
@@ -454,5 +527,103 @@ mod tests {
             }
         );
         assert_eq!(classify("README.md"), Part::Other);
+    }
+
+    /// Writes a `.tar.gz` of raw members: (entry type, path, data).
+    fn tar_gz(path: &Path, members: &[(tar::EntryType, &str, &[u8])]) {
+        let f = std::fs::File::create(path).unwrap();
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        for (ty, name, data) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*ty);
+            // Raw bytes: the builder would emit its own long-name header.
+            let bytes = name.as_bytes();
+            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap();
+    }
+
+    fn read(path: &Path) -> Result<(Vec<Missing>, Vec<String>), BundleError> {
+        let rules = crate::rules::load_builtin().expect("built-in rules load");
+        let mut d = crate::engine::diagnosis::Diagnosis::new(&rules);
+        feed(path, &mut d, &ReadOptions::default())?;
+        Ok((d.missing.clone(), d.read.clone()))
+    }
+
+    const HTTP: &[u8] =
+        b"HTTP/1.1 503 Service Unavailable\r\nl5d-proxy-error: service in fail-fast\r\n\r\n";
+
+    #[test]
+    fn a_long_name_header_over_the_bound_skips_its_member_and_lists_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.tar.gz");
+        // 4 MiB of name: the `tar` crate alone would read it whole.
+        let huge = vec![b'a'; 4 << 20];
+        let mut pax = b"1048600 path=".to_vec();
+        pax.extend(std::iter::repeat_n(b'b', 1 << 20));
+        pax.push(b'\n');
+        tar_gz(
+            &p,
+            &[
+                (tar::EntryType::GNULongName, "././@LongLink", &huge),
+                (tar::EntryType::Regular, "http/short.txt", HTTP),
+                (tar::EntryType::XHeader, "PaxHeader/x", &pax),
+                (tar::EntryType::Regular, "http/other.txt", HTTP),
+                (tar::EntryType::Regular, "http/read.txt", HTTP),
+            ],
+        );
+        let (missing, read) = read(&p).unwrap();
+        let skipped: Vec<&Missing> = missing
+            .iter()
+            .filter(|m| {
+                m.reason
+                    .contains("long-name (GNU or PAX) header is over 8 KiB")
+            })
+            .collect();
+        assert_eq!(skipped.len(), 2, "{missing:?}");
+        assert!(
+            read.iter().any(|r| r.starts_with("http/read.txt")),
+            "{read:?}"
+        );
+        assert!(
+            !read.iter().any(|r| r.starts_with("http/short.txt")),
+            "{read:?}"
+        );
+        assert!(
+            !read.iter().any(|r| r.starts_with("http/other.txt")),
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn long_names_within_the_bound_still_name_their_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.tar.gz");
+        let long = format!("http/{}.txt", "x".repeat(300));
+        let mut gnu = long.clone().into_bytes();
+        gnu.push(0);
+        let pax_long = format!("http/{}.txt", "y".repeat(300));
+        let rec = format!(" path={pax_long}\n");
+        let rec = format!("{}{rec}", rec.len() + (rec.len() + 3).to_string().len());
+        tar_gz(
+            &p,
+            &[
+                (tar::EntryType::GNULongName, "././@LongLink", &gnu),
+                (tar::EntryType::Regular, "truncated-name", HTTP),
+                (tar::EntryType::XHeader, "PaxHeader/x", rec.as_bytes()),
+                (tar::EntryType::Regular, "truncated-too", HTTP),
+            ],
+        );
+        let (missing, read) = read(&p).unwrap();
+        assert!(read.iter().any(|r| r.starts_with(&long)), "{read:?}");
+        assert!(
+            read.iter().any(|r| r.starts_with(&pax_long)),
+            "{read:?} {missing:?}"
+        );
     }
 }

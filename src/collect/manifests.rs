@@ -355,6 +355,9 @@ pub struct Loaded {
     pub errors: Vec<ManifestError>,
     /// One per input, in order.
     pub inputs: Vec<InputRead>,
+    /// Files (`-` for stdin) that were not valid UTF-8, read lossily; the
+    /// CLI warns about each once.
+    pub not_utf8: Vec<String>,
 }
 
 impl Loaded {
@@ -551,10 +554,10 @@ pub fn load_paths_with(inputs: &[PathBuf], opts: &LoadOptions) -> Loaded {
         }
         let before = l.set.objects.len();
         for f in files {
-            let (name, text) = if f.as_os_str() == "-" {
-                let mut s = String::new();
-                match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
-                    Ok(_) => ("-".to_string(), s),
+            let (name, bytes) = if f.as_os_str() == "-" {
+                let mut b = Vec::new();
+                match std::io::Read::read_to_end(&mut std::io::stdin(), &mut b) {
+                    Ok(_) => ("-".to_string(), b),
                     Err(e) => {
                         read.error = Some(format!("cannot read: {e}"));
                         l.errors.push(io_error(&f, &e));
@@ -563,10 +566,7 @@ pub fn load_paths_with(inputs: &[PathBuf], opts: &LoadOptions) -> Loaded {
                 }
             } else {
                 match std::fs::read(&f) {
-                    Ok(bytes) => (
-                        f.display().to_string(),
-                        String::from_utf8_lossy(&bytes).into_owned(),
-                    ),
+                    Ok(bytes) => (f.display().to_string(), bytes),
                     Err(e) => {
                         if !read.dir {
                             read.error = Some(format!("cannot read: {e}"));
@@ -576,6 +576,11 @@ pub fn load_paths_with(inputs: &[PathBuf], opts: &LoadOptions) -> Loaded {
                     }
                 }
             };
+            // One UTF-8 policy for files and stdin: lossy, with a warning.
+            let (text, lossy) = crate::evidence::text::decode_lossy(bytes);
+            if lossy {
+                l.not_utf8.push(name.clone());
+            }
             read.files += 1;
             read.bytes += text.len() as u64;
             if let Err(e) = load_into(&mut l.set, &text, &name, opts.default_ns) {

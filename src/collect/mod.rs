@@ -42,4 +42,7 @@ pub trait Sink {
     fn missing(&mut self, m: Missing);
     /// Values for the commands' placeholders known from the input itself.
     fn default_vars(&mut self, vars: &BTreeMap<String, String>);
+    /// A source that was not valid UTF-8 and was read lossily (the caller
+    /// warns once per source).
+    fn not_utf8(&mut self, source: &str);
 }

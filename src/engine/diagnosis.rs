@@ -22,6 +22,9 @@ pub struct Diagnosis<'r> {
     pub missing: Vec<Missing>,
     /// Human summary of what was read ("logs/web/web-1/linkerd-proxy.log: 1,204 lines").
     pub read: Vec<String>,
+    /// Sources that were not valid UTF-8 (read lossily), each once: the
+    /// CLI warns about each on stderr.
+    pub not_utf8: Vec<String>,
     /// Kubernetes Events read (a bundle's `events/`): evidence, and changes
     /// on the timeline.
     pub events: Vec<serde_json::Value>,
@@ -45,6 +48,7 @@ impl<'r> Diagnosis<'r> {
             stats: ReadStats::default(),
             missing: Vec::new(),
             read: Vec::new(),
+            not_utf8: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -74,6 +78,9 @@ impl<'r> Diagnosis<'r> {
         label: &str,
     ) -> std::io::Result<()> {
         let st = self.scanner.scan(r, kind, origin, &mut self.matcher)?;
+        if st.not_utf8 > 0 {
+            self.not_utf8(label);
+        }
         self.read
             .push(format!("{label}: {} lines", crate::util::group(st.lines)));
         self.stats.add(&st);
@@ -128,6 +135,13 @@ impl<'r> Diagnosis<'r> {
     /// (the namespace and pod a bundle is about); evidence and facts win.
     pub fn default_vars(&mut self, vars: &std::collections::BTreeMap<String, String>) {
         self.matcher.default_vars(vars);
+    }
+
+    /// Notes a source that was not valid UTF-8 (it was read lossily).
+    pub fn not_utf8(&mut self, source: &str) {
+        if !self.not_utf8.iter().any(|s| s == source) {
+            self.not_utf8.push(source.to_string());
+        }
     }
 
     pub fn missing(&mut self, m: Missing) {
@@ -207,5 +221,8 @@ impl crate::collect::Sink for Diagnosis<'_> {
     }
     fn default_vars(&mut self, vars: &std::collections::BTreeMap<String, String>) {
         Diagnosis::default_vars(self, vars)
+    }
+    fn not_utf8(&mut self, source: &str) {
+        Diagnosis::not_utf8(self, source)
     }
 }

@@ -7,6 +7,8 @@
 //! that runs only the patterns whose required literal the line contains.
 
 pub mod diagnosis;
+pub mod examples;
+pub mod explain;
 mod lanes;
 pub mod prefilter;
 mod quiet;
@@ -24,6 +26,14 @@ use std::collections::{BTreeMap, HashMap};
 
 /// How many evidence lines a finding keeps per signal.
 const SAMPLES_PER_SIGNAL: usize = 3;
+
+/// `true` when some rule of `rules` lists `keyword` (any case): a hash
+/// lookup in the set's derived table, not a pass over the rules.
+pub fn is_keyword(rules: &RuleSet, keyword: &str) -> bool {
+    Matcher::table_of(rules)
+        .keyword_set
+        .contains(&keyword.to_ascii_lowercase())
+}
 
 /// A bare symptom typed by the user (`explain 503`, `explain UF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +97,28 @@ struct RuleAcc {
     patches: Vec<String>,
 }
 
+/// What each rule gathered, by rule index: only rules something touched have
+/// an entry, so a matcher costs nothing per rule it never hears of (`rules
+/// test` runs thousands of examples against thousands of rules). Indexing a
+/// rule nothing touched reads an empty accumulator, as a dense vector would.
+#[derive(Default)]
+struct Accs(BTreeMap<usize, RuleAcc>);
+
+static EMPTY_ACC: std::sync::LazyLock<RuleAcc> = std::sync::LazyLock::new(RuleAcc::default);
+
+impl std::ops::Index<usize> for Accs {
+    type Output = RuleAcc;
+    fn index(&self, ri: usize) -> &RuleAcc {
+        self.0.get(&ri).unwrap_or(&EMPTY_ACC)
+    }
+}
+
+impl std::ops::IndexMut<usize> for Accs {
+    fn index_mut(&mut self, ri: usize) -> &mut RuleAcc {
+        self.0.entry(ri).or_default()
+    }
+}
+
 /// The text patterns of a rule set and their literal index: derived once per
 /// set (see [`crate::rules::Derived`]), the index only when text arrives (a
 /// bare `explain 503` never needs it).
@@ -97,6 +129,16 @@ pub struct TextTable {
     /// pattern index → (rule, signal)
     text_map: Vec<(usize, usize)>,
     index: std::sync::OnceLock<PatternIndex>,
+    /// The rules that list a status, a flag (upper case), a fact: a bare
+    /// symptom or a fact visits only those, not the whole set.
+    status: HashMap<u16, Vec<usize>>,
+    flags: HashMap<String, Vec<usize>>,
+    facts: HashMap<String, Vec<(usize, usize)>>,
+    /// Every (rule, keyword) in lower case, and the keywords as a set.
+    keywords: Vec<(usize, String)>,
+    keyword_set: std::collections::HashSet<String>,
+    /// Rule id → index (the first rule of that id, as [`RuleSet::get`]).
+    ids: HashMap<String, usize>,
 }
 
 impl TextTable {
@@ -104,8 +146,32 @@ impl TextTable {
         let mut pats = Vec::new();
         let mut hints = Vec::new();
         let mut text_map = Vec::new();
+        let mut status: HashMap<u16, Vec<usize>> = HashMap::new();
+        let mut flags: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut facts: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut keywords = Vec::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
         for (ri, r) in rules.rules.iter().enumerate() {
+            ids.entry(r.id.clone()).or_insert(ri);
+            for s in &r.symptoms.status {
+                let e = status.entry(s.code).or_default();
+                if e.last() != Some(&ri) {
+                    e.push(ri);
+                }
+            }
+            for f in &r.symptoms.flags {
+                let e = flags.entry(f.to_ascii_uppercase()).or_default();
+                if e.last() != Some(&ri) {
+                    e.push(ri);
+                }
+            }
+            for k in &r.symptoms.keywords {
+                keywords.push((ri, k.to_ascii_lowercase()));
+            }
             for (si, s) in r.signals.iter().enumerate() {
+                if let SignalKind::Fact(n) = &s.kind {
+                    facts.entry(n.clone()).or_default().push((ri, si));
+                }
                 if let SignalKind::Text {
                     regex, literals, ..
                 } = &s.kind
@@ -116,11 +182,49 @@ impl TextTable {
                 }
             }
         }
+        let keyword_set = keywords.iter().map(|(_, k)| k.clone()).collect();
         TextTable {
             pats,
             hints,
             text_map,
             index: std::sync::OnceLock::new(),
+            status,
+            flags,
+            facts,
+            keywords,
+            keyword_set,
+            ids,
+        }
+    }
+
+    /// The rules a bare symptom can concern, in rule order: an index lookup
+    /// for a status or flag; for a keyword, the rules with a keyword equal
+    /// to, containing or contained in it (one pass over the lower-cased
+    /// keywords, nothing allocated per rule).
+    fn query_rules(&self, q: &Query, n: usize) -> Vec<usize> {
+        match q {
+            Query::Status(code) => self.status.get(code).cloned().unwrap_or_default(),
+            Query::Flag(f) | Query::Modifier(f) => self
+                .flags
+                .get(&f.to_ascii_uppercase())
+                .cloned()
+                .unwrap_or_default(),
+            Query::Details(_) => (0..n).collect(),
+            Query::Keyword(k) => {
+                let k = k.to_ascii_lowercase();
+                let mut out: Vec<usize> = self
+                    .keywords
+                    .iter()
+                    .filter(|(_, x)| {
+                        *x == k
+                            || (k.len() >= 4 && x.contains(&k))
+                            || (x.len() >= 4 && k.contains(x.as_str()))
+                    })
+                    .map(|(ri, _)| *ri)
+                    .collect();
+                out.dedup();
+                out
+            }
         }
     }
 
@@ -138,7 +242,9 @@ pub struct Matcher<'r> {
     table: std::sync::Arc<TextTable>,
     /// Scratch: candidate patterns of the current text.
     cands: Vec<usize>,
-    acc: Vec<RuleAcc>,
+    acc: Accs,
+    /// Placeholder values known from the run (see [`Matcher::default_vars`]).
+    defaults: BTreeMap<String, String>,
     metrics: Vec<(Origin, MetricSample)>,
     /// Items that named their mesh: (Linkerd, Istio/Envoy).
     meshes: (u64, u64),
@@ -151,18 +257,23 @@ pub struct Matcher<'r> {
 }
 
 impl<'r> Matcher<'r> {
-    pub fn new(rules: &'r RuleSet) -> Self {
-        let table = rules
+    fn table_of(rules: &RuleSet) -> std::sync::Arc<TextTable> {
+        rules
             .derived
             .get_or_init(|| TextTable::of(rules))
             // Another type in the slot cannot happen (only the engine fills
             // it); build a private table rather than fail.
-            .unwrap_or_else(|| std::sync::Arc::new(TextTable::of(rules)));
+            .unwrap_or_else(|| std::sync::Arc::new(TextTable::of(rules)))
+    }
+
+    pub fn new(rules: &'r RuleSet) -> Self {
+        let table = Self::table_of(rules);
         Matcher {
             rules,
             table,
             cands: Vec::new(),
-            acc: vec![RuleAcc::default(); rules.rules.len()],
+            acc: Accs::default(),
+            defaults: BTreeMap::new(),
             metrics: Vec::new(),
             meshes: (0, 0),
             now: timeline::Now::None,
@@ -440,9 +551,11 @@ impl<'r> Matcher<'r> {
 
     /// Feeds one derived fact.
     pub fn observe_fact(&mut self, fact: &Fact) {
-        for (ri, r) in self.rules.rules.iter().enumerate() {
-            for (si, s) in r.signals.iter().enumerate() {
-                if matches!(&s.kind, SignalKind::Fact(n) if n == fact.name) {
+        let table = self.table.clone();
+        for &(ri, si) in table.facts.get(fact.name).map(Vec::as_slice).unwrap_or(&[]) {
+            let s = &self.rules.rules[ri].signals[si];
+            {
+                {
                     let acc = &mut self.acc[ri];
                     let origin = match (&fact.subject.file, fact.subject.line) {
                         (Some(f), l) => Origin::file(f.clone(), l.map(u64::from)),
@@ -493,7 +606,9 @@ impl<'r> Matcher<'r> {
     /// A status the evidence says a proxy produced: each rule's status
     /// symptom applies, as for `explain CODE`, with where it came from.
     fn observe_status(&mut self, code: u16, whence: &str) {
-        for (ri, r) in self.rules.rules.iter().enumerate() {
+        let table = self.table.clone();
+        for &ri in table.status.get(&code).map(Vec::as_slice).unwrap_or(&[]) {
+            let r = &self.rules.rules[ri];
             if let Some(s) = r.symptoms.status.iter().find(|s| s.code == code) {
                 let note = format!("status {code} {whence} is a symptom of this cause");
                 if !self.acc[ri].symptoms.iter().any(|(n, _)| *n == note) {
@@ -505,8 +620,9 @@ impl<'r> Matcher<'r> {
 
     /// Feeds a bare symptom.
     pub fn observe_query(&mut self, q: &Query) {
-        for (ri, r) in self.rules.rules.iter().enumerate() {
-            let sym = &r.symptoms;
+        let table = self.table.clone();
+        for ri in table.query_rules(q, self.rules.rules.len()) {
+            let sym = &self.rules.rules[ri].symptoms;
             let hit: Option<(String, f64)> =
                 match q {
                     Query::Status(code) => sym.status.iter().find(|s| s.code == *code).map(|s| {
@@ -571,17 +687,22 @@ impl<'r> Matcher<'r> {
     /// pod, deployment); they fill only what evidence and facts left unset.
     /// Call just before [`Matcher::finish`].
     pub fn default_vars(&mut self, vars: &BTreeMap<String, String>) {
-        for acc in &mut self.acc {
-            for (k, v) in vars {
-                acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
-            }
+        for (k, v) in vars {
+            self.defaults.entry(k.clone()).or_insert_with(|| v.clone());
         }
+    }
+
+    /// How many rules have an accumulator (something touched them).
+    #[cfg(test)]
+    pub(crate) fn touched(&self) -> usize {
+        self.acc.0.len()
     }
 
     /// `true` when anything at all matched so far.
     pub fn any(&self) -> bool {
         self.acc
-            .iter()
+            .0
+            .values()
             .any(|a| !a.hits.is_empty() || !a.symptoms.is_empty())
     }
 
@@ -593,11 +714,16 @@ impl<'r> Matcher<'r> {
     /// [`Matcher::finish`], and the timeline of the changes and errors.
     pub fn finish_with_timeline(mut self) -> (Vec<Finding>, crate::report::timeline::Timeline) {
         self.eval_metrics();
+        for acc in self.acc.0.values_mut() {
+            for (k, v) in &self.defaults {
+                acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         // A cause backed by an object fact names the service its consequences
         // are about: they take its service, namespace, port and server pod.
         let mut shared: Vec<(usize, Vec<(String, String)>)> = Vec::new();
-        for (ri, r) in self.rules.rules.iter().enumerate() {
-            let acc = &self.acc[ri];
+        for (&ri, acc) in &self.acc.0 {
+            let r = &self.rules.rules[ri];
             let backed = acc
                 .hits
                 .keys()
@@ -623,7 +749,7 @@ impl<'r> Matcher<'r> {
         }
         // Without a more specific namespace for the service or the object,
         // the run's own namespace stands for them.
-        for acc in &mut self.acc {
+        for acc in self.acc.0.values_mut() {
             if let Some(ns) = acc.vars.get("namespace").cloned() {
                 for k in ["service_namespace", "object_namespace"] {
                     acc.vars.entry(k.into()).or_insert_with(|| ns.clone());
@@ -637,36 +763,40 @@ impl<'r> Matcher<'r> {
             _ => None,
         };
         if let Some(other) = other {
-            for (acc, r) in self.acc.iter_mut().zip(&self.rules.rules) {
-                if r.mesh == other {
-                    *acc = RuleAcc::default();
-                }
-            }
+            self.acc
+                .0
+                .retain(|&ri, _| self.rules.rules[ri].mesh != other);
         }
         let clock = std::mem::take(&mut self.clock);
         let changes = std::mem::take(&mut self.changes);
         let mut findings = score::score(
             self.rules,
             self.acc
+                .0
                 .into_iter()
-                .map(|a| score::Support {
-                    hits: a
-                        .hits
-                        .into_iter()
-                        .map(|(si, h)| {
-                            // Instants when known (uptimes resolved), else the text as printed.
-                            let (first, last) = match h.span.resolve(&clock) {
-                                Some((f, l)) => (Some(f.rfc3339()), Some(l.rfc3339())),
-                                None => (h.first_seen, h.last_seen),
-                            };
-                            (si, h.count, first, last, h.samples)
-                        })
-                        .collect(),
-                    symptoms: a.symptoms,
-                    targets: a.targets,
-                    vars: a.vars,
-                    objects: a.objects,
-                    patches: a.patches,
+                .map(|(ri, a)| {
+                    (
+                        ri,
+                        score::Support {
+                            hits: a
+                                .hits
+                                .into_iter()
+                                .map(|(si, h)| {
+                                    // Instants when known (uptimes resolved), else the text as printed.
+                                    let (first, last) = match h.span.resolve(&clock) {
+                                        Some((f, l)) => (Some(f.rfc3339()), Some(l.rfc3339())),
+                                        None => (h.first_seen, h.last_seen),
+                                    };
+                                    (si, h.count, first, last, h.samples)
+                                })
+                                .collect(),
+                            symptoms: a.symptoms,
+                            targets: a.targets,
+                            vars: a.vars,
+                            objects: a.objects,
+                            patches: a.patches,
+                        },
+                    )
                 })
                 .collect(),
         );
@@ -1193,9 +1323,13 @@ fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
         return;
     };
     let head = &text[..i];
+    // After the last character that cannot be part of a host name, which
+    // may be several bytes long (U+FFFD where the input was not UTF-8).
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
-        .map_or(0, |j| j + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .map_or(0, |(j, c)| j + c.len_utf8());
     let mut parts = head[start..].rsplitn(2, '.');
     let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
         return;
@@ -1226,5 +1360,42 @@ fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
         if !digits.is_empty() {
             key("port", &digits);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `scan_prefilter` fuzz target: a host name right after a
+    /// multi-byte character (U+FFFD from invalid UTF-8) was cut inside it.
+    #[test]
+    fn a_service_name_after_a_multibyte_character_is_read_without_a_panic() {
+        let mut v = Vec::new();
+        service_fqdn(
+            "addr=linkerd-policy.li\u{FFFD}web.shop.svc.cluster.local:8090",
+            &mut v,
+        );
+        assert!(
+            v.contains(&("service".to_string(), "web".to_string())),
+            "{v:?}"
+        );
+        assert!(v.contains(&("service_namespace".to_string(), "shop".to_string())));
+        assert!(v.contains(&("port".to_string(), "8090".to_string())));
+        // The fuzzer's input, scanned with the built-in pack.
+        let crash = b"[     4.011779s]  WARN ThreadId(01) policy:controller{addr=linkerd-policy.lir\x95nknkerd.svc.cluster.locaSRV and A record lookups: failed to resolve SRV record: no record found for Query { name: Name(\xa2linkerd-policy.lquery_type:  AAqA,A\xd0uery_class: IN }]\n";
+        let rules = crate::rules::load_builtin().expect("built-in rules load");
+        let mut m = Matcher::new(&rules);
+        let stats = scan::Scanner::new(&rules)
+            .scan(
+                &crash[..],
+                crate::evidence::InputKind::Auto,
+                &Origin::file("crash", None),
+                &mut m,
+            )
+            .unwrap();
+        assert_eq!(stats.lines, 1);
+        assert_eq!(stats.not_utf8, 1);
+        m.finish();
     }
 }

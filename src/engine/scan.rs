@@ -229,6 +229,11 @@ impl Scanner {
         stats: &mut ReadStats,
     ) -> u64 {
         let newlines = memchr_iter(b'\n', block).count() as u64;
+        // Blocks end at a newline (or the end of the input), so a character
+        // is never split across two: invalid here is invalid in the input.
+        if std::str::from_utf8(block).is_err() {
+            stats.not_utf8 += 1;
+        }
         let trailing = u64::from(!block.is_empty() && block.last() != Some(&b'\n'));
         stats.lines += newlines + trailing;
         let Some(verify) = &self.verify else {

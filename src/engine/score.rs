@@ -34,14 +34,15 @@ pub struct Support {
     pub patches: Vec<String>,
 }
 
-pub fn rank(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
+/// Ranks the rules that gathered support: (rule index, support), in rule order.
+pub fn rank(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
     order(rules, score(rules, support))
 }
 
 /// Scores every rule with support, unordered (see [`order`]).
-pub fn score(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
+pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (ri, sup) in support.into_iter().enumerate() {
+    for (ri, sup) in support {
         if sup.hits.is_empty() && sup.symptoms.is_empty() {
             continue;
         }
@@ -137,13 +138,17 @@ pub fn score(rules: &RuleSet, support: Vec<Support>) -> Vec<Finding> {
 /// they explain, then ranks and rounds.
 pub fn order(rules: &RuleSet, mut out: Vec<Finding>) -> Vec<Finding> {
     out.sort_by(by_score);
+    let table = super::Matcher::table_of(rules);
+    let index = &table.ids;
     // A cause backed by an object fact explains the symptoms it produces,
     // and a specific cause with evidence of its own refines the broader one:
     // those findings rank just below it and say whose consequence they are.
     let causes: Vec<(String, f64, Vec<String>, bool)> = out
         .iter()
         .filter_map(|f| {
-            let rule = rules.get(&f.id)?;
+            // By the set's id index: a search of the set per finding made
+            // `rules test` quadratic.
+            let rule = &rules.rules[*index.get(f.id.as_str())?];
             let mut ids = Vec::new();
             if f.signals.iter().any(|s| s.family == "object") {
                 ids.extend(rule.explains.iter().cloned());

@@ -553,6 +553,8 @@ pub fn read_lines<R: BufRead>(
     let f: &mut dyn FnMut(Evidence) = &mut f;
     let mut buf = Vec::with_capacity(1024);
     let mut total = 0u64;
+    // Lines that were not valid UTF-8.
+    let mut bad = 0u64;
     // Head: up to MAX_BLOCK bytes of lines, to decide block vs stream.
     let mut head: Vec<(HeadLine, u64)> = Vec::new();
     let mut head_size = 0usize;
@@ -565,7 +567,7 @@ pub fn read_lines<R: BufRead>(
                     head.push((HeadLine::Oversized, n));
                     continue;
                 }
-                let s = decode(&buf);
+                let s = decode(&buf, &mut bad);
                 head_size += s.len() + 1;
                 head.push((HeadLine::Text(s), n));
                 if head_size > MAX_BLOCK {
@@ -599,6 +601,7 @@ pub fn read_lines<R: BufRead>(
             st.lines += n_over;
             st.oversized += n_over;
             st.bytes = total;
+            st.not_utf8 += bad;
             return st;
         }
     }
@@ -627,7 +630,7 @@ pub fn read_lines<R: BufRead>(
                 stats.oversized += 1;
                 continue;
             }
-            metric_line(&decode(&buf), &mut stats, &mut samples, origin, f);
+            metric_line(&decode(&buf, &mut bad), &mut stats, &mut samples, origin, f);
         }
         if !samples.is_empty() {
             emit(
@@ -638,6 +641,7 @@ pub fn read_lines<R: BufRead>(
                 origin.clone(),
             );
         }
+        stats.not_utf8 += bad;
         return stats;
     }
     let mut lines = LineReader::new(kind, origin);
@@ -652,15 +656,19 @@ pub fn read_lines<R: BufRead>(
             lines.oversized(n);
             continue;
         }
-        lines.push(&decode(&buf), n, f);
+        lines.push(&decode(&buf, &mut bad), n, f);
     }
-    lines.finish(f)
+    let mut st = lines.finish(f);
+    st.not_utf8 += bad;
+    st
 }
 
-/// Lossy UTF-8, without a trailing `\r`.
-fn decode(buf: &[u8]) -> String {
+/// Lossy UTF-8, without a trailing `\r`; counts an invalid line in `bad`.
+fn decode(buf: &[u8], bad: &mut u64) -> String {
     let b = buf.strip_suffix(b"\r").unwrap_or(buf);
-    String::from_utf8_lossy(b).into_owned()
+    let (s, lossy) = super::text::decode_lossy(b.to_vec());
+    *bad += u64::from(lossy);
+    s
 }
 
 fn metric_line(

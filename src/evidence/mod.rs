@@ -16,7 +16,7 @@ pub mod http;
 pub mod interop;
 pub mod linkerd;
 pub mod metrics;
-mod text;
+pub mod text;
 pub mod time;
 pub mod wrap;
 
@@ -308,6 +308,10 @@ pub enum InputKind {
     Http,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Counts kept while reading, reported as "1,204 lines read, 3 unparseable".
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ReadStats {
@@ -317,6 +321,10 @@ pub struct ReadStats {
     pub unparseable: u64,
     /// Lines skipped for being longer than [`MAX_LINE`].
     pub oversized: u64,
+    /// Invalid UTF-8 met (lines, or blocks in a scan), read lossily; the
+    /// source gets one warning ([`text::not_utf8_warning`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_utf8: u64,
     /// Items by kind.
     pub proxy_log: u64,
     pub access_log: u64,
@@ -333,6 +341,7 @@ impl ReadStats {
         self.bytes += other.bytes;
         self.unparseable += other.unparseable;
         self.oversized += other.oversized;
+        self.not_utf8 += other.not_utf8;
         self.proxy_log += other.proxy_log;
         self.access_log += other.access_log;
         self.envoy_log += other.envoy_log;

@@ -5,6 +5,23 @@
 //! Everything here works on `&str` and only ever cuts at ASCII bytes, so a
 //! slice can never split a UTF-8 character.
 
+/// Decodes bytes as UTF-8, lossily: invalid sequences become U+FFFD, and the
+/// flag says whether there were any. Every reader of files, stdin and bundle
+/// entries decodes this way and warns once per source with
+/// [`not_utf8_warning`]: one policy everywhere, never a refusal.
+pub fn decode_lossy(bytes: Vec<u8>) -> (String, bool) {
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, false),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
+    }
+}
+
+/// The one warning a source (a file, `-` for stdin, a bundle entry) gets
+/// when it was not valid UTF-8.
+pub fn not_utf8_warning(source: &str) -> String {
+    format!("warning: {source}: not valid UTF-8; invalid bytes were read as U+FFFD")
+}
+
 /// `true` for an RFC 3339 timestamp as kubectl `--timestamps`, istio and
 /// Envoy JSON print it (`2021-05-04T10:00:00.123456789Z`, `…+00:00`).
 pub(crate) fn is_rfc3339(tok: &str) -> bool {

@@ -34,25 +34,7 @@ const LAYERS: &[(&str, u8)] = &[
 
 /// Imports known to go upward, each with the reason it is still here. An
 /// entry that no longer matches any import fails the test: delete it.
-const KNOWN: &[(&str, &str, &str)] = &[
-    // The example runner is moving into `engine` on branch `harden`; until
-    // it lands, `rules/examples.rs` runs examples through the layers above.
-    (
-        "rules/examples.rs",
-        "cli",
-        "example runner moves to engine (branch harden)",
-    ),
-    (
-        "rules/examples.rs",
-        "engine",
-        "example runner moves to engine (branch harden)",
-    ),
-    (
-        "rules/examples.rs",
-        "collect",
-        "example runner moves to engine (branch harden)",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 fn layer(module: &str) -> Option<u8> {
     LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
