@@ -8,7 +8,7 @@
 use super::Matcher;
 use super::scan::Scanner;
 use crate::collect::manifests::{self, ManifestError};
-use crate::evidence::{Evidence, InputKind, Item, Origin, ReadStats, detect, interop};
+use crate::evidence::{InputKind, Item, Origin, ReadStats, detect};
 use crate::facts::{FactOptions, ObjectSet, derive};
 use crate::report::{Finding, Missing};
 use crate::rules::RuleSet;
@@ -90,25 +90,22 @@ impl<'r> Diagnosis<'r> {
     /// A small text block (curl transcript, header block, metrics exposition,
     /// another tool's report), parsed whole.
     pub fn block(&mut self, text: &str, kind: InputKind, origin: &Origin, label: &str) {
-        if let Some(msgs) = interop::parse(text) {
-            self.read.push(format!(
-                "{label}: {} {} messages",
-                msgs.len(),
-                msgs.first().map(|m| m.tool.as_str()).unwrap_or("tool")
-            ));
-            for m in msgs {
-                let raw = m.line();
-                self.stats.count(&Item::ToolReport(m.clone()));
-                self.matcher.observe(&Evidence {
-                    item: Item::ToolReport(m),
-                    raw,
-                    origin: origin.clone(),
-                });
-            }
-            return;
-        }
         let (items, st) = detect::read_text(text, kind, origin);
-        self.read.push(format!("{label}: {} items", items.len()));
+        // Another tool's report is summarised as its messages.
+        let tool = match items.first().map(|e| &e.item) {
+            Some(Item::ToolReport(m))
+                if items.iter().all(|e| matches!(e.item, Item::ToolReport(_))) =>
+            {
+                Some(m.tool.clone())
+            }
+            _ => None,
+        };
+        match tool {
+            Some(t) => self
+                .read
+                .push(format!("{label}: {} {t} messages", items.len())),
+            None => self.read.push(format!("{label}: {} items", items.len())),
+        }
         self.stats.add(&st);
         for ev in &items {
             self.matcher.observe(ev);

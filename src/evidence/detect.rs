@@ -46,8 +46,17 @@ fn read_text_with(
         count_lines(text, &mut stats);
         return stats;
     }
-    match block_kind(text, kind) {
-        Some(Block::Metrics) => {
+    // One sniffing step decides what the whole text is; then one parser runs.
+    match sniff(text, kind) {
+        Shape::Report(msgs) => {
+            count_lines(text, &mut stats);
+            for m in msgs {
+                let raw = m.line();
+                emit(f, &mut stats, Item::ToolReport(m), raw, origin.clone());
+            }
+            return stats;
+        }
+        Shape::Metrics => {
             count_lines(text, &mut stats);
             let (samples, bad) = super::metrics::parse(text);
             stats.unparseable += bad;
@@ -60,17 +69,14 @@ fn read_text_with(
             );
             return stats;
         }
-        Some(Block::Http) => {
-            // Chatter before the transcript (curl 8's `Host … was resolved.`
-            // without its `*`, a progress meter, a note) is not the body.
-            let t = &text[transcript_start(text).unwrap_or(0)..];
+        Shape::Http(t) => {
             if let Some(h) = super::http::parse(t) {
                 count_lines(text, &mut stats);
                 emit(f, &mut stats, Item::Http(h), clip_raw(text), origin.clone());
                 return stats;
             }
         }
-        None => {}
+        Shape::Lines => {}
     }
     let mut lines = LineReader::new(kind, origin);
     for line in text.split('\n') {
@@ -90,27 +96,38 @@ fn count_lines(text: &str, stats: &mut ReadStats) {
     stats.bytes += text.len() as u64;
 }
 
-/// What a whole text is, when it is one block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Block {
+/// What a whole text is, decided once from its content (or `--kind`).
+enum Shape<'t> {
+    /// Another tool's JSON report, parsed while sniffed.
+    Report(Vec<super::ToolMessage>),
+    /// A Prometheus / OpenMetrics exposition or Envoy admin stats.
     Metrics,
-    Http,
+    /// A curl transcript or header block, from where it starts.
+    Http(&'t str),
+    /// Log lines, each classified on its own ([`classify_line_as`]).
+    Lines,
 }
 
-fn block_kind(text: &str, kind: InputKind) -> Option<Block> {
+fn sniff(text: &str, kind: InputKind) -> Shape<'_> {
     match kind {
-        InputKind::Metrics => Some(Block::Metrics),
-        InputKind::Http => Some(Block::Http),
+        InputKind::Metrics => Shape::Metrics,
+        InputKind::Http => Shape::Http(text),
         InputKind::Auto => {
-            if super::metrics::looks_like(text) {
-                Some(Block::Metrics)
-            } else if super::http::looks_like(text) || transcript_start(text).is_some() {
-                Some(Block::Http)
+            if let Some(msgs) = super::interop::json_report(text) {
+                Shape::Report(msgs)
+            } else if super::metrics::looks_like(text) {
+                Shape::Metrics
+            } else if super::http::looks_like(text) {
+                Shape::Http(text)
+            } else if let Some(at) = transcript_start(text) {
+                // Chatter before the transcript (curl 8's `Host … was
+                // resolved.` without its `*`, a progress meter) is not the body.
+                Shape::Http(&text[at..])
             } else {
-                None
+                Shape::Lines
             }
         }
-        _ => None,
+        _ => Shape::Lines,
     }
 }
 
@@ -204,6 +221,10 @@ pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
     }
     if let Some(e) = super::envoy::parse_line(line) {
         return Some(Item::EnvoyLog(e));
+    }
+    // A message of `istioctl analyze`'s text output.
+    if let Some(m) = super::interop::analyze_line(line) {
+        return Some(Item::ToolReport(m));
     }
     // A passing `linkerd check` line (`√` on older terminals): the check
     // names what it verified, which is no failure of it.
@@ -596,7 +617,7 @@ pub fn read_lines<R: BufRead>(
         .count() as u64;
     if eof {
         let text = joined();
-        if block_kind(&text, kind).is_some() {
+        if !matches!(sniff(&text, kind), Shape::Lines) {
             let mut st = read_text_with(&text, kind, origin, f);
             st.lines += n_over;
             st.oversized += n_over;
@@ -698,6 +719,24 @@ fn metric_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One sniff per text: a JSON report is read as the tool's messages; an
+    /// `istioctl analyze` line among log lines is one message, and no line
+    /// around it is lost.
+    #[test]
+    fn a_report_is_sniffed_once_and_nothing_around_a_report_line_is_lost() {
+        let o = Origin::Arg;
+        let json = r#"{"success":false,"categories":[{"categoryName":"linkerd-identity","checks":[{"description":"trust anchors are within their validity period","hint":"https://linkerd.io/checks/#l5d-identity-trustAnchors-are-time-valid","error":"expired","result":"error"}]}]}"#;
+        let (items, _) = read_text(json, InputKind::Auto, &o);
+        assert!(
+            matches!(&items[..], [Evidence { item: Item::ToolReport(m), .. }] if m.tool == "linkerd check")
+        );
+        let mixed = "Error [IST0101] (VirtualService shop/web) Referenced host not found: \"api\"\n[2024-05-01T10:00:00.000Z] \"GET / HTTP/1.1\" 503 UF upstream_reset_before_response_started{connection_failure} - \"-\" 0 91 1 - \"-\" \"curl\" \"x\" \"web\" \"10.0.0.1:80\" outbound|80||web.shop.svc.cluster.local - 10.0.0.2:80 10.0.0.3:1234 - default\n";
+        let (items, _) = read_text(mixed, InputKind::Auto, &o);
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(matches!(&items[0].item, Item::ToolReport(m) if m.code == "IST0101"));
+        assert!(matches!(&items[1].item, Item::Access(_)));
+    }
 
     fn o() -> Origin {
         Origin::file("t", None)

@@ -76,33 +76,44 @@ pub fn parse_istioctl_analyze(text: &str) -> Option<Vec<ToolMessage>> {
             .collect();
         return (!out.is_empty() || arr.is_empty()).then_some(out);
     }
-    let mut out = Vec::new();
-    for line in t.lines() {
-        let Some((level, rest)) = line.trim().split_once(" [IST") else {
-            continue;
-        };
-        let Some((num, rest)) = rest.split_once(']') else {
-            continue;
-        };
-        if !matches!(level, "Error" | "Warning" | "Warn" | "Info")
-            || !num.bytes().all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let rest = rest.trim();
-        let (object, message) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
-            Some((o, m)) => (Some(o.to_string()), m.trim().to_string()),
-            None => (None, rest.to_string()),
-        };
-        out.push(ToolMessage {
-            tool: "istioctl analyze".into(),
-            code: format!("IST{num}"),
-            level: level.to_ascii_lowercase(),
-            message,
-            object,
-        });
-    }
+    let out: Vec<ToolMessage> = t.lines().filter_map(analyze_line).collect();
     (!out.is_empty()).then_some(out)
+}
+
+/// One line of `istioctl analyze`'s text output:
+/// `Error [IST0101] (VirtualService ns/x) Referenced host not found: "y"`.
+pub fn analyze_line(line: &str) -> Option<ToolMessage> {
+    let (level, rest) = line.trim().split_once(" [IST")?;
+    let (num, rest) = rest.split_once(']')?;
+    if !matches!(level, "Error" | "Warning" | "Warn" | "Info")
+        || num.is_empty()
+        || !num.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let rest = rest.trim();
+    let (object, message) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+        Some((o, m)) => (Some(o.to_string()), m.trim().to_string()),
+        None => (None, rest.to_string()),
+    };
+    Some(ToolMessage {
+        tool: "istioctl analyze".into(),
+        code: format!("IST{num}"),
+        level: level.to_ascii_lowercase(),
+        message,
+        object,
+    })
+}
+
+/// A whole JSON report of either tool (`linkerd check -o json`, `istioctl
+/// analyze -o json`). Their text outputs are read line by line instead
+/// ([`analyze_line`]), so that nothing around them is lost.
+pub fn json_report(text: &str) -> Option<Vec<ToolMessage>> {
+    let t = text.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    parse(text)
 }
 
 /// Either tool's report, when `text` is one.
