@@ -475,10 +475,10 @@ pub fn linkerd_injector_expired() -> Scenario {
     s
 }
 
-/// `loadgen` calls `productpage` (Istio): the DestinationRule disables TLS
-/// while the mesh-wide PeerAuthentication is STRICT.
-pub fn istio_dr_tls_conflict() -> Scenario {
-    let ns = "bookinfo";
+/// Istio's bookinfo slice both DestinationRule scenarios share: the
+/// injected `bookinfo` namespace, `istio-system`, a `loadgen` client and the
+/// `productpage` Deployment, pod, Service and EndpointSlice.
+fn bookinfo_workloads(ns: &str) -> Scenario {
     let mut s = Scenario::default();
     s.crds(&["networking.istio.io", "security.istio.io"]);
     s.objects.push(namespace(
@@ -517,6 +517,14 @@ pub fn istio_dr_tls_conflict() -> Scenario {
         9080,
         &[("productpage-v1-5f7b9c-t5y6u", true)],
     ));
+    s
+}
+
+/// `loadgen` calls `productpage` (Istio): the DestinationRule disables TLS
+/// while the mesh-wide PeerAuthentication is STRICT.
+pub fn istio_dr_tls_conflict() -> Scenario {
+    let ns = "bookinfo";
+    let mut s = bookinfo_workloads(ns);
     s.yaml(
         r#"
 apiVersion: networking.istio.io/v1
@@ -773,44 +781,7 @@ pub fn changed(mut o: Value, created: &str, writes: &[(&str, &str, &str, Value)]
 /// created at `dr_created` and last written by kubectl at `dr_applied`.
 fn istio_bookinfo(dr_created: &str, dr_applied: &str) -> Scenario {
     let ns = "bookinfo";
-    let mut s = Scenario::default();
-    s.crds(&["networking.istio.io", "security.istio.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({}),
-        json!({"istio-injection": "enabled"}),
-    ));
-    s.objects
-        .push(namespace("istio-system", json!({}), json!({})));
-    s.objects.extend(deployment(ns, "loadgen", "loadgen", 1));
-    s.objects.push(pod(
-        ns,
-        "loadgen-5f7b9c-w2e3r",
-        "loadgen",
-        "loadgen",
-        8080,
-        Some("istio"),
-        Health::Running,
-    ));
-    s.objects
-        .extend(deployment(ns, "productpage-v1", "productpage", 1));
-    s.objects.push(pod(
-        ns,
-        "productpage-v1-5f7b9c-t5y6u",
-        "productpage",
-        "productpage-v1",
-        9080,
-        Some("istio"),
-        Health::Running,
-    ));
-    s.objects
-        .push(service(ns, "productpage", "productpage", 9080, "http"));
-    s.objects.push(endpointslice(
-        ns,
-        "productpage",
-        9080,
-        &[("productpage-v1-5f7b9c-t5y6u", true)],
-    ));
+    let mut s = bookinfo_workloads(ns);
     let dr = json!({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
         "metadata": {"name": "productpage", "namespace": ns, "generation": 2},
         "spec": {"host": "productpage.bookinfo.svc.cluster.local",
