@@ -418,41 +418,49 @@ fn rule_admits_peer(ix: &Index, r: &PRule, dir: Direction, peer: &PodLike) -> bo
 /// May `source` open TCP/UDP `port` to `target` as far as ingress policies
 /// on `target` go? (Egress of `source` is checked by [`egress_allowed`].)
 pub fn ingress_allowed(ix: &Index, target: usize, source: usize, port: i64, proto: &str) -> bool {
-    let pols = policies(ix);
-    let tp = &ix.pods[target];
-    let m = meshed(ix, tp);
-    let selecting: Vec<&Policy> = pols
-        .iter()
-        .filter(|p| p.ingress.is_some() && selects(ix, p, target))
-        .collect();
-    if selecting.is_empty() {
-        return true;
-    }
-    selecting.iter().any(|p| {
-        p.ingress.iter().flatten().any(|r| {
-            rule_admits_peer(ix, r, Direction::Ingress, &ix.pods[source])
-                && r.allows_port(Some(tp), m, port, proto)
-        })
-    })
+    allowed(ix, Direction::Ingress, source, target, port, proto)
 }
 
 /// May `source` open `port` to `target` as far as egress policies on
 /// `source` go?
 pub fn egress_allowed(ix: &Index, source: usize, target: usize, port: i64, proto: &str) -> bool {
+    allowed(ix, Direction::Egress, source, target, port, proto)
+}
+
+/// One direction of [`ingress_allowed`] / [`egress_allowed`]: the policies
+/// selecting that direction's own pod (the target for ingress, the source for
+/// egress) must admit the other pod on the port, or none may select it.
+fn allowed(
+    ix: &Index,
+    dir: Direction,
+    source: usize,
+    target: usize,
+    port: i64,
+    proto: &str,
+) -> bool {
     let pols = policies(ix);
     let tp = &ix.pods[target];
     let m = meshed(ix, tp);
+    let (own, other) = match dir {
+        Direction::Ingress => (target, source),
+        Direction::Egress => (source, target),
+    };
+    fn rules<'p, 'a>(p: &'p Policy<'a>, dir: Direction) -> Option<&'p Vec<PRule<'a>>> {
+        match dir {
+            Direction::Ingress => p.ingress.as_ref(),
+            Direction::Egress => p.egress.as_ref(),
+        }
+    }
     let selecting: Vec<&Policy> = pols
         .iter()
-        .filter(|p| p.egress.is_some() && selects(ix, p, source))
+        .filter(|p| rules(p, dir).is_some() && selects(ix, p, own))
         .collect();
     if selecting.is_empty() {
         return true;
     }
     selecting.iter().any(|p| {
-        p.egress.iter().flatten().any(|r| {
-            rule_admits_peer(ix, r, Direction::Egress, tp)
-                && r.allows_port(Some(tp), m, port, proto)
+        rules(p, dir).into_iter().flatten().any(|r| {
+            rule_admits_peer(ix, r, dir, &ix.pods[other]) && r.allows_port(Some(tp), m, port, proto)
         })
     })
 }
