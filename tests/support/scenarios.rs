@@ -300,10 +300,10 @@ pub fn linkerd_failfast(backend: Backend) -> Scenario {
     s
 }
 
-/// `web` calls `api`, whose pods are selected by a NetworkPolicy that allows
-/// the app port 8080 but not the Linkerd inbound port 4143.
-pub fn linkerd_netpol() -> Scenario {
-    let ns = "shop";
+/// The Linkerd slice both NetworkPolicy scenarios share: an injected
+/// namespace, the control plane, a `web` client and two `api` pods behind
+/// their Service.
+fn shop_web_and_api(ns: &str) -> Scenario {
     let mut s = Scenario::default();
     s.crds(&["linkerd.io", "policy.linkerd.io"]);
     s.objects.push(namespace(
@@ -345,6 +345,14 @@ pub fn linkerd_netpol() -> Scenario {
         8080,
         &[(api_pods[0], true), (api_pods[1], true)],
     ));
+    s
+}
+
+/// `web` calls `api`, whose pods are selected by a NetworkPolicy that allows
+/// the app port 8080 but not the Linkerd inbound port 4143.
+pub fn linkerd_netpol() -> Scenario {
+    let ns = "shop";
+    let mut s = shop_web_and_api(ns);
     s.yaml(
         r#"
 apiVersion: networking.k8s.io/v1
@@ -903,47 +911,7 @@ pub fn istio_dr_old_rollout_then_errors() -> Scenario {
 /// fail-fast, from T+3 s.
 pub fn linkerd_netpol_added_then_errors() -> Scenario {
     let ns = "shop";
-    let mut s = Scenario::default();
-    s.crds(&["linkerd.io", "policy.linkerd.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({"linkerd.io/inject": "enabled"}),
-        json!({}),
-    ));
-    s.objects.extend(linkerd_control_plane(
-        &testdata("valid-until-2035.pem"),
-        "Ignore",
-    ));
-    s.objects.extend(deployment(ns, "web", "web", 1));
-    s.objects.push(pod(
-        ns,
-        "web-5f7b9c-k8s9d",
-        "web",
-        "web",
-        8080,
-        Some("linkerd"),
-        Health::Running,
-    ));
-    s.objects.extend(deployment(ns, "api", "api", 2));
-    let api_pods = ["api-5f7b9c-q1w2e", "api-5f7b9c-r3t4y"];
-    for p in api_pods {
-        s.objects.push(pod(
-            ns,
-            p,
-            "api",
-            "api",
-            8080,
-            Some("linkerd"),
-            Health::Running,
-        ));
-    }
-    s.objects.push(service(ns, "api", "api", 8080, "http"));
-    s.objects.push(endpointslice(
-        ns,
-        "api",
-        8080,
-        &[(api_pods[0], true), (api_pods[1], true)],
-    ));
+    let mut s = shop_web_and_api(ns);
     let np = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": {"name": "api-allow-http", "namespace": ns, "generation": 1},
         "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Ingress"],
