@@ -175,6 +175,21 @@ pub fn linkerd_control_plane(ca_pem: &str, failure_policy: &str) -> Vec<Value> {
     ]
 }
 
+/// An injected namespace `ns` beside a Linkerd control plane whose
+/// injector serves the certificate `testdata/<ca>` with `failure_policy`.
+fn linkerd_namespace(ns: &str, ca: &str, failure_policy: &str) -> Scenario {
+    let mut s = Scenario::default();
+    s.crds(&["linkerd.io", "policy.linkerd.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects
+        .extend(linkerd_control_plane(&testdata(ca), failure_policy));
+    s
+}
+
 /// Linkerd proxy metrics as the client proxy would serve them for calls to `svc`.
 pub fn linkerd_metrics(ns: &str, svc: &str, port: u16, status: u16, count: u64) -> String {
     format!(
@@ -200,17 +215,7 @@ pub const CLIENT_POD: &str = "client-5f7b9c-x2x7p";
 /// `client` calls Service `payments` in `shop`, whose backends are broken.
 pub fn linkerd_failfast(backend: Backend) -> Scenario {
     let ns = "shop";
-    let mut s = Scenario::default();
-    s.crds(&["linkerd.io", "policy.linkerd.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({"linkerd.io/inject": "enabled"}),
-        json!({}),
-    ));
-    s.objects.extend(linkerd_control_plane(
-        &testdata("valid-until-2035.pem"),
-        "Ignore",
-    ));
+    let mut s = linkerd_namespace(ns, "valid-until-2035.pem", "Ignore");
     s.objects.extend(deployment(ns, "client", "client", 1));
     s.objects.push(pod(
         ns,
@@ -304,17 +309,7 @@ pub fn linkerd_failfast(backend: Backend) -> Scenario {
 /// namespace, the control plane, a `web` client and two `api` pods behind
 /// their Service.
 fn shop_web_and_api(ns: &str) -> Scenario {
-    let mut s = Scenario::default();
-    s.crds(&["linkerd.io", "policy.linkerd.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({"linkerd.io/inject": "enabled"}),
-        json!({}),
-    ));
-    s.objects.extend(linkerd_control_plane(
-        &testdata("valid-until-2035.pem"),
-        "Ignore",
-    ));
+    let mut s = linkerd_namespace(ns, "valid-until-2035.pem", "Ignore");
     s.objects.extend(deployment(ns, "web", "web", 1));
     s.objects.push(pod(
         ns,
@@ -451,17 +446,7 @@ pub fn linkerd_detect_timeout() -> Scenario {
 /// injector's webhook certificate expired and failurePolicy is Ignore.
 pub fn linkerd_injector_expired() -> Scenario {
     let ns = "shop";
-    let mut s = Scenario::default();
-    s.crds(&["linkerd.io", "policy.linkerd.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({"linkerd.io/inject": "enabled"}),
-        json!({}),
-    ));
-    s.objects.extend(linkerd_control_plane(
-        &testdata("injector-expired.pem"),
-        "Ignore",
-    ));
+    let mut s = linkerd_namespace(ns, "injector-expired.pem", "Ignore");
     s.objects.extend(deployment(ns, "web", "web", 1));
     s.objects.push(pod(
         ns,
@@ -585,17 +570,7 @@ data:
 /// NetworkPolicies (the committed benchmark's cluster).
 pub fn big_namespace() -> Scenario {
     let ns = "big";
-    let mut s = Scenario::default();
-    s.crds(&["linkerd.io", "policy.linkerd.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({"linkerd.io/inject": "enabled"}),
-        json!({}),
-    ));
-    s.objects.extend(linkerd_control_plane(
-        &testdata("valid-until-2035.pem"),
-        "Ignore",
-    ));
+    let mut s = linkerd_namespace(ns, "valid-until-2035.pem", "Ignore");
     for i in 0..2000 {
         let app = format!("app-{}", i / 2);
         s.objects.push(pod(
@@ -1013,17 +988,7 @@ response_total{{direction=\"inbound\",authority=\"web.shop.svc.cluster.local:808
 /// pod proxy for the meshed pods.
 pub fn shop_fleet() -> Scenario {
     let ns = "shop";
-    let mut s = Scenario::default();
-    s.crds(&["linkerd.io", "policy.linkerd.io"]);
-    s.objects.push(namespace(
-        ns,
-        json!({"linkerd.io/inject": "enabled"}),
-        json!({}),
-    ));
-    s.objects.extend(linkerd_control_plane(
-        &testdata("valid-until-2035.pem"),
-        "Ignore",
-    ));
+    let mut s = linkerd_namespace(ns, "valid-until-2035.pem", "Ignore");
     for (app, replicas) in [("client", 1), ("web", 2), ("cart", 1), ("payments", 0)] {
         s.objects.extend(deployment(ns, app, app, replicas));
         s.objects.push(service(ns, app, app, 8080, "http"));
