@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::collect::manifests::load_str;
 use crate::facts::ObjectSet;
