@@ -43,13 +43,7 @@ pub struct Prefilter {
 const DFA_CACHE: usize = 32 << 20;
 
 pub fn regex_set(patterns: &[&str]) -> Option<meta::Regex> {
-    if patterns.is_empty() {
-        return None;
-    }
-    meta::Regex::builder()
-        .configure(meta::Config::new().hybrid_cache_capacity(DFA_CACHE))
-        .build_many(patterns)
-        .ok()
+    build_set(patterns, regex_automata::util::syntax::Config::new())
 }
 
 /// [`regex_set`] for searching a block of many lines: `^` and `$` match at
@@ -57,16 +51,24 @@ pub fn regex_set(patterns: &[&str]) -> Option<meta::Regex> {
 /// pattern runs on one line, so an anchored pattern without a literal finds
 /// its lines anywhere in a block, not only at the block's edges.
 fn line_regex_set(patterns: &[&str]) -> Option<meta::Regex> {
+    build_set(
+        patterns,
+        regex_automata::util::syntax::Config::new()
+            .multi_line(true)
+            .crlf(true),
+    )
+}
+
+fn build_set(
+    patterns: &[&str],
+    syntax: regex_automata::util::syntax::Config,
+) -> Option<meta::Regex> {
     if patterns.is_empty() {
         return None;
     }
     meta::Regex::builder()
         .configure(meta::Config::new().hybrid_cache_capacity(DFA_CACHE))
-        .syntax(
-            regex_automata::util::syntax::Config::new()
-                .multi_line(true)
-                .crlf(true),
-        )
+        .syntax(syntax)
         .build_many(patterns)
         .ok()
 }

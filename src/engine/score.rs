@@ -108,6 +108,7 @@ pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
         targets.sort_by(|a, b| b.count.cmp(&a.count).then(a.target.cmp(&b.target)));
         targets.truncate(TOP_TARGETS);
         signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(a.name.cmp(&b.name)));
+        let vars = with_defaults(&sup.vars);
         out.push(Finding {
             rank: 0,
             id: rule.id.clone(),
@@ -123,8 +124,8 @@ pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
             objects: sup.objects,
             location: None,
             targets,
-            confirm: render_steps(&rule.docs().confirm, &with_defaults(&sup.vars)),
-            fix: render_steps(&rule.docs().fix, &with_defaults(&sup.vars)),
+            confirm: render_steps(&rule.docs().confirm, &vars),
+            fix: render_steps(&rule.docs().fix, &vars),
             patches: sup.patches,
             explained_by: None,
             trigger: None,

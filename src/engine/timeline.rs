@@ -46,23 +46,10 @@ impl Now {
     pub(crate) fn of(ev: &Evidence) -> Now {
         match stamp_of(ev) {
             Stamp::At(a) => Now::At(a, a),
-            Stamp::Uptime(u) => Now::Uptime(
-                u,
-                match &ev.origin {
-                    Origin::Pod {
-                        namespace,
-                        pod,
-                        container,
-                        ..
-                    } => Origin::Pod {
-                        namespace: namespace.clone(),
-                        pod: pod.clone(),
-                        container: container.clone(),
-                        line: None,
-                    },
-                    _ => return Now::None,
-                },
-            ),
+            Stamp::Uptime(u) => match &ev.origin {
+                o @ Origin::Pod { .. } => Now::Uptime(u, o.without_line()),
+                _ => Now::None,
+            },
             Stamp::None => Now::None,
         }
     }

@@ -148,12 +148,8 @@ fn transcript_start(text: &str) -> Option<usize> {
                 let r = r.trim_start();
                 r.starts_with("Trying ") || r.starts_with("Connected to ")
             })
-            || t.strip_prefix("> ").is_some_and(|r| {
-                r.split(' ')
-                    .next()
-                    .is_some_and(|m| m.len() >= 3 && m.bytes().all(|b| b.is_ascii_uppercase()))
-                    && r.contains(" HTTP/")
-            });
+            || t.strip_prefix("> ")
+                .is_some_and(super::http::is_request_line);
         if curl {
             return (i > 0).then_some(off);
         }

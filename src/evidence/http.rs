@@ -267,7 +267,7 @@ fn grpc_code(name: &str) -> Option<u8> {
 }
 
 /// `POST /x HTTP/1.0`: a request line as a client printed it.
-fn is_request_line(line: &str) -> bool {
+pub(super) fn is_request_line(line: &str) -> bool {
     let mut parts = line.split(' ');
     matches!(
         (parts.next(), parts.next(), parts.next(), parts.next()),

@@ -48,6 +48,16 @@ impl Origin {
         }
     }
 
+    /// The same origin without its line: the container (or file) alone.
+    pub fn without_line(&self) -> Self {
+        let mut o = self.clone();
+        match &mut o {
+            Origin::File { line, .. } | Origin::Pod { line, .. } => *line = None,
+            Origin::Arg => {}
+        }
+        o
+    }
+
     /// The same origin moved to another line.
     pub fn at_line(&self, line: u64) -> Self {
         match self {
