@@ -8,12 +8,7 @@ use crate::evidence::{InputKind, Origin, ReadStats, detect};
 use crate::report::Report;
 use crate::rules::RuleSet;
 
-/// Envoy's response flags (short codes), from Envoy's access-log docs.
-pub const ENVOY_FLAGS: &[&str] = &[
-    "LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC",
-    "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR",
-    "UDO",
-];
+pub use crate::evidence::access::ENVOY_FLAGS;
 
 /// Flags that qualify the flag beside them rather than name a cause: Envoy
 /// adds `URX` when the retries or connect attempts that another flag's

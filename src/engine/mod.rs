@@ -17,7 +17,7 @@ pub mod score;
 pub mod timeline;
 pub mod triage;
 
-use crate::evidence::{Evidence, Item, MetricSample, Origin};
+use crate::evidence::{AccessRecord, Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};
 use crate::report::{EvidenceLine, Finding};
 use crate::rules::{Mesh, RuleSet, SignalKind, TextSource, status_any};
@@ -429,6 +429,13 @@ impl<'r> Matcher<'r> {
                     self.observe_status(code, whence);
                 }
                 self.text(TextSource::AppLog, message, &ev.origin, None, &vars);
+                // A line no parser claims may still name Envoy's fields (an
+                // issue title's `503 UAEX`, a `response_flags":"UF` cut out
+                // of a JSON record): they are judged as the record's would be.
+                if let Some(a) = crate::evidence::access::parse_fragment(message) {
+                    self.note_mesh(&Item::Access(a.clone()), &ev.raw);
+                    self.access_signals(&a, ev, &vars);
+                }
             }
             Item::Access(a) => {
                 self.text(
@@ -445,33 +452,7 @@ impl<'r> Matcher<'r> {
                     }
                     return;
                 }
-                let target = a.upstream_cluster.clone().or_else(|| a.authority.clone());
-                for (ri, r) in self.rules.rules.iter().enumerate() {
-                    let mut counted = false;
-                    for (si, s) in r.signals.iter().enumerate() {
-                        if let SignalKind::Access(c) = &s.kind {
-                            if access_matches(c, a, &ev.raw) {
-                                let acc = &mut self.acc[ri];
-                                acc.hits.entry(si).or_default().add(
-                                    &s.name,
-                                    &ev.origin,
-                                    &ev.raw,
-                                    a.start_time.as_deref(),
-                                    &self.now,
-                                );
-                                // One record is one request, however many
-                                // signals of the rule it matches.
-                                if let Some(t) = target.as_ref().filter(|_| !counted) {
-                                    *acc.targets.entry(t.clone()).or_default() += 1;
-                                    counted = true;
-                                }
-                                for (k, v) in &vars {
-                                    acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
-                                }
-                            }
-                        }
-                    }
-                }
+                self.access_signals(a, ev, &vars);
             }
             Item::Http(h) => {
                 for (k, v) in h.headers.iter() {
@@ -531,6 +512,38 @@ impl<'r> Matcher<'r> {
             Item::Metrics { samples } => {
                 for s in samples {
                     self.metrics.push((ev.origin.clone(), s.clone()));
+                }
+            }
+        }
+    }
+
+    /// Every `access:` signal an Envoy access record (or a fragment naming
+    /// its fields) matches; one record counts its target once per rule.
+    fn access_signals(&mut self, a: &AccessRecord, ev: &Evidence, vars: &[(String, String)]) {
+        let target = a.upstream_cluster.clone().or_else(|| a.authority.clone());
+        for (ri, r) in self.rules.rules.iter().enumerate() {
+            let mut counted = false;
+            for (si, s) in r.signals.iter().enumerate() {
+                if let SignalKind::Access(c) = &s.kind {
+                    if access_matches(c, a, &ev.raw) {
+                        let acc = &mut self.acc[ri];
+                        acc.hits.entry(si).or_default().add(
+                            &s.name,
+                            &ev.origin,
+                            &ev.raw,
+                            a.start_time.as_deref(),
+                            &self.now,
+                        );
+                        // One record is one request, however many
+                        // signals of the rule it matches.
+                        if let Some(t) = target.as_ref().filter(|_| !counted) {
+                            *acc.targets.entry(t.clone()).or_default() += 1;
+                            counted = true;
+                        }
+                        for (k, v) in vars {
+                            acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
+                        }
+                    }
                 }
             }
         }
@@ -636,11 +649,14 @@ impl<'r> Matcher<'r> {
                             s.weight,
                         )
                     }),
+                    // A flag is Envoy's own verdict on the request: it
+                    // outweighs any status beside it (`503 UAEX` is the
+                    // external authorizer, whatever else answers 503).
                     Query::Flag(f) => sym
                         .flags
                         .iter()
                         .any(|x| x.eq_ignore_ascii_case(f))
-                        .then(|| (format!("response flag {f} is a symptom of this cause"), 1.0)),
+                        .then(|| (format!("response flag {f} is a symptom of this cause"), 3.0)),
                     Query::Modifier(f) => sym.flags.iter().any(|x| x.eq_ignore_ascii_case(f)).then(
                         || {
                             (

@@ -23,6 +23,13 @@
 use super::AccessRecord;
 use super::text::{parse_fields, split_token, strip_kubectl_ts};
 
+/// Envoy's response flags (short codes), from Envoy's access-log docs.
+pub const ENVOY_FLAGS: &[&str] = &[
+    "LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC",
+    "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR",
+    "UDO",
+];
+
 /// Parses one line; `None` when it is not an access-log record.
 pub fn parse_line(line: &str) -> Option<AccessRecord> {
     parse_line_as(line, false)
@@ -479,9 +486,174 @@ fn parse_kv(line: &str) -> Option<AccessRecord> {
     })
 }
 
+/// Envoy's field names whose values a fragment may quote, and the record
+/// field each fills.
+const FRAGMENT_KEYS: &[&str] = &[
+    "response_code_details",
+    "response_flags",
+    "response_flag",
+    "response_code",
+    "upstream_transport_failure_reason",
+    "connection_termination_details",
+];
+
+/// Envoy's access-log fields in a line no parser claims: a status and its
+/// flags as an issue title or a chat message quotes them (`503 UAEX …`,
+/// `got 503 UF,URX`), or Envoy's field names with their values in whatever
+/// separators the paste left (`response_flags":"UF,URX"`,
+/// `response_code_details: no_healthy_upstream`, `response_flag=UH`).
+/// `None` unless the line names response flags (all of them Envoy's) or
+/// response-code details.
+pub fn parse_fragment(line: &str) -> Option<AccessRecord> {
+    let mut r = AccessRecord::default();
+    keyed_fields(line, &mut r);
+    if r.flags.is_empty() {
+        if let Some((status, flags)) = status_and_flags(line) {
+            r.status = r.status.or(Some(status));
+            r.flags = flags;
+        }
+    }
+    if r.flags.is_empty() && r.details.is_none() {
+        return None;
+    }
+    r.envoy = true;
+    Some(r)
+}
+
+/// `true` when every comma-separated part is one of Envoy's flags.
+fn known_flags(v: &str) -> bool {
+    !v.is_empty() && v.split(',').all(|f| ENVOY_FLAGS.contains(&f))
+}
+
+/// `key<separators>value` for each of [`FRAGMENT_KEYS`]: the key bounded by
+/// non-word bytes, then up to four of `"':= ` and the value up to a quote,
+/// blank, comma (details and flags may hold commas: see below) or brace.
+fn keyed_fields(line: &str, r: &mut AccessRecord) {
+    if !line.contains("response_") && !line.contains("_details") && !line.contains("_reason") {
+        return;
+    }
+    let b = line.as_bytes();
+    for key in FRAGMENT_KEYS {
+        let mut from = 0;
+        while let Some(off) = line[from..].find(key) {
+            let at = from + off;
+            from = at + key.len();
+            let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+            if (at > 0 && word(b[at - 1])) || b.get(from).is_some_and(|&c| word(c)) {
+                continue;
+            }
+            let rest = &line[from..];
+            let sep = rest.bytes().take_while(|c| b"\"':= \t".contains(c)).count();
+            if sep == 0 || sep > 4 {
+                continue;
+            }
+            let value = fragment_value(&rest[sep..]);
+            if value.is_empty() || value == "-" {
+                continue;
+            }
+            match *key {
+                "response_flags" | "response_flag" if r.flags.is_empty() && known_flags(value) => {
+                    r.flags = split_flags(value);
+                }
+                "response_code" if r.status.is_none() => r.status = is_status(value),
+                "response_code_details" if r.details.is_none() && is_details(value) => {
+                    r.details = Some(value.to_string());
+                }
+                "upstream_transport_failure_reason" if r.transport_failure.is_none() => {
+                    r.transport_failure = Some(value.to_string());
+                }
+                "connection_termination_details" if r.termination.is_none() => {
+                    r.termination = Some(value.to_string());
+                }
+                _ => continue,
+            }
+            break;
+        }
+    }
+}
+
+/// A value as a fragment quotes it: up to a quote, a blank or a brace that
+/// closes an enclosing object; a details value keeps its `{…}` part (cut
+/// pastes may lose the closing brace).
+fn fragment_value(s: &str) -> &str {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            '}' | '"' | '\'' | ' ' | '\t' | ';' => return &s[..i],
+            ',' if depth == 0 && !s[i + 1..].starts_with(|c: char| c.is_ascii_uppercase()) => {
+                return &s[..i];
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// A response-code-details value: lower-case words joined by `_`, with an
+/// optional `{…}` part.
+fn is_details(v: &str) -> bool {
+    let head = v.split('{').next().unwrap_or(v);
+    head.len() >= 4
+        && head.contains('_')
+        && head
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+}
+
+/// The first `STATUS FLAGS` pair of whitespace tokens (quotes, brackets and
+/// trailing punctuation around them peeled): `503 UAEX`, `0 UF,URX`.
+fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
+    let trim = |t: &str| {
+        t.trim_matches(|c: char| "\"'()[]`*:".contains(c))
+            .trim_end_matches(['.', ',', ';'])
+            .to_string()
+    };
+    let toks: Vec<String> = line.split_whitespace().map(trim).collect();
+    toks.windows(2).find_map(|w| {
+        let status = is_status(&w[0])?;
+        known_flags(&w[1]).then(|| (status, split_flags(&w[1])))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragments_name_envoy_fields_in_any_separator_shape() {
+        let r = parse_fragment(r#"response_flags":"UF,URX""#).unwrap();
+        assert_eq!(r.flags, vec!["UF", "URX"]);
+        let r = parse_fragment("saw `503 UAEX` on every request").unwrap();
+        assert_eq!(
+            (r.status, r.flags.clone()),
+            (Some(503), vec!["UAEX".to_string()])
+        );
+        let r = parse_fragment(
+            "response_code_details: upstream_reset_before_response_started{connection_failure",
+        )
+        .unwrap();
+        assert_eq!(
+            r.details.as_deref(),
+            Some("upstream_reset_before_response_started{connection_failure")
+        );
+        let r = parse_fragment(r#"{"response_code": 503, "response_flags": "UH"}"#).unwrap();
+        assert_eq!(
+            (r.status, r.flags.clone()),
+            (Some(503), vec!["UH".to_string()])
+        );
+        // Words that are not all Envoy's flags, a `-`, a longer key: nothing.
+        for quiet in [
+            "HTTP/1.1 200 OK",
+            "response_flags: -",
+            "returned 404 NOTFOUND",
+            "my_response_flags=UF",
+            "status 503 after 3 retries",
+        ] {
+            assert_eq!(parse_fragment(quiet), None, "{quiet}");
+        }
+    }
 
     #[test]
     fn istio_1_9_plus_lines_read_every_field() {

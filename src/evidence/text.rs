@@ -22,6 +22,32 @@ pub fn not_utf8_warning(source: &str) -> String {
     format!("warning: {source}: not valid UTF-8; invalid bytes were read as U+FFFD")
 }
 
+/// Typographic quotes (`“ ” „ ″` and `‘ ’`), which chat clients, issue
+/// editors and word processors put in place of a proxy's ASCII quotes, as the
+/// ASCII quotes they replaced; borrowed when there are none (all of them
+/// start with the byte 0xE2, which a byte search rejects at memchr speed).
+pub fn ascii_quotes(s: &str) -> std::borrow::Cow<'_, str> {
+    const DOUBLE: [char; 4] = ['\u{201c}', '\u{201d}', '\u{201e}', '\u{2033}'];
+    const SINGLE: [char; 2] = ['\u{2018}', '\u{2019}'];
+    if memchr::memchr(0xE2, s.as_bytes()).is_none()
+        || !s.contains(|c| DOUBLE.contains(&c) || SINGLE.contains(&c))
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    s.chars()
+        .map(|c| {
+            if DOUBLE.contains(&c) {
+                '"'
+            } else if SINGLE.contains(&c) {
+                '\''
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// `true` for an RFC 3339 timestamp as kubectl `--timestamps`, istio and
 /// Envoy JSON print it (`2021-05-04T10:00:00.123456789Z`, `…+00:00`).
 pub(crate) fn is_rfc3339(tok: &str) -> bool {

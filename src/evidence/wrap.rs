@@ -14,6 +14,9 @@
 //!   JSON access record, a Linkerd JSON log event)
 //! * `docker compose logs`: `envoy-1  | <line>`
 //!
+//! What a chat client or word processor did to a paste is undone too:
+//! typographic quotes (`“…”`, `‘…’`) become the ASCII quotes the proxy wrote.
+//!
 //! A line without a wrapper comes back unchanged (and borrowed).
 
 use super::text::{is_rfc3339, split_token};
@@ -32,7 +35,7 @@ pub struct Unwrapped<'a> {
 /// Peels every wrapper around `line` (at most a few levels).
 pub fn unwrap_line(line: &str) -> Unwrapped<'_> {
     let mut out = Unwrapped {
-        line: Cow::Borrowed(line),
+        line: super::text::ascii_quotes(line),
         timestamp: None,
         container: None,
     };
@@ -245,6 +248,16 @@ mod tests {
 
     fn un(s: &str) -> String {
         unwrap_line(s).line.into_owned()
+    }
+
+    #[test]
+    fn typographic_quotes_become_the_ascii_quotes_the_proxy_wrote() {
+        let u = unwrap_line("response_flags\u{201d}:\u{201c}UF,URX\u{201d} it\u{2019}s");
+        assert_eq!(u.line, r#"response_flags":"UF,URX" it's"#);
+        assert!(matches!(
+            unwrap_line("plain \"ascii\" line").line,
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

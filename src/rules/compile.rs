@@ -580,11 +580,20 @@ fn details_alternatives(details: &[String], in_text: bool) -> Option<String> {
             match tok.split_once('{').filter(|_| in_text) {
                 // Envoy's debug log prints the reset reason with its spaces
                 // (`{connection failure}`); the details field has `_`.
+                // A paste cut at the end of the line may lose the closing
+                // brace (`…started{connection_failure`).
                 Some((head, inner)) => {
                     p.push_str(&regex_syntax::escape(head));
                     p.push_str(r"\{");
+                    let (inner, closed) = match inner.strip_suffix('}') {
+                        Some(i) => (i, true),
+                        None => (inner, false),
+                    };
                     let parts: Vec<String> = inner.split('_').map(regex_syntax::escape).collect();
                     p.push_str(&parts.join("[_ ]"));
+                    if closed {
+                        p.push_str(r"(?:\}|\s*$)");
+                    }
                 }
                 None => p.push_str(&regex_syntax::escape(tok)),
             }

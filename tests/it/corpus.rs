@@ -552,14 +552,18 @@ fn explain_recognises_the_fifth_blind_round() {
 /// The sixth blind round (`tests/corpus-blind/round6-*`, Linkerd 2.x and
 /// Istio/Envoy only), collected while round 5 was being learnt from,
 /// labelled and committed (e178086) before meshdoc ran on it. Held out
-/// whole: only its figures are printed.
+/// whole for its first run, released to the working set when round 7 was
+/// commissioned.
 #[test]
 fn explain_recognises_the_sixth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round6"));
-    let sc = score_round(&rules, "round6", &all, false);
+    let sc = score_round(&rules, "round6", &all, true);
     // First run (meshdoc at the merge of e178086): 75.0 % top 3 and rank 1,
-    // 1 of 19 quiet rows raised (Istio 66.7 %, Linkerd 2.x 87.5 %).
-    sc.assert_at_least("blind round 6", 75.0, 75.0, 1);
+    // 1 of 19 quiet rows raised (Istio 66.7 %, Linkerd 2.x 87.5 %). Released
+    // and fixed: 100 %, 100 %, 1 (b6-ld-5570-1 is a label this project
+    // disagrees with: the vocabulary maps the proxy's `service has become
+    // unavailable` to fail-fast).
+    sc.assert_at_least("blind round 6", 95.0, 95.0, 1);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
