@@ -237,13 +237,11 @@ pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
         }));
     }
     // A lone `HTTP/1.1 503` or `l5d-proxy-error: …` line is a response.
-    if super::http::looks_like(line) && !line.starts_with("$ ") {
-        if let Some(h) = super::http::parse(line) {
-            if h.status.is_some() || !h.headers.is_empty() {
+    if super::http::looks_like(line) && !line.starts_with("$ ")
+        && let Some(h) = super::http::parse(line)
+            && (h.status.is_some() || !h.headers.is_empty()) {
                 return Some(Item::Http(h));
             }
-        }
-    }
     None
 }
 

@@ -122,20 +122,18 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             in_raw_headers = false;
         }
         // A client error quoting the status (`wget: … HTTP/1.1 403 Forbidden`).
-        if r.status.is_none() {
-            if let Some(st) = embedded_status(line) {
+        if r.status.is_none()
+            && let Some(st) = embedded_status(line) {
                 r.status = Some(st);
                 saw_anything = true;
-                if let Some(inner) = escaped_block(line) {
-                    if let Some(sub) = parse(&inner) {
+                if let Some(inner) = escaped_block(line)
+                    && let Some(sub) = parse(&inner) {
                         r.headers.extend(sub.headers);
                         if !sub.body.is_empty() {
                             push_body(&mut r, &sub.body);
                         }
                     }
-                }
             }
-        }
         if line.starts_with("curl: (") || line.starts_with("* ") {
             saw_anything = true;
         }

@@ -430,11 +430,10 @@ pub fn looks_like(text: &str) -> bool {
             continue;
         }
         seen += 1;
-        if let Line::Sample(s) = parse_line(line) {
-            if !s.labels.is_empty() || s.name.contains(['_', '.', ':']) {
+        if let Line::Sample(s) = parse_line(line)
+            && (!s.labels.is_empty() || s.name.contains(['_', '.', ':'])) {
                 samples += 1;
             }
-        }
     }
     samples > 0 && samples * 10 >= seen * 7
 }

@@ -203,15 +203,14 @@ fn peel_columns(s: &str) -> Option<(Option<String>, &str)> {
     if let Some(open) = tok.find('[') {
         let name = tok[..open].rsplit('/').next().unwrap_or("");
         let inner = tok[open + 1..].trim_end_matches(':').strip_suffix(']');
-        if let Some(c) = inner {
-            if is_k8s_name(name) && is_k8s_name(c) && !rest.is_empty() {
+        if let Some(c) = inner
+            && is_k8s_name(name) && is_k8s_name(c) && !rest.is_empty() {
                 return Some((Some(c.to_string()), rest));
             }
-        }
     }
     // `[pod] rest` (kubetail), `[pod container] rest`
-    if let Some(r) = t.strip_prefix('[') {
-        if let Some(end) = r.find(']') {
+    if let Some(r) = t.strip_prefix('[')
+        && let Some(end) = r.find(']') {
             let words: Vec<&str> = r[..end].split_whitespace().collect();
             let rest = r[end + 1..].trim_start();
             if (1..=2).contains(&words.len())
@@ -224,7 +223,6 @@ fn peel_columns(s: &str) -> Option<(Option<String>, &str)> {
                 return Some((words.get(1).map(|w| w.to_string()), rest));
             }
         }
-    }
     // `pod container rest` (stern): two names, the pod's with a dash.
     let (pod, r1) = split_token(t);
     let (container, r2) = split_token(r1);
