@@ -467,6 +467,13 @@ impl<'r> Matcher<'r> {
                 for line in h.body.lines().filter(|l| !l.trim().is_empty()) {
                     self.text(TextSource::Body, line, &ev.origin, None, &vars);
                 }
+                // A client transcript with no status line may still quote one
+                // (grpcurl's `rpc error: code = PermissionDenied`).
+                if h.status.is_none() {
+                    if let Some((code, whence)) = h.body.lines().find_map(quoted_status) {
+                        self.observe_status(code, whence);
+                    }
+                }
                 // Only a body-less local reply: a body names its own cause
                 // (text signals read it), and an unknown body (a CSRF or
                 // OAuth filter's) is no evidence for the catalog's causes.
@@ -488,6 +495,12 @@ impl<'r> Matcher<'r> {
                         );
                         self.record(TextSource::Body, &matched, &shown, &ev.origin, None, &vars);
                     }
+                }
+                if let Some(code) = h.status.filter(|c| *c >= 400 && h.status_only) {
+                    self.observe_status(
+                        code,
+                        "printed by the client, without the response's headers",
+                    );
                 }
                 let shown = http_summary(h);
                 for (ri, r) in self.rules.rules.iter().enumerate() {
@@ -961,6 +974,7 @@ pub(crate) fn http_matches(c: &crate::rules::HttpCond, h: &crate::evidence::Http
     status_any(&c.status, h.status)
         && (!c.status.is_empty() || h.status.is_some() || c.body.is_some())
         && c.present.iter().all(|n| has(n))
+        && (c.absent.is_empty() || !h.status_only)
         && c.absent.iter().all(|n| !has(n))
         && c.body.as_ref().is_none_or(|re| re.is_match(&h.body))
 }
@@ -1265,6 +1279,18 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
     if t.starts_with("rsp id=") && (t.contains(" proxy=out ") || t.contains(" proxy=in ")) {
         let i = t.find(" :status=")?;
         return three(&t[i + 9..]).map(|c| (c, "in a Linkerd tap response"));
+    }
+    // A gRPC client's error in the words of grpc-go (`rpc error: code =
+    // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
+    // a mesh's authorization answers a gRPC call with (Linkerd's
+    // `unauthorized request on route` is grpc-status 7, Istio's RBAC too).
+    for (name, code) in [("PermissionDenied", 403), ("Unauthenticated", 401)] {
+        if line.contains(&format!("rpc error: code = {name} desc =")) {
+            return Some((
+                code,
+                "a gRPC client's status, the gRPC form of this HTTP status",
+            ));
+        }
     }
     let i = line.find("HTTP status code ")?;
     let code = three(&line[i + 17..])?;

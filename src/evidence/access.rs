@@ -207,9 +207,10 @@ fn parse_text(line: &str, lite: bool) -> Option<AccessRecord> {
     // START_TIME: the last `[…]` before the request group.
     let before = &line[..q];
     if let (Some(o), Some(c)) = (before.rfind('['), before.rfind(']'))
-        && o < c {
-            r.start_time = Some(before[o + 1..c].to_string());
-        }
+        && o < c
+    {
+        r.start_time = Some(before[o + 1..c].to_string());
+    }
     let mut parts = content.splitn(2, ' ');
     let method = parts.next().unwrap_or("");
     let rest = parts.next().unwrap_or("");
@@ -507,10 +508,11 @@ pub fn parse_fragment(line: &str) -> Option<AccessRecord> {
     let mut r = AccessRecord::default();
     keyed_fields(line, &mut r);
     if r.flags.is_empty()
-        && let Some((status, flags)) = status_and_flags(line) {
-            r.status = r.status.or(Some(status));
-            r.flags = flags;
-        }
+        && let Some((status, flags)) = status_and_flags(line)
+    {
+        r.status = r.status.or(Some(status));
+        r.flags = flags;
+    }
     if r.flags.is_empty() && r.details.is_none() {
         return None;
     }

@@ -224,9 +224,17 @@ pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
     }
     // A passing `linkerd check` line (`√` on older terminals): the check
     // names what it verified, which is no failure of it.
+    // 2018 `linkerd check` put the verdict last, after a run of dots:
+    // `linkerd-api: control plane pods are ready.........[ok]`.
+    let dotted_ok = line
+        .trim_end()
+        .strip_suffix("[ok]")
+        .filter(|r| r.ends_with(".."))
+        .map(|r| r.trim_end_matches('.'));
     if let Some(rest) = ["✔ ", "√ ", "[ok] "]
         .iter()
         .find_map(|m| line.trim_start().strip_prefix(m))
+        .or(dotted_ok)
     {
         return Some(Item::ToolReport(super::ToolMessage {
             tool: "linkerd check".into(),
@@ -237,11 +245,13 @@ pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
         }));
     }
     // A lone `HTTP/1.1 503` or `l5d-proxy-error: …` line is a response.
-    if super::http::looks_like(line) && !line.starts_with("$ ")
+    if super::http::looks_like(line)
+        && !line.starts_with("$ ")
         && let Some(h) = super::http::parse(line)
-            && (h.status.is_some() || !h.headers.is_empty()) {
-                return Some(Item::Http(h));
-            }
+        && (h.status.is_some() || !h.headers.is_empty())
+    {
+        return Some(Item::Http(h));
+    }
     None
 }
 

@@ -31,6 +31,10 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
     // headers until the first blank line.
     let mut in_request_headers = false;
     let mut in_grpc_error = false;
+    // A `curl -w '%{http_code}'` command prints the status alone on a line.
+    let mut write_out_code = false;
+    // The status came from a client's own words, not a status line.
+    let mut quoted = false;
     let mut saw_anything = false;
     for raw in text.lines() {
         let line = raw.trim_end_matches('\r');
@@ -77,7 +81,19 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             // Shell prompt line of a pasted transcript.
             saw_anything = true;
             in_grpc_error = false;
+            write_out_code = line.contains("%{http_code}") || line.contains("%{response_code}");
             continue;
+        }
+        if write_out_code && r.status.is_none() {
+            // zsh marks output without a final newline with `%`.
+            let t = line.trim().trim_end_matches('%');
+            if t.len() == 3 && t.bytes().all(|b| b.is_ascii_digit()) {
+                if let Ok(st) = t.parse::<u16>() {
+                    set_status(&mut r, st);
+                    quoted = true;
+                    continue;
+                }
+            }
         }
         if let Some(st) = status_line(line) {
             saw_anything = true;
@@ -123,22 +139,26 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
         }
         // A client error quoting the status (`wget: … HTTP/1.1 403 Forbidden`).
         if r.status.is_none()
-            && let Some(st) = embedded_status(line) {
-                r.status = Some(st);
-                saw_anything = true;
-                if let Some(inner) = escaped_block(line)
-                    && let Some(sub) = parse(&inner) {
-                        r.headers.extend(sub.headers);
-                        if !sub.body.is_empty() {
-                            push_body(&mut r, &sub.body);
-                        }
-                    }
+            && let Some(st) = embedded_status(line)
+        {
+            r.status = Some(st);
+            quoted = true;
+            saw_anything = true;
+            if let Some(inner) = escaped_block(line)
+                && let Some(sub) = parse(&inner)
+            {
+                r.headers.extend(sub.headers);
+                if !sub.body.is_empty() {
+                    push_body(&mut r, &sub.body);
+                }
             }
+        }
         if line.starts_with("curl: (") || line.starts_with("* ") {
             saw_anything = true;
         }
         push_body(&mut r, line);
     }
+    r.status_only = quoted && r.headers.is_empty();
     (saw_anything || r.status.is_some() || !r.headers.is_empty()).then_some(r)
 }
 
@@ -356,6 +376,15 @@ mod tests {
         assert_eq!(r.header("l5d-proxy-error"), Some("service in fail-fast"));
         assert!(looks_like("HTTP/1.1 503"));
         assert_eq!(parse("HTTP/1.1 503").unwrap().status, Some(503));
+    }
+
+    #[test]
+    fn a_curl_write_out_status_alone_on_its_line_is_the_status() {
+        let t = "$ kubectl exec sleep -- curl -o /dev/null -s -w \"%{http_code}\\n\" http://web/\n504\nreal    0m3.149s\n";
+        assert_eq!(parse(t).unwrap().status, Some(504));
+        // Without `-w`, a number on its own is output like any other.
+        let t = "$ kubectl exec sleep -- curl -s http://web/count\n504\n";
+        assert_eq!(parse(t).unwrap().status, None);
     }
 
     #[test]

@@ -119,10 +119,14 @@ fn find_uptime(line: &str) -> Option<(usize, usize, f64)> {
             while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
                 j += 1;
             }
-            if j > num_start && j + 1 < b.len() && b[j] == b's' && b[j + 1] == b']'
-                && let Ok(v) = line[num_start..j].parse::<f64>() {
-                    return Some((i, j + 2, v));
-                }
+            if j > num_start
+                && j + 1 < b.len()
+                && b[j] == b's'
+                && b[j + 1] == b']'
+                && let Ok(v) = line[num_start..j].parse::<f64>()
+            {
+                return Some((i, j + 2, v));
+            }
         }
         i += 1;
     }

@@ -363,6 +363,7 @@ const CLUSTER_STEMS: &[&str] = &[
     ".internal.upstream_",
     ".external.upstream_",
     ".retry_or_shadow_abandoned",
+    ".retry.upstream_",
     ".update_",
     ".max_host_weight",
     ".bind_errors",
@@ -431,9 +432,10 @@ pub fn looks_like(text: &str) -> bool {
         }
         seen += 1;
         if let Line::Sample(s) = parse_line(line)
-            && (!s.labels.is_empty() || s.name.contains(['_', '.', ':'])) {
-                samples += 1;
-            }
+            && (!s.labels.is_empty() || s.name.contains(['_', '.', ':']))
+        {
+            samples += 1;
+        }
     }
     samples > 0 && samples * 10 >= seen * 7
 }
@@ -511,6 +513,13 @@ mod tests {
         );
         assert_eq!(s[1].name, "envoy_cluster_internal_upstream_rq_5xx");
         assert_eq!(s[1].label("cluster_name"), Some("rds"));
+    }
+
+    #[test]
+    fn retry_stats_keep_the_cluster_name_whole() {
+        let (s, _) = parse("cluster.httpbin_service.retry.upstream_rq_500: 3\n");
+        assert_eq!(s[0].name, "envoy_cluster_retry_upstream_rq_500");
+        assert_eq!(s[0].labels[0].1, "httpbin_service");
     }
 
     #[test]

@@ -238,6 +238,11 @@ pub struct HttpResponse {
     /// That dump followed the router's `upstream headers complete`: the
     /// status came from the upstream, not from Envoy.
     pub via_upstream: bool,
+    /// Only the status is known, as a client printed it (`curl -w
+    /// '%{http_code}'`, `wget: … 403 Forbidden`): the response's headers were
+    /// not shown, so their absence says nothing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub status_only: bool,
 }
 
 impl HttpResponse {

@@ -204,25 +204,29 @@ fn peel_columns(s: &str) -> Option<(Option<String>, &str)> {
         let name = tok[..open].rsplit('/').next().unwrap_or("");
         let inner = tok[open + 1..].trim_end_matches(':').strip_suffix(']');
         if let Some(c) = inner
-            && is_k8s_name(name) && is_k8s_name(c) && !rest.is_empty() {
-                return Some((Some(c.to_string()), rest));
-            }
+            && is_k8s_name(name)
+            && is_k8s_name(c)
+            && !rest.is_empty()
+        {
+            return Some((Some(c.to_string()), rest));
+        }
     }
     // `[pod] rest` (kubetail), `[pod container] rest`
     if let Some(r) = t.strip_prefix('[')
-        && let Some(end) = r.find(']') {
-            let words: Vec<&str> = r[..end].split_whitespace().collect();
-            let rest = r[end + 1..].trim_start();
-            if (1..=2).contains(&words.len())
-                && words.iter().all(|w| is_k8s_name(w) && w.contains('-'))
-                && !words[0]
-                    .bytes()
-                    .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')
-                && starts_like_a_line(rest)
-            {
-                return Some((words.get(1).map(|w| w.to_string()), rest));
-            }
+        && let Some(end) = r.find(']')
+    {
+        let words: Vec<&str> = r[..end].split_whitespace().collect();
+        let rest = r[end + 1..].trim_start();
+        if (1..=2).contains(&words.len())
+            && words.iter().all(|w| is_k8s_name(w) && w.contains('-'))
+            && !words[0]
+                .bytes()
+                .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-')
+            && starts_like_a_line(rest)
+        {
+            return Some((words.get(1).map(|w| w.to_string()), rest));
         }
+    }
     // `pod container rest` (stern): two names, the pod's with a dash.
     let (pod, r1) = split_token(t);
     let (container, r2) = split_token(r1);
