@@ -61,11 +61,18 @@ fn labelled_rows(dir: &Path, labels: &Path, prefix: &str) -> Vec<Row> {
         } else {
             let n: usize = lineno.parse().expect("line number");
             let from_file = content.lines().nth(n - 1).unwrap_or_default().to_string();
-            assert_eq!(
-                from_file.trim_end_matches('\r'),
-                unescape_tabs(text).trim_end_matches('\r'),
-                "{case}: labels.tsv text differs from {rel}:{n}"
-            );
+            // A tab in the line is written `\t` in labels.tsv; a line that
+            // holds a literal backslash (an escaped log message) is written
+            // as it is, or with the backslash doubled.
+            let line = from_file.trim_end_matches('\r');
+            let text = text.trim_end_matches('\r');
+            if line != text && line != text.replace("\\\\", "\\") {
+                assert_eq!(
+                    line,
+                    unescape_tabs(text).trim_end_matches('\r'),
+                    "{case}: labels.tsv text differs from {rel}:{n}"
+                );
+            }
             from_file
         };
         out.push(Row {
@@ -586,6 +593,25 @@ fn explain_recognises_the_seventh_blind_round() {
     // (609517e) 64.3 %, 50.0 %, 1 of 69. The whole round: 88.6 %, 84.3 %,
     // 1 of 116. Released and fixed: 100 %, 94.3 %, 0.
     sc.assert_at_least("blind round 7", 97.0, 90.0, 0);
+}
+
+/// The eighth blind round (`tests/corpus-blind/round8-*`), collected while
+/// round 7 was being learnt from, labelled and committed before meshdoc ran
+/// on it. Held out whole: only its figures are printed.
+#[test]
+fn explain_recognises_the_eighth_blind_round() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    let all: Vec<Row> = ["istio", "linkerd"]
+        .iter()
+        .map(|m| dir.join(format!("round8-{m}")).join("labels.tsv"))
+        .filter(|l| l.exists())
+        .flat_map(|l| labelled_rows(&dir, &l, "blind:"))
+        .collect();
+    let rules = disk_rules();
+    let sc = score_round(&rules, "round8", &all, false);
+    // First run of the Istio part (meshdoc at 97394b0, the merge of its
+    // labels): 64.4 % top 3, 59.3 % rank 1, 0 of 48 quiet rows raised.
+    sc.assert_at_least("blind round 8", 64.0, 59.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
