@@ -609,9 +609,11 @@ fn explain_recognises_the_eighth_blind_round() {
         .collect();
     let rules = disk_rules();
     let sc = score_round(&rules, "round8", &all, false);
-    // First run of the Istio part (meshdoc at 97394b0, the merge of its
-    // labels): 64.4 % top 3, 59.3 % rank 1, 0 of 48 quiet rows raised.
-    sc.assert_at_least("blind round 8", 64.0, 59.0, 0);
+    // First run of each part, at the merge of its labels: Istio (97394b0)
+    // 64.4 % top 3, 59.3 % rank 1, 0 of 48 quiet rows raised; Linkerd
+    // (429d690) 86.1 %, 83.3 %, 0 of 45. The whole round: 72.6 %, 68.4 %,
+    // 0 of 93.
+    sc.assert_at_least("blind round 8", 72.0, 68.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed

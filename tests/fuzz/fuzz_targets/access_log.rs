@@ -1,4 +1,4 @@
-//! Access-log line parser on arbitrary (lossily decoded) bytes.
+//! Access-log line parser (and the fragment reader) on arbitrary (lossily decoded) bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -7,5 +7,6 @@ fuzz_target!(|data: &[u8]| {
     for line in s.lines() {
         let _ = meshdoc::evidence::access::parse_line(line);
         let _ = meshdoc::evidence::access::parse_json(line);
+        let _ = meshdoc::evidence::access::parse_fragment(line);
     }
 });
