@@ -270,6 +270,9 @@ struct LineReader<'o> {
     codec: Option<(u64, super::HttpResponse)>,
     /// Line number of the router's last `upstream headers complete`.
     upstream_headers: Option<u64>,
+    /// Shell prompts (`user@host:`) seen at the start of lines, to find the
+    /// ones glued to output that had no final newline.
+    prompts: Vec<String>,
 }
 
 impl<'o> LineReader<'o> {
@@ -283,6 +286,7 @@ impl<'o> LineReader<'o> {
             block_lines: Vec::new(),
             codec: None,
             upstream_headers: None,
+            prompts: Vec::new(),
         }
     }
 
@@ -373,6 +377,15 @@ impl<'o> LineReader<'o> {
             self.stats.unparseable += 1;
             return;
         }
+        if line.contains('@') {
+            self.glued_prompt(line, n, f);
+        } else {
+            self.one_line_unglued(line, n, f);
+        }
+    }
+
+    /// [`Self::one_line`] once a glued shell prompt has been split off.
+    fn one_line_unglued(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
         // What a collector put around the line (CRI, --timestamps, stern,
         // docker json-file, a shipper's JSON field) is peeled first; the
         // line inside is what parsers and rules read, and what is shown.
@@ -414,6 +427,25 @@ impl<'o> LineReader<'o> {
             inner.to_string(),
             self.origin.at_line(n),
         );
+    }
+
+    /// A line with an `@`: it may start with a shell prompt (remembered) or
+    /// have one glued to output that had no final newline (two lines).
+    fn glued_prompt(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
+        if let Some(p) = super::text::prompt_prefix(line) {
+            if self.prompts.len() < 8 && !self.prompts.iter().any(|k| k == p) {
+                self.prompts.push(p.to_string());
+            }
+        }
+        let known: Vec<&str> = self.prompts.iter().map(String::as_str).collect();
+        match super::text::glued_prompt(line, &known) {
+            Some(i) => {
+                let (out, prompt) = (line[..i].to_string(), line[i..].to_string());
+                self.one_line_unglued(&out, n, f);
+                self.one_line_unglued(&prompt, n, f);
+            }
+            None => self.one_line_unglued(line, n, f),
+        }
     }
 
     fn oversized(&mut self, len: u64) {

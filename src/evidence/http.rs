@@ -36,8 +36,22 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
     // The status came from a client's own words, not a status line.
     let mut quoted = false;
     let mut saw_anything = false;
-    for raw in text.lines() {
-        let line = raw.trim_end_matches('\r');
+    // Output without a final newline has the next prompt glued to it
+    // (`local_rate_limitedroot@box:~# kubectl …`): two lines.
+    let mut known: Vec<&str> = text
+        .lines()
+        .filter_map(super::text::prompt_prefix)
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    let lines = text.lines().flat_map(|raw| {
+        let raw = raw.trim_end_matches('\r');
+        match super::text::glued_prompt(raw, &known) {
+            Some(i) => [Some(&raw[..i]), Some(&raw[i..])],
+            None => [Some(raw), None],
+        }
+    });
+    for line in lines.flatten() {
         if let Some(rest) = line.strip_prefix('<') {
             saw_anything = true;
             let rest = rest.trim_start();
@@ -77,7 +91,10 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             in_request_headers = true;
             continue;
         }
-        if line.starts_with("$ ") || line.starts_with("# $ ") {
+        if line.starts_with("$ ")
+            || line.starts_with("# $ ")
+            || super::text::prompt_prefix(line).is_some()
+        {
             // Shell prompt line of a pasted transcript.
             saw_anything = true;
             in_grpc_error = false;

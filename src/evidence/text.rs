@@ -48,6 +48,80 @@ pub fn ascii_quotes(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Users whose shell prompt (`root@box:~# `) is tried even when the text
+/// shows no prompt at the start of a line.
+const COMMON_USERS: &[&str] = &[
+    "root@",
+    "ubuntu@",
+    "ec2-user@",
+    "admin@",
+    "vagrant@",
+    "centos@",
+    "user@",
+];
+
+/// The `user@host:` of a line that starts with a shell prompt
+/// (`root@kind-control-plane:~/demo# kubectl …`).
+pub(crate) fn prompt_prefix(line: &str) -> Option<&str> {
+    let at = line.find('@')?;
+    let user = &line[..at];
+    if user.is_empty()
+        || !user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        return None;
+    }
+    let colon = at + line[at..].find(':')?;
+    let host = &line[at + 1..colon];
+    let end = colon + prompt_tail(&line[colon + 1..])? + 1;
+    (!host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+    .then(|| &line[..end.min(colon + 1)])
+}
+
+/// After `user@host:`: a path without blanks and the prompt sign (`#`, `$`,
+/// `%`) followed by a blank or the end; the length of the path.
+fn prompt_tail(s: &str) -> Option<usize> {
+    let path = s.find([' ', '\t']).unwrap_or(s.len());
+    let p = &s[..path];
+    let sign = p.char_indices().last()?;
+    ("#$%".contains(sign.1)).then_some(sign.0)
+}
+
+/// A shell prompt glued to the end of a command's output that had no final
+/// newline (`local_rate_limitedroot@box:~/demo# kubectl …`): the byte offset
+/// where the prompt starts. `known` are the `user@host:` prefixes the text
+/// shows at the start of its lines; a few common users are tried too.
+pub(crate) fn glued_prompt(line: &str, known: &[&str]) -> Option<usize> {
+    memchr::memchr(b'@', line.as_bytes())?;
+    let mut best: Option<usize> = None;
+    let mut consider = |i: usize| {
+        if i > 0 && !line[..i].ends_with([' ', '\t']) && best.is_none_or(|b| i < b) {
+            best = Some(i);
+        }
+    };
+    for k in known {
+        for (i, _) in line.match_indices(k) {
+            if prompt_tail(&line[i + k.len()..]).is_some() {
+                consider(i);
+            }
+        }
+    }
+    for pat in COMMON_USERS {
+        for (i, _) in line.match_indices(pat) {
+            if let Some(p) = prompt_prefix(&line[i..]) {
+                if p.len() > pat.len() + 1 {
+                    consider(i);
+                }
+            }
+        }
+    }
+    best
+}
+
 /// `true` for an RFC 3339 timestamp as kubectl `--timestamps`, istio and
 /// Envoy JSON print it (`2021-05-04T10:00:00.123456789Z`, `…+00:00`).
 pub(crate) fn is_rfc3339(tok: &str) -> bool {
@@ -187,6 +261,31 @@ pub(crate) fn clip(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prompt_glued_to_output_is_found() {
+        let l =
+            "local_rate_limitedroot@kurator:~/go/playground# kubectl exec sleep -- curl httpbin";
+        assert_eq!(glued_prompt(l, &[]), Some("local_rate_limited".len()));
+        assert_eq!(
+            prompt_prefix("root@kurator:~/go/playground# ke x"),
+            Some("root@kurator:")
+        );
+        let l = "no healthy upstreamdev@laptop:~$ ";
+        assert_eq!(
+            glued_prompt(l, &["dev@laptop:"]),
+            Some("no healthy upstream".len())
+        );
+        // A prompt at the start, an e-mail address, a URL with a user: none.
+        for quiet in [
+            "root@box:~# curl -s http://web",
+            "contact admin@example.com: see",
+            "fetch https://user@example.com:8443/x",
+            "a root@box:~# b",
+        ] {
+            assert_eq!(glued_prompt(quiet, &[]), None, "{quiet}");
+        }
+    }
 
     #[test]
     fn fields_stop_at_the_next_key_and_keep_debug_values_whole() {

@@ -597,7 +597,8 @@ fn explain_recognises_the_seventh_blind_round() {
 
 /// The eighth blind round (`tests/corpus-blind/round8-*`), collected while
 /// round 7 was being learnt from, labelled and committed before meshdoc ran
-/// on it. Held out whole: only its figures are printed.
+/// on it. Held out whole for its first run, released to the working set
+/// when round 9 was commissioned.
 #[test]
 fn explain_recognises_the_eighth_blind_round() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
@@ -608,12 +609,12 @@ fn explain_recognises_the_eighth_blind_round() {
         .flat_map(|l| labelled_rows(&dir, &l, "blind:"))
         .collect();
     let rules = disk_rules();
-    let sc = score_round(&rules, "round8", &all, false);
+    let sc = score_round(&rules, "round8", &all, true);
     // First run of each part, at the merge of its labels: Istio (97394b0)
     // 64.4 % top 3, 59.3 % rank 1, 0 of 48 quiet rows raised; Linkerd
     // (429d690) 86.1 %, 83.3 %, 0 of 45. The whole round: 72.6 %, 68.4 %,
-    // 0 of 93.
-    sc.assert_at_least("blind round 8", 72.0, 68.0, 0);
+    // 0 of 93. Released and fixed: 100 %, 95.8 %, 0.
+    sc.assert_at_least("blind round 8", 97.0, 92.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
