@@ -217,6 +217,10 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
         "A gateway-bound VirtualService routes to a host whose mesh VirtualService routes to subsets that the gateway VirtualService does not use.",
     ),
     (
+        "virtualservice-subset-undefined",
+        "A VirtualService route names a subset that no DestinationRule for its host defines (judged when the set holds a DestinationRule for that host): Envoy answers 503 NC cluster_not_found.",
+    ),
+    (
         "headless-service-http-port",
         "A headless Service (clusterIP: None) on the Istio mesh (injected namespace or pods, Istio configuration in the set, or --mesh istio) exposes an HTTP-named port, which breaks pod-IP access under STRICT mTLS.",
     ),

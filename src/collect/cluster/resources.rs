@@ -360,6 +360,7 @@ pub const RESOURCES: &[Resource] = &[
             "dr-tls-disables-mtls-under-strict",
             "dr-subset-selects-no-pods",
             "dr-originates-tls-to-https-serviceentry",
+            "virtualservice-subset-undefined",
         ],
         label: "DestinationRules",
         ..R
@@ -375,6 +376,7 @@ pub const RESOURCES: &[Resource] = &[
         mesh: Some(Mesh::Istio),
         facts: &[
             "gateway-vs-skips-mesh-subset",
+            "virtualservice-subset-undefined",
             "gateway-simple-tls-with-tls-routes",
             "gateway-passthrough-with-http-routes",
         ],

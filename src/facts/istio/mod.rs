@@ -228,6 +228,7 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
     serviceentries(ix, out);
     gateway_binding(ix, out);
     gateway_vs_subset(ix, out);
+    vs_subsets_undefined(ix, out);
     gateways_share_cert(ix, out);
     gateways_port_conflict(ix, out);
     gateway_sni(ix, out);

@@ -523,3 +523,36 @@ spec:
     );
     assert!(run(&routed).is_empty(), "{:?}", names(&run(&routed)));
 }
+
+#[test]
+fn a_route_to_a_subset_no_destination_rule_defines_is_reported() {
+    let t = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 90
+    - destination: {host: reviews, subset: v3}
+      weight: 10
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews.shop.svc.cluster.local
+  subsets:
+  - name: v1
+    labels: {version: v1}
+"#;
+    assert_eq!(
+        subjects(&run(t), "virtualservice-subset-undefined"),
+        vec!["VirtualService shop/reviews".to_string()]
+    );
+    // The VirtualService alone (its rules live elsewhere): not judged.
+    let alone = t.split("---").next().unwrap_or_default();
+    assert!(subjects(&run(alone), "virtualservice-subset-undefined").is_empty());
+}

@@ -210,3 +210,63 @@ pub(super) fn gateway_vs_subset(ix: &Index, out: &mut Vec<Fact>) {
         }
     }
 }
+
+/// A VirtualService route to a subset that no DestinationRule of its host
+/// defines: Envoy has no such cluster and answers `503 NC cluster_not_found`
+/// (istioctl analyze IST0101). Judged only when the set holds a
+/// DestinationRule for the host, so a VirtualService checked without its
+/// rules (another file, another repository) is not reported.
+pub(super) fn vs_subsets_undefined(ix: &Index, out: &mut Vec<Fact>) {
+    if !ix.has_kind("VirtualService") || !ix.has_kind("DestinationRule") {
+        return;
+    }
+    let drs: Vec<(String, &Object)> = ix
+        .of_kind("DestinationRule")
+        .filter_map(|d| {
+            let host = d.value.pointer("/spec/host")?.as_str()?;
+            Some((fqdn(host, d.namespace()), d))
+        })
+        .collect();
+    for vs in ix.of_kind("VirtualService") {
+        for (i, j, host, subset) in destinations(vs) {
+            let Some(subset) = subset else { continue };
+            let rules: Vec<&Object> = drs
+                .iter()
+                .filter(|(h, _)| hosts_intersect(h, &host))
+                .map(|(_, d)| *d)
+                .collect();
+            if rules.is_empty() {
+                continue;
+            }
+            let defined = rules.iter().any(|d| {
+                list(&d.value, "/spec/subsets")
+                    .iter()
+                    .any(|s| s.get("name").and_then(|n| n.as_str()) == Some(subset.as_str()))
+            });
+            if defined {
+                continue;
+            }
+            let dr = rules[0];
+            out.push(
+                Fact::new(
+                    "virtualservice-subset-undefined",
+                    vs.at(format!("spec.http[{i}].route[{j}].destination.subset")),
+                    format!(
+                        "VirtualService {}/{} routes to {host} subset {subset}, which no DestinationRule for that host defines (DestinationRule {}/{} has none by that name); Envoy answers 503 NC cluster_not_found",
+                        vs.namespace(),
+                        vs.name(),
+                        dr.namespace(),
+                        dr.name(),
+                    ),
+                )
+                .var("service", host.split('.').next().unwrap_or(""))
+                .related(dr.origin.clone())
+                .patch(format!(
+                    "# DestinationRule {}/{} spec.subsets\n- name: {subset}\n  labels:\n    version: {subset}",
+                    dr.namespace(),
+                    dr.name()
+                )),
+            );
+        }
+    }
+}
