@@ -631,9 +631,11 @@ fn explain_recognises_the_ninth_blind_round() {
         .collect();
     let rules = disk_rules();
     let sc = score_round(&rules, "round9", &all, false);
-    // First run of the Istio part (meshdoc at 49b9aa6, the merge of its
-    // labels): 62.5 % top 3, 62.5 % rank 1, 0 of 29 quiet rows raised.
-    sc.assert_at_least("blind round 9", 62.0, 62.0, 0);
+    // First run of each part, at the merge of its labels: Istio (49b9aa6)
+    // 62.5 % top 3, 62.5 % rank 1, 0 of 29 quiet rows raised; Linkerd
+    // (d3703ec) 61.8 %, 55.9 %, 1 of 63. The whole round: 62.2 %, 59.8 %,
+    // 1 of 92.
+    sc.assert_at_least("blind round 9", 62.0, 59.0, 1);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
