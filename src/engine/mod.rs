@@ -446,8 +446,13 @@ impl<'r> Matcher<'r> {
                     &vars,
                 );
                 if !a.envoy {
-                    // An nginx/app line: its status is a symptom, not Envoy's word.
-                    if let Some(code) = a.status.filter(|c| *c >= 400) {
+                    // An nginx/app line: its status is a symptom, not Envoy's
+                    // word. 400/401/404 there are the application's own
+                    // everyday answers (a login wall, a missing page).
+                    if let Some(code) = a
+                        .status
+                        .filter(|c| *c >= 400 && !matches!(*c, 400 | 401 | 404))
+                    {
                         self.observe_status(code, "in an access log that is not Envoy's");
                     }
                     return;
@@ -501,6 +506,21 @@ impl<'r> Matcher<'r> {
                         code,
                         "printed by the client, without the response's headers",
                     );
+                } else if let Some(code) = h.status.filter(|c| {
+                    *c >= 400
+                        && !h.envoy_log
+                        && !has_body(h)
+                        && h.headers.iter().all(|(k, _)| {
+                            matches!(
+                                k.as_str(),
+                                "date" | "content-length" | "content-type" | "connection"
+                            )
+                        })
+                }) {
+                    // Nothing but the status: no server named, no header of
+                    // any application or mesh, no body (a proxy's local reply,
+                    // as a gateway that strips `server` sends it).
+                    self.observe_status(code, "a bodiless answer whose server is not named");
                 }
                 let shown = http_summary(h);
                 for (ri, r) in self.rules.rules.iter().enumerate() {
@@ -1284,6 +1304,16 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
     // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
     // a mesh's authorization answers a gRPC call with (Linkerd's
     // `unauthorized request on route` is grpc-status 7, Istio's RBAC too).
+    // `sleep.foo to httpbin.legacy: 503`: istio.io's tasks print each
+    // client-server pair's status with `curl -w`.
+    if let Some((pair, code)) = line.trim().rsplit_once(": ") {
+        let mut w = pair.split(' ');
+        if let (Some(_), Some("to"), Some(_), None) = (w.next(), w.next(), w.next(), w.next()) {
+            if let Some(c) = three(code).filter(|_| code.len() == 3) {
+                return Some((c, "printed by a client for a source-destination pair"));
+            }
+        }
+    }
     for (name, code) in [("PermissionDenied", 403), ("Unauthenticated", 401)] {
         if line.contains(&format!("rpc error: code = {name} desc =")) {
             return Some((
@@ -1322,6 +1352,8 @@ fn is_body_text(l: &str) -> bool {
         || t.starts_with('$')
         || t.starts_with("---")
         || t.starts_with("LOG:")
+        || t == "..."
+        || t == "…"
         || t.starts_with('[') && t.contains("]# ")
         || t.contains("curl "))
 }

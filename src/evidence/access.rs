@@ -310,11 +310,18 @@ pub fn parse_json(s: &str) -> Option<AccessRecord> {
 /// `response_code` or `response_flags` key.
 pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
     let o = v.as_object()?;
-    if !o.contains_key("response_code") && !o.contains_key("response_flags") {
+    // Envoy's command operators as keys, in the spelling the operator chose:
+    // `response_code`, `response-code` (Pomerium, Ambassador), `responseCode`.
+    let get = |k: &str| -> Option<&serde_json::Value> {
+        o.get(k)
+            .or_else(|| o.get(&k.replace('_', "-")))
+            .or_else(|| o.get(&snake_to_camel(k)))
+    };
+    if get("response_code").is_none() && get("response_flags").is_none() {
         return None;
     }
     let s = |k: &str| -> Option<String> {
-        match o.get(k)? {
+        match get(k)? {
             serde_json::Value::String(x) => opt(x),
             serde_json::Value::Null => None,
             other => Some(other.to_string()),
@@ -333,7 +340,7 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
             .and_then(|x| x.parse::<u16>().ok())
             .or_else(|| {
                 // "-" / absent response code on TCP records means none sent.
-                o.get("response_code").map(|_| 0)
+                get("response_code").map(|_| 0)
             }),
         flags: s("response_flags")
             .map(|f| split_flags(&f))
@@ -351,6 +358,23 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
         sni: s("requested_server_name"),
         envoy: true,
     })
+}
+
+/// `response_code_details` → `responseCodeDetails`.
+fn snake_to_camel(k: &str) -> String {
+    let mut out = String::with_capacity(k.len());
+    let mut up = false;
+    for c in k.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.push(c.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// [`parse_json`] for the fields [`parse_line_lite`] promises: the other keys
@@ -620,6 +644,24 @@ fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_records_read_kebab_and_camel_case_keys() {
+        let r = parse_json(r#"{"service":"envoy","response-code":500,"response-code-details":"ext_authz_error","upstream-cluster":""}"#).unwrap();
+        assert_eq!(
+            (r.status, r.details.as_deref()),
+            (Some(500), Some("ext_authz_error"))
+        );
+        let r = parse_json(
+            r#"{"responseCode":503,"responseFlags":"UH","upstreamCluster":"outbound|80||web"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.status, r.flags.clone()),
+            (Some(503), vec!["UH".to_string()])
+        );
+        assert_eq!(r.upstream_cluster.as_deref(), Some("outbound|80||web"));
+    }
 
     #[test]
     fn fragments_name_envoy_fields_in_any_separator_shape() {

@@ -34,6 +34,12 @@ pub struct Unwrapped<'a> {
 
 /// Peels every wrapper around `line` (at most a few levels).
 pub fn unwrap_line(line: &str) -> Unwrapped<'_> {
+    // zsh marks output that had no final newline with a `%` glued to its
+    // last word (`…before headers%`).
+    let line = match line.strip_suffix('%') {
+        Some(l) if l.ends_with(|c: char| c.is_ascii_alphabetic()) => l,
+        _ => line,
+    };
     let mut out = Unwrapped {
         line: super::text::ascii_quotes(line),
         timestamp: None,
@@ -105,8 +111,7 @@ fn peel_json(s: &str) -> Option<(String, Option<String>)> {
     let v: serde_json::Value = serde_json::from_str(t).ok()?;
     let o = v.as_object()?;
     // Records meshdoc reads as they are.
-    if o.contains_key("response_code")
-        || o.contains_key("response_flags")
+    if super::access::from_json(&v).is_some()
         || o.contains_key("fields")
         || o.contains_key("target")
     {

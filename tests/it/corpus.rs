@@ -619,7 +619,8 @@ fn explain_recognises_the_eighth_blind_round() {
 
 /// The ninth blind round (`tests/corpus-blind/round9-*`), collected while
 /// round 8 was being learnt from, labelled and committed before meshdoc ran
-/// on it. Held out whole: only its figures are printed.
+/// on it. Held out whole for its first run, released to the working set
+/// when round 10 was commissioned.
 #[test]
 fn explain_recognises_the_ninth_blind_round() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
@@ -630,12 +631,15 @@ fn explain_recognises_the_ninth_blind_round() {
         .flat_map(|l| labelled_rows(&dir, &l, "blind:"))
         .collect();
     let rules = disk_rules();
-    let sc = score_round(&rules, "round9", &all, false);
+    let sc = score_round(&rules, "round9", &all, true);
     // First run of each part, at the merge of its labels: Istio (49b9aa6)
     // 62.5 % top 3, 62.5 % rank 1, 0 of 29 quiet rows raised; Linkerd
     // (d3703ec) 61.8 %, 55.9 %, 1 of 63. The whole round: 62.2 %, 59.8 %,
-    // 1 of 92.
-    sc.assert_at_least("blind round 9", 62.0, 59.0, 1);
+    // 1 of 92. Released and fixed: 92.7 %, 87.8 %, 0 (b9-ld-7079-1/2 and
+    // b9-ld-11333-1 are labels this project disagrees with: the serve side's
+    // `Connection closed … before message completed` is the client hanging
+    // up, as round 3 labelled it).
+    sc.assert_at_least("blind round 9", 90.0, 85.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
