@@ -336,16 +336,22 @@ impl Family {
     /// Prometheus holds only one sample of (a fresh scrape, a proxy that
     /// just started), the counter itself: `or` fills in only the label sets
     /// the increase lacks. `namespace` narrows it to one namespace.
-    pub fn promql(&self, window: Duration, namespace: Option<&str>) -> String {
+    pub fn promql(&self, window: Duration, namespaces: Option<&[String]>) -> String {
         let by = self.labels().join(", ");
         let m = self.metric;
+        // One namespace by equality, several by an (anchored) alternation:
+        // namespace names are DNS labels, nothing in them needs escaping.
+        let matcher = namespaces.map(|n| match n {
+            [one] => format!("=\"{one}\""),
+            many => format!("=~\"{}\"", many.join("|")),
+        });
         // Istio: a request is the namespace's when either end is in it.
-        let sels: Vec<String> = match (namespace, self.mesh) {
+        let sels: Vec<String> = match (matcher, self.mesh) {
             (Some(ns), Mesh::Istio) => vec![
-                format!("{{source_workload_namespace=\"{ns}\"}}"),
-                format!("{{destination_workload_namespace=\"{ns}\"}}"),
+                format!("{{source_workload_namespace{ns}}}"),
+                format!("{{destination_workload_namespace{ns}}}"),
             ],
-            (Some(ns), _) => vec![format!("{{namespace=\"{ns}\"}}")],
+            (Some(ns), _) => vec![format!("{{namespace{ns}}}")],
             (None, _) => vec![String::new()],
         };
         let secs = window.as_secs().max(60);
