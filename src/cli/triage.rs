@@ -355,6 +355,13 @@ pub async fn triage(
             None => {}
         }
     }
+    // Reads finish in any order: name them in the resource table's.
+    absent.sort_by_key(|l| {
+        cluster::resources::RESOURCES
+            .iter()
+            .position(|r| r.label == *l)
+            .unwrap_or(usize::MAX)
+    });
     if !absent.is_empty() {
         report.notes.push(format!(
             "not installed, nothing to read: {}",

@@ -18,4 +18,5 @@ mod fixtures;
 mod layers;
 mod parsers;
 mod prometheus;
+mod serve;
 mod triage;
