@@ -14,6 +14,7 @@ mod cli;
 mod cluster_diagnose;
 mod cluster_fixture;
 mod corpus;
+mod deploy;
 mod fixtures;
 mod layers;
 mod parsers;
