@@ -332,6 +332,9 @@ struct Reader {
     absent_mesh_is_note: bool,
     /// Page size of LISTs ([`PAGE`] unless a whole-cluster read asks for more).
     page: u32,
+    /// Drop what no object rule reads from listed objects ([`trim`]): a
+    /// whole-scope read keeps thousands of them at once.
+    trim: bool,
 }
 
 /// One diagnosis: the reader plus what the target asks for.
@@ -358,6 +361,7 @@ impl Reader {
             next_id: Mutex::new(0),
             absent_mesh_is_note: false,
             page: PAGE,
+            trim: false,
         }
     }
 
@@ -472,7 +476,11 @@ impl Reader {
         fields: Option<&str>,
         max: Option<usize>,
     ) -> Result<Vec<Value>, Fail> {
-        let api = self.api(r, ns);
+        let ar = r.api_resource();
+        let path = match r.scope {
+            Scope::Namespaced => <DynamicObject as kube::Resource>::url_path(&ar, ns),
+            Scope::Cluster => <DynamicObject as kube::Resource>::url_path(&ar, None),
+        };
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -487,9 +495,19 @@ impl Reader {
                 lp = lp.continue_token(t);
             }
             self.count_request();
-            let page = api.list(&lp).await.map_err(Fail::from)?;
-            for item in page.items {
-                out.push(to_value(r, ns, &item));
+            // The page is read as plain JSON values: through `DynamicObject`
+            // (a flattened map buffered per item, then copied to a Value)
+            // a fleet's pods took several times their size at once.
+            let req = kube::core::Request::new(&path)
+                .list(&lp)
+                .map_err(|e| Fail::Other(e.to_string()))?;
+            let page: ListPage = self.client.request(req).await.map_err(Fail::from)?;
+            for mut item in page.items {
+                stamp(r, ns, &mut item);
+                if self.trim {
+                    trim(&mut item);
+                }
+                out.push(item);
             }
             token = page.metadata.continue_.filter(|t| !t.is_empty());
             if token.is_none() || max.is_some_and(|m| out.len() >= m) {
@@ -509,15 +527,15 @@ impl Reader {
         }
     }
 
-    /// A LIST whose objects go straight into the collection, with failures
-    /// recorded; returns the objects for callers that look further.
+    /// A LIST whose objects go straight into the collection (moved, not
+    /// copied), with failures recorded.
     async fn list_into(
         &self,
         r: &'static Resource,
         ns: Option<&str>,
         labels: Option<&str>,
         fields: Option<&str>,
-    ) -> Vec<Value> {
+    ) {
         let what = match ns {
             Some(ns) => format!("{} in {ns}", r.label),
             None => r.label.to_string(),
@@ -529,16 +547,12 @@ impl Reader {
             Ok(items) => {
                 self.looked(r.label, items.len());
                 self.with(|c| {
-                    for v in &items {
-                        c.add_object(v.clone());
+                    for v in items {
+                        c.add_object(v);
                     }
                 });
-                items
             }
-            Err(e) => {
-                self.record_fail(r, what, ns, e);
-                Vec::new()
-            }
+            Err(e) => self.record_fail(r, what, ns, e),
         }
     }
 
@@ -593,8 +607,47 @@ impl Reader {
 
 /// Serialises an object with `apiVersion`/`kind` set and the namespace
 /// filled in (the API server omits both from list items).
+/// One LIST page as the API server sends it: list items carry neither
+/// `apiVersion` nor `kind` ([`stamp`] adds them).
+#[derive(serde::Deserialize)]
+struct ListPage {
+    #[serde(default)]
+    metadata: ListPageMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListPageMeta {
+    #[serde(rename = "continue", default)]
+    continue_: Option<String>,
+}
+
 fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
     let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+    stamp(r, ns, &mut v);
+    v
+}
+
+/// Removes from a listed object what the object rules never read and the
+/// API server adds to every object: `metadata.managedFields` (often larger
+/// than the rest of a pod; only the timeline of a single-workload diagnosis
+/// reads it, and that path does not trim) and the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation (a second
+/// copy of the object as JSON text).
+fn trim(v: &mut Value) {
+    let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    md.remove("managedFields");
+    if let Some(a) = md.get_mut("annotations").and_then(Value::as_object_mut) {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Sets `apiVersion` and `kind` (and a namespaced object's namespace when
+/// the read named it) on an object read from `r`.
+fn stamp(r: &Resource, ns: Option<&str>, v: &mut Value) {
     if let Some(m) = v.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(r.api_version()));
         m.insert("kind".into(), Value::String(r.kind.to_string()));
@@ -605,7 +658,6 @@ fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
                 .or_insert_with(|| Value::String(ns.to_string()));
         }
     }
-    v
 }
 
 fn res(key: &str) -> &'static Resource {
@@ -729,6 +781,7 @@ pub async fn inventory_paged(
     let mut reader = Reader::new(client, c);
     reader.absent_mesh_is_note = true;
     reader.page = page.max(1);
+    reader.trim = true;
     let rd = &reader;
     let mut jobs: Vec<BoxFuture<'_, ()>> = Vec::new();
     for r in resources::RESOURCES {
@@ -1520,6 +1573,22 @@ fn called_services(c: &Collection, default_ns: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_object_keeps_what_rules_read_and_loses_managed_fields_and_the_applied_copy() {
+        let mut v = serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"},
+            "annotations": {"linkerd.io/inject": "enabled",
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"Pod\"}"},
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]},
+            "spec": {"containers": [{"name": "web"}]}});
+        trim(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"},
+                "annotations": {"linkerd.io/inject": "enabled"}},
+                "spec": {"containers": [{"name": "web"}]}})
+        );
+    }
 
     fn coll(log: &str, metrics: &str) -> Collection {
         Collection {
