@@ -24,6 +24,7 @@ use anyhow::{Context, bail};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clap::Args;
+use futures::FutureExt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -300,9 +301,25 @@ fn app(st: Shared) -> axum::Router {
         .with_state(st)
 }
 
-/// Records one run's outcome.
+/// Records one run's outcome, then logs it (outside the lock: a slow
+/// stderr must not hold up a scrape).
 fn publish(st: &Shared, run: u64, outcome: anyhow::Result<super::triage::Triage>, took: f64) {
-    let mut s = st.write().unwrap_or_else(|p| p.into_inner());
+    let line = record(
+        &mut st.write().unwrap_or_else(|p| p.into_inner()),
+        run,
+        outcome,
+        took,
+    );
+    note(&line);
+}
+
+/// Folds one run into the state; returns its log line.
+fn record(
+    s: &mut State,
+    run: u64,
+    outcome: anyhow::Result<super::triage::Triage>,
+    took: f64,
+) -> String {
     s.runs += 1;
     s.last_run_at = Some(unix_now());
     s.last_duration = Some(took);
@@ -314,14 +331,14 @@ fn publish(st: &Shared, run: u64, outcome: anyhow::Result<super::triage::Triage>
                 .iter()
                 .filter(|w| w.severity == Some(crate::rules::Severity::Error))
                 .count();
-            note(&format!(
+            let line = format!(
                 "meshdoc serve: run {run}: {} workload(s) in {}, {} with an error-severity cause, {} unreadable, {} API requests, {took:.1}s",
                 t.workloads,
                 t.report.scope,
                 errors,
                 t.unreadable.len(),
                 t.report.api_requests
-            ));
+            );
             let mut unreadable: Vec<(String, String, &'static str)> = t
                 .unreadable
                 .iter()
@@ -350,6 +367,7 @@ fn publish(st: &Shared, run: u64, outcome: anyhow::Result<super::triage::Triage>
             s.failed_since = 0;
             s.stale_since = None;
             s.last_error = None;
+            line
         }
         Err(e) => {
             s.failures += 1;
@@ -358,15 +376,16 @@ fn publish(st: &Shared, run: u64, outcome: anyhow::Result<super::triage::Triage>
                 s.stale_since = Some(rfc3339_now());
             }
             let why = format!("{e:#}");
-            note(&format!(
+            let line = format!(
                 "meshdoc serve: run {run} failed ({took:.1}s){}: {why}",
                 if s.last.is_some() {
                     "; the last successful run's findings are kept, marked stale"
                 } else {
                     ""
                 }
-            ));
+            );
             s.last_error = Some(why);
+            line
         }
     }
 }
@@ -394,14 +413,17 @@ fn triage_loop(
             tick.tick().await;
             run += 1;
             let started = std::time::Instant::now();
-            let outcome =
-                match tokio::time::timeout(limit, triage(&client, &server, &rules, &o)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(anyhow::anyhow!(
-                        "the run did not finish within {}s",
-                        limit.as_secs()
-                    )),
-                };
+            // A panic in a run is that run's failure, not the end of the
+            // runs (the thread would die and the server go on, stale).
+            let run_once = std::panic::AssertUnwindSafe(triage(&client, &server, &rules, &o));
+            let outcome = match tokio::time::timeout(limit, run_once.catch_unwind()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err(anyhow::anyhow!("the run panicked (a bug in meshdoc)")),
+                Err(_) => Err(anyhow::anyhow!(
+                    "the run did not finish within {}s",
+                    limit.as_secs()
+                )),
+            };
             publish(&st, run, outcome, started.elapsed().as_secs_f64());
         }
     })
