@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo test --release --test it bench_fleet:: -- --ignored --nocapture --test-threads=1 2>&1 \
-  | grep -E '^(fixture|round|fleet benchmark|serve run|  GET)|test result'
+  | grep -E '(^|\.\.\. )(fixture|round|fleet benchmark|serve run|  GET)|test result'
