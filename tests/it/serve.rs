@@ -309,11 +309,11 @@ fn not_ready_before_the_first_run_and_a_failed_run_keeps_the_findings_marked_sta
     // The first run waits on the pod LIST: /readyz must say 503 meanwhile.
     s.fault(Fault::slow("/api/v1/pods", Duration::from_secs(2)));
     let server = ApiServer::start(s);
-    // Runs start 5 s apart: the API server is gone between two runs, not
+    // Runs start 8 s apart: the API server is gone between two runs, not
     // halfway through one (which would be a partial read, not a failure).
     let serve = Serve::start(
         &server,
-        &["--no-prometheus", "--timeout", "10s", "--interval", "5s"],
+        &["--no-prometheus", "--timeout", "10s", "--interval", "8s"],
     );
     assert_eq!(serve.get("/healthz").0, 200);
     let (status, _, _) = serve.get("/readyz");
