@@ -403,3 +403,41 @@ fn serve_refuses_a_missing_kubeconfig_and_a_bad_interval_with_exit_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+#[test]
+fn repeated_namespaces_are_each_listed_and_nothing_else_is_ranked() {
+    let server = ApiServer::start(scenarios::fleet(3, 5, 1));
+    let serve = Serve::start(
+        &server,
+        &["-n", "ns-002", "-n", "ns-000", "--no-prometheus"],
+    );
+    serve.wait_for("/readyz", |s, _| s == 200);
+    let (_, _, findings) = serve.get("/findings");
+    let v: Value = serde_json::from_str(&findings).unwrap();
+    assert_eq!(v["scope"], "namespaces ns-000, ns-002");
+    let namespaces: std::collections::BTreeSet<&str> = v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        namespaces,
+        ["ns-000", "ns-002"].into_iter().collect(),
+        "{v}"
+    );
+    let reqs = server.requests();
+    for ns in ["ns-000", "ns-002"] {
+        assert!(
+            reqs.iter()
+                .any(|q| q.path == format!("/api/v1/namespaces/{ns}/pods")),
+            "{reqs:#?}"
+        );
+    }
+    assert!(
+        !reqs
+            .iter()
+            .any(|q| q.path == "/api/v1/pods" || q.path.contains("/namespaces/ns-001/")),
+        "{reqs:#?}"
+    );
+}
