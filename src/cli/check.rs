@@ -415,7 +415,7 @@ fn read_cluster(a: &CheckArgs, rules: &RuleSet) -> anyhow::Result<Input> {
         cluster::target::check_namespace(ns).map_err(anyhow::Error::msg)?;
     }
     let scope = match &a.namespace {
-        Some(ns) => Namespaces::One(ns.clone()),
+        Some(ns) => Namespaces::one(ns),
         None => Namespaces::All,
     };
     let opts = ClientOptions {

@@ -7,6 +7,7 @@ pub mod diagnose;
 pub mod explain;
 pub mod rbac;
 pub mod rules;
+pub mod serve;
 pub mod timeline;
 pub mod triage;
 
@@ -105,8 +106,13 @@ pub enum Command {
     /// (who, which fields), error onsets per evidence family, the suspected trigger
     /// marked. Same inputs as diagnose (a live target, --from DIR, files).
     Timeline(diagnose::DiagnoseArgs),
-    /// Print the least-privilege ClusterRole and Roles that `diagnose` needs.
+    /// Print the least-privilege ClusterRole and Roles that `diagnose` needs
+    /// (--cluster-wide: the ClusterRole of `serve` and `diagnose -A`).
     Rbac(rbac::RbacArgs),
+    /// Run the fleet triage of `diagnose -A` (or of -n namespaces) on an
+    /// interval and serve it: /metrics (Prometheus), /findings (JSON),
+    /// /healthz, /readyz. Read-only; for running inside the cluster.
+    Serve(serve::ServeArgs),
     /// List, show, test rules; print the rule JSON Schema.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
@@ -237,6 +243,7 @@ pub fn main() -> anyhow::Result<Code> {
         Command::Check(a) => check::run(a, &cli.global),
         Command::Timeline(a) => timeline::run(a, &cli.global),
         Command::Rbac(a) => rbac::run(a, &cli.global),
+        Command::Serve(a) => serve::run(a, &cli.global),
         Command::Rules(r) => rules::run(r, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -23,6 +23,11 @@ pub struct RbacArgs {
     /// The ServiceAccount's namespace (default: --namespace).
     #[arg(long)]
     pub service_account_namespace: Option<String>,
+    /// One ClusterRole for every namespace, with its ClusterRoleBinding: what
+    /// `meshdoc serve` and `diagnose -A` read (every resource, cluster-wide,
+    /// and the service proxy of the Prometheus they look for).
+    #[arg(long)]
+    pub cluster_wide: bool,
 }
 
 /// (apiGroup, verbs, resourceNames) → resources.
@@ -93,18 +98,64 @@ pub fn objects(namespace: &str, name: &str, sa: &str, sa_ns: &str) -> Vec<Value>
     out
 }
 
+/// `meshdoc rbac --cluster-wide`: one ClusterRole with every resource of the
+/// table (a whole-cluster read LISTs namespaced resources across namespaces,
+/// so they cannot be Roles), the `services/proxy` of each Prometheus
+/// candidate by name, and the binding to the ServiceAccount. Objects read
+/// by name keep their `resourceNames`; a ClusterRole grants those names in
+/// every namespace, not only in the one meshdoc reads them from.
+pub fn cluster_wide_objects(name: &str, sa: &str, sa_ns: &str) -> Vec<Value> {
+    let mut rules = Rules::new();
+    for r in resources::RESOURCES {
+        add(&mut rules, r);
+    }
+    // `services/NAME:PORT/proxy` is authorised as resource name `NAME:PORT`.
+    let proxies: Vec<String> = crate::collect::prometheus::CANDIDATES
+        .iter()
+        .map(|(_, svc, port)| format!("{svc}:{port}"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    rules
+        .entry((String::new(), vec!["get".to_string()], proxies))
+        .or_default()
+        .push("services/proxy".to_string());
+    let api = "rbac.authorization.k8s.io/v1";
+    vec![
+        json!({"apiVersion": api, "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules_json(&rules)}),
+        json!({"apiVersion": api, "kind": "ClusterRoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": sa_ns}]}),
+    ]
+}
+
+const CLUSTER_WIDE_HEADER: &str = "\
+# Read-only permissions for `meshdoc serve` and `meshdoc diagnose -A` (GET and LIST only,
+# nothing else), printed by `meshdoc rbac --cluster-wide`: one ClusterRole over every
+# namespace. Objects read by name (the Linkerd trust roots, the Istio mesh config, the
+# Prometheus Services' proxy) are granted by name, in any namespace.
+";
+
 /// The YAML printed by `meshdoc rbac` (multi-document, with a header comment).
 pub fn render(namespace: &str, name: &str) -> String {
     render_yaml(&objects(namespace, name, "meshdoc", namespace), name)
 }
 
 fn render_yaml(objs: &[Value], name: &str) -> String {
-    let mut out = format!(
-        "# Read-only permissions for `meshdoc diagnose` (GET and LIST only, nothing else).\n\
+    render_docs(
+        objs,
+        format!(
+            "# Read-only permissions for `meshdoc diagnose` (GET and LIST only, nothing else).\n\
          # The ClusterRole and the Role `{name}` (in each namespace you diagnose) and the mesh\n\
          # Roles, each with its binding. Without some of them meshdoc still runs and lists what\n\
          # it could not read.\n"
-    );
+        ),
+    )
+}
+
+/// `objs` as YAML documents after `header`.
+fn render_docs(objs: &[Value], header: String) -> String {
+    let mut out = header;
     for (i, o) in objs.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
@@ -125,12 +176,19 @@ pub fn run(a: RbacArgs, g: &super::Global) -> anyhow::Result<Code> {
         .service_account_namespace
         .as_deref()
         .unwrap_or(&a.namespace);
-    let objs = objects(&a.namespace, &a.name, &a.service_account, sa_ns);
+    let objs = if a.cluster_wide {
+        cluster_wide_objects(&a.name, &a.service_account, sa_ns)
+    } else {
+        objects(&a.namespace, &a.name, &a.service_account, sa_ns)
+    };
     let text = match g.output {
         Format::Json => {
             serde_json::to_string_pretty(
                 &json!({"apiVersion": "v1", "kind": "List", "items": objs}),
             )? + "\n"
+        }
+        Format::Yaml | Format::Table if a.cluster_wide => {
+            render_docs(&objs, CLUSTER_WIDE_HEADER.to_string())
         }
         Format::Yaml | Format::Table => render_yaml(&objs, &a.name),
         other => anyhow::bail!("`meshdoc rbac` prints YAML or JSON, not {other:?}"),
@@ -169,5 +227,31 @@ mod tests {
             4,
             "{kinds:?}"
         );
+    }
+
+    #[test]
+    fn the_cluster_wide_role_reads_every_resource_and_only_the_prometheus_service_proxies() {
+        let docs = cluster_wide_objects("meshdoc", "meshdoc", "meshdoc");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["kind"], "ClusterRole");
+        assert_eq!(docs[1]["subjects"][0]["namespace"], "meshdoc");
+        let rules = docs[0]["rules"].as_array().unwrap();
+        for r in resources::RESOURCES {
+            assert!(
+                rules.iter().any(|x| x["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == r.plural)),
+                "{} missing",
+                r.plural
+            );
+        }
+        let proxy = rules
+            .iter()
+            .find(|x| x["resources"] == json!(["services/proxy"]))
+            .expect("services/proxy");
+        assert_eq!(proxy["verbs"], json!(["get"]));
+        assert_eq!(proxy["resourceNames"], json!(["prometheus:9090"]));
     }
 }

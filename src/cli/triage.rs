@@ -96,7 +96,38 @@ fn into_object_set(values: Vec<serde_json::Value>) -> crate::facts::ObjectSet {
     }
 }
 
-pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
+/// What one fleet triage reads, however it was asked for (`diagnose -A`,
+/// `diagnose ns/NAME`, `serve`).
+#[derive(Debug, Clone)]
+pub struct TriageOptions {
+    pub scope: Namespaces,
+    pub mesh: MeshChoice,
+    pub prometheus: PromChoice,
+    pub since: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub max_requests: usize,
+    /// Expand the worst N into full diagnoses (logs read only for them).
+    pub top: usize,
+    pub tail: u64,
+}
+
+/// One triage's result: the report `diagnose -o json` prints, and what a
+/// caller that keeps running (`serve`) wants to know besides.
+#[derive(Debug, Clone)]
+pub struct Triage {
+    pub report: TriageReport,
+    /// Workloads looked at (the rows less the per-namespace ones).
+    pub workloads: usize,
+    /// Everything that could not be read, as collected (with resource and
+    /// namespace), for metrics.
+    pub unreadable: Vec<cluster::Failure>,
+    /// Whether the runtime signals came from Prometheus.
+    pub prometheus_up: bool,
+    pub elapsed: std::time::Duration,
+}
+
+/// The triage `diagnose ns/NAME` or `diagnose -A` asks for.
+pub fn options(a: &DiagnoseArgs) -> anyhow::Result<TriageOptions> {
     let scope = match (
         a.all_namespaces,
         a.target.as_deref().and_then(namespace_target),
@@ -104,12 +135,40 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         (true, None) if a.target.is_none() => Namespaces::All,
         (false, Some(ns)) => {
             cluster::target::check_namespace(ns).map_err(anyhow::Error::msg)?;
-            Namespaces::One(ns.to_string())
+            Namespaces::one(ns)
         }
         _ => bail!(
             "give either ns/NAME or -A/--all-namespaces, not both and not with another target"
         ),
     };
+    Ok(TriageOptions {
+        scope,
+        mesh: a.mesh,
+        prometheus: prom_choice(a.prometheus.as_deref(), a.no_prometheus),
+        since: a.since,
+        timeout: a.timeout,
+        max_requests: a.max_requests,
+        top: a.top,
+        tail: a.tail,
+    })
+}
+
+/// `--prometheus URL` / `--no-prometheus` / neither.
+pub fn prom_choice(url: Option<&str>, off: bool) -> PromChoice {
+    match (url, off) {
+        (Some(u), _) => PromChoice::Url(u.to_string()),
+        (None, true) => PromChoice::Off,
+        (None, false) => PromChoice::Discover,
+    }
+}
+
+/// The rules a triage with `mesh` runs.
+pub fn rules_for(g: &Global, mesh: MeshChoice) -> anyhow::Result<RuleSet> {
+    Ok(super::load_rules(g)?.for_mesh(mesh_of(mesh)))
+}
+
+pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
+    let o = options(a)?;
     if matches!(g.output, Format::Sarif | Format::Junit | Format::Github) {
         bail!("`diagnose` over a namespace or cluster prints table, json, yaml or markdown");
     }
@@ -118,60 +177,103 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
             "--save-bundle writes one workload's evidence; diagnose deploy/NAME --save-bundle DIR"
         );
     }
-    let rules = super::load_rules(g)?.for_mesh(mesh_of(a.mesh));
-    let needs = Needs::from_rules(&rules);
-    let choice = match (&a.prometheus, a.no_prometheus) {
-        (Some(u), _) => PromChoice::Url(u.clone()),
-        (None, true) => PromChoice::Off,
-        (None, false) => PromChoice::Discover,
-    };
+    let rules = rules_for(g, a.mesh)?;
     let opts = ClientOptions {
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),
         namespace: None,
     };
-    let started = Instant::now();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let only_ns = match &scope {
-        Namespaces::One(ns) => Some(ns.clone()),
-        Namespaces::All => None,
-    };
-    let mut report = TriageReport::new(match &only_ns {
-        Some(ns) => format!("namespace {ns}"),
-        None => "all namespaces".into(),
-    });
     let (client, server) = rt
         .block_on(async {
             let (client, _ns, server) = cluster::client::connect(&opts).await?;
             anyhow::Ok((client, server))
         })
         .context("cannot connect to the cluster")?;
+    let t = rt.block_on(triage(&client, &server, &rules, &o))?;
+    note(&format!(
+        "meshdoc: looked at {} workload(s) in {} ({} API requests, {} PromQL queries, {:.1}s)",
+        t.workloads,
+        t.report.scope,
+        t.report.api_requests,
+        t.report.queries.len(),
+        t.elapsed.as_secs_f64()
+    ));
+    let report = t.report;
+    let text = match g.output {
+        Format::Json => render_json(&report),
+        Format::Yaml => serde_saphyr::to_string(&report).unwrap_or_default(),
+        Format::Markdown => render_markdown(&report, g.verbose),
+        _ => render_table(&report, g.verbose),
+    };
+    let code = if !g.exit_zero && report.fails(g.fail_on.into()) {
+        Code::Findings
+    } else {
+        Code::Clean
+    };
+    match print(&text) {
+        Err(e) if super::is_broken_pipe(&e) => {}
+        other => other?,
+    }
+    if a.strict && !report.missing.is_empty() {
+        return Ok(Code::Failure);
+    }
+    Ok(code)
+}
+
+/// The JSON `diagnose ns/NAME -o json` prints (and `serve` answers on
+/// `/findings`).
+pub fn render_json(report: &TriageReport) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
+}
+
+/// One fleet triage: collect → facts → rules per workload → ranked rows.
+/// An error only when nothing at all could be read (the API server is
+/// unreachable or every LIST was refused); anything less degrades the
+/// report and is listed in it.
+pub async fn triage(
+    client: &kube::Client,
+    server: &str,
+    rules: &RuleSet,
+    o: &TriageOptions,
+) -> anyhow::Result<Triage> {
+    let started = Instant::now();
+    let needs = Needs::from_rules(rules);
+    let only_ns: Option<Vec<String>> = o.scope.names().map(<[String]>::to_vec);
+    let in_scope = |ns: &str| only_ns.as_ref().is_none_or(|n| n.iter().any(|x| x == ns));
+    let mut report = TriageReport::new(o.scope.describe());
 
     // collect: the scope's objects, one LIST per resource.
-    let mut c = rt.block_on(cluster::inventory_paged(
+    let mut c = cluster::inventory_paged(
         client.clone(),
-        server.clone(),
-        scope.clone(),
-        mesh_of(a.mesh),
+        server.to_string(),
+        o.scope.clone(),
+        mesh_of(o.mesh),
         &needs,
-        a.timeout,
+        o.timeout,
         LIST_PAGE,
-    ));
+    )
+    .await;
     if c.objects.is_empty() && !c.failures.is_empty() {
-        for m in missing_of(&rules, &c.failures) {
-            note(&format!("meshdoc: could not read {}: {}", m.what, m.reason));
-        }
-        bail!("could not read any object of {}", report.scope);
+        let why: Vec<String> = missing_of(rules, &c.failures)
+            .into_iter()
+            .map(|m| format!("{}: {}", m.what, m.reason))
+            .collect();
+        bail!(
+            "could not read any object of {}: {}",
+            report.scope,
+            why.join("; ")
+        );
     }
 
     // facts → rules: the object-level causes, as `check --cluster` finds them.
     // The objects move into the set (a clone of 10,000 pods costs ~100 MB).
     let set = into_object_set(std::mem::take(&mut c.objects));
     let checked = super::check::check_objects(
-        &rules,
+        rules,
         &set,
         &super::check::CheckOptions {
             facts: FactOptions::default(),
@@ -179,12 +281,12 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         },
     );
     let mut config = super::check::fold_owned(checked.findings, &set);
-    if let Some(ns) = &only_ns {
+    if only_ns.is_some() {
         config.retain(|f| {
             f.location.as_ref().is_none_or(|l| {
                 l.namespace
                     .as_deref()
-                    .is_none_or(|n| n.is_empty() || n == ns)
+                    .is_none_or(|n| n.is_empty() || in_scope(n))
             })
         });
     }
@@ -192,9 +294,7 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     // Workloads, worst first: what a scrape budget reads first.
     let values: Vec<&serde_json::Value> = set.objects.iter().map(|o| &o.value).collect();
     let mut workloads = fleet::workloads(values);
-    if let Some(ns) = &only_ns {
-        workloads.retain(|w| w.namespace == *ns);
-    }
+    workloads.retain(|w| in_scope(&w.namespace));
     let flagged: std::collections::HashSet<(String, String)> = config
         .iter()
         .filter_map(|f| f.location.as_ref())
@@ -216,15 +316,17 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
     });
 
     // Runtime signals.
-    let runtime = rt.block_on(fleet::runtime(
+    let runtime = fleet::runtime(
         client.clone(),
         &workloads,
-        &choice,
+        &o.prometheus,
         only_ns.as_deref(),
-        a.since,
-        a.max_requests,
-        a.timeout,
-    ));
+        o.since,
+        o.max_requests,
+        o.timeout,
+    )
+    .await;
+    let prometheus_up = matches!(runtime.source, Source::Prometheus { .. });
     report.runtime = match &runtime.source {
         Source::Prometheus { at, queries } => format!("Prometheus {at} ({queries} PromQL queries)"),
         Source::PodProxy { scraped, workloads } => format!(
@@ -236,10 +338,10 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
 
     // rules per workload → ranked rows.
     report.workloads =
-        crate::engine::triage::rank(&rules, &workloads, &runtime.samples, &config, &set);
+        crate::engine::triage::rank(rules, &workloads, &runtime.samples, &config, &set);
     report.api_requests = c.requests + runtime.api_requests;
-    report.missing = c.missing(&rules);
-    report.missing.extend(missing_of(&rules, &runtime.failures));
+    report.missing = c.missing(rules);
+    report.missing.extend(missing_of(rules, &runtime.failures));
     // "X: not installed" once per resource, in one line.
     let mut absent: Vec<&str> = Vec::new();
     for n in &c.notes {
@@ -253,6 +355,13 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
             None => {}
         }
     }
+    // Reads finish in any order: name them in the resource table's.
+    absent.sort_by_key(|l| {
+        cluster::resources::RESOURCES
+            .iter()
+            .position(|r| r.label == *l)
+            .unwrap_or(usize::MAX)
+    });
     if !absent.is_empty() {
         report.notes.push(format!(
             "not installed, nothing to read: {}",
@@ -260,6 +369,8 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         ));
     }
     report.notes.extend(runtime.notes.iter().cloned());
+    let mut unreadable = c.failures;
+    unreadable.extend(runtime.failures);
 
     // --top N: the worst N in full (logs read only here).
     let top: Vec<(String, Target)> = report
@@ -267,19 +378,19 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
         .iter()
         .filter(|r| !r.healthy())
         .filter_map(|r| target_of(r).map(|t| (r.namespace.clone(), t)))
-        .take(a.top)
+        .take(o.top)
         .collect();
     for (ns, target) in top {
         let req = Request {
             target: target.clone(),
             namespace: ns.clone(),
-            since: a.since,
-            tail: a.tail,
-            timeout: a.timeout,
-            mesh: a.mesh,
+            since: o.since,
+            tail: o.tail,
+            timeout: o.timeout,
+            mesh: o.mesh,
             needs: needs.clone(),
         };
-        match rt.block_on(cluster::collect(client.clone(), req, server.clone())) {
+        match cluster::collect(client.clone(), req, server.to_string()).await {
             Ok(col) => {
                 report.api_requests += col.requests;
                 let rules = match col.mesh {
@@ -298,37 +409,11 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
             }),
         }
     }
-
-    note(&format!(
-        "meshdoc: looked at {} workload(s) in {} ({} API requests, {} PromQL queries, {:.1}s)",
-        workloads.len(),
-        report.scope,
-        report.api_requests,
-        report.queries.len(),
-        started.elapsed().as_secs_f64()
-    ));
-    let text = match g.output {
-        Format::Json | Format::Yaml => {
-            if g.output == Format::Json {
-                serde_json::to_string_pretty(&report)? + "\n"
-            } else {
-                serde_saphyr::to_string(&report).unwrap_or_default()
-            }
-        }
-        Format::Markdown => render_markdown(&report, g.verbose),
-        _ => render_table(&report, g.verbose),
-    };
-    let code = if !g.exit_zero && report.fails(g.fail_on.into()) {
-        Code::Findings
-    } else {
-        Code::Clean
-    };
-    match print(&text) {
-        Err(e) if super::is_broken_pipe(&e) => {}
-        other => other?,
-    }
-    if a.strict && !report.missing.is_empty() {
-        return Ok(Code::Failure);
-    }
-    Ok(code)
+    Ok(Triage {
+        report,
+        workloads: workloads.len(),
+        unreadable,
+        prometheus_up,
+        elapsed: started.elapsed(),
+    })
 }

@@ -227,7 +227,7 @@ pub async fn runtime(
     client: kube::Client,
     workloads: &[Workload],
     choice: &PromChoice,
-    namespace: Option<&str>,
+    namespaces: Option<&[String]>,
     since: Duration,
     max_requests: usize,
     timeout: Duration,
@@ -252,7 +252,7 @@ pub async fn runtime(
         PromChoice::Discover => discover(&client, &mut rt).await,
     };
     if let Some(p) = prom {
-        match query_families(&p, workloads, namespace, since, &mut rt).await {
+        match query_families(&p, workloads, namespaces, since, &mut rt).await {
             Ok(()) => return rt,
             Err(e) => {
                 rt.failures.push(Failure {
@@ -260,6 +260,7 @@ pub async fn runtime(
                     reason: e.to_string(),
                     family: Fam::Metrics,
                     resource: None,
+                    namespace: None,
                 });
                 rt.notes.push(format!(
                     "Prometheus at {} could not be queried; fell back to proxy scrapes through the pod proxy",
@@ -294,13 +295,13 @@ async fn discover(client: &kube::Client, rt: &mut Runtime) -> Option<Prometheus>
 async fn query_families(
     p: &Prometheus,
     workloads: &[Workload],
-    namespace: Option<&str>,
+    namespaces: Option<&[String]>,
     since: Duration,
     rt: &mut Runtime,
 ) -> Result<(), prometheus::PromError> {
     let qs: Vec<(&prometheus::Family, String)> = prometheus::FAMILIES
         .iter()
-        .map(|f| (f, f.promql(since, namespace)))
+        .map(|f| (f, f.promql(since, namespaces)))
         .collect();
     let answers = futures::future::join_all(qs.iter().map(|(_, q)| p.query(q))).await;
     rt.queries.extend(qs.iter().map(|(_, q)| q.clone()));
@@ -372,6 +373,7 @@ async fn scrape(
             ),
             family: Fam::Metrics,
             resource: Some("pods/proxy"),
+            namespace: None,
         });
     }
     let jobs = chosen.iter().map(|w| {
@@ -403,6 +405,7 @@ async fn scrape(
                 reason: format!("--timeout of {}s reached", timeout.as_secs()),
                 family: Fam::Metrics,
                 resource: Some("pods/proxy"),
+                namespace: None,
             });
             Vec::new()
         }
@@ -427,6 +430,7 @@ async fn scrape(
                 reason: format!("the pod proxy failed: {e}"),
                 family: Fam::Metrics,
                 resource: Some("pods/proxy"),
+                namespace: Some(id.0),
             }),
         }
     }

@@ -335,17 +335,23 @@ impl Family {
     /// The query: the counter's increase over `window`, or, for series
     /// Prometheus holds only one sample of (a fresh scrape, a proxy that
     /// just started), the counter itself: `or` fills in only the label sets
-    /// the increase lacks. `namespace` narrows it to one namespace.
-    pub fn promql(&self, window: Duration, namespace: Option<&str>) -> String {
+    /// the increase lacks. `namespaces` narrows it to those namespaces.
+    pub fn promql(&self, window: Duration, namespaces: Option<&[String]>) -> String {
         let by = self.labels().join(", ");
         let m = self.metric;
+        // One namespace by equality, several by an (anchored) alternation:
+        // namespace names are DNS labels, nothing in them needs escaping.
+        let matcher = namespaces.map(|n| match n {
+            [one] => format!("=\"{one}\""),
+            many => format!("=~\"{}\"", many.join("|")),
+        });
         // Istio: a request is the namespace's when either end is in it.
-        let sels: Vec<String> = match (namespace, self.mesh) {
+        let sels: Vec<String> = match (matcher, self.mesh) {
             (Some(ns), Mesh::Istio) => vec![
-                format!("{{source_workload_namespace=\"{ns}\"}}"),
-                format!("{{destination_workload_namespace=\"{ns}\"}}"),
+                format!("{{source_workload_namespace{ns}}}"),
+                format!("{{destination_workload_namespace{ns}}}"),
             ],
-            (Some(ns), _) => vec![format!("{{namespace=\"{ns}\"}}")],
+            (Some(ns), _) => vec![format!("{{namespace{ns}}}")],
             (None, _) => vec![String::new()],
         };
         let secs = window.as_secs().max(60);
@@ -431,6 +437,35 @@ pub fn attribute(fam: &Family, s: &Series) -> Vec<(WorkloadId, Direction, Metric
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_namespace_is_matched_by_equality_and_several_by_an_alternation() {
+        let w = Duration::from_secs(600);
+        let one = vec!["shop".to_string()];
+        let two = vec!["shop".to_string(), "web".to_string()];
+        let linkerd = &FAMILIES[1];
+        assert!(
+            linkerd
+                .promql(w, Some(&one))
+                .contains("outbound_http_errors_total{namespace=\"shop\"}[600s]")
+        );
+        assert!(
+            linkerd
+                .promql(w, Some(&two))
+                .contains("outbound_http_errors_total{namespace=~\"shop|web\"}[600s]")
+        );
+        let istio = FAMILIES.iter().find(|f| f.mesh == Mesh::Istio).unwrap();
+        let q = istio.promql(w, Some(&two));
+        assert!(
+            q.contains("{source_workload_namespace=~\"shop|web\"}"),
+            "{q}"
+        );
+        assert!(
+            q.contains("{destination_workload_namespace=~\"shop|web\"}"),
+            "{q}"
+        );
+        assert!(!linkerd.promql(w, None).contains('{'));
+    }
 
     #[test]
     fn a_vector_answer_becomes_series_and_an_error_answer_says_why() {

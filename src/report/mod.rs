@@ -5,6 +5,7 @@
 //! `"version"` and `"findings"` in rank order. Human formats strip control
 //! sequences from evidence before it reaches a terminal.
 
+pub mod exposition;
 pub mod github;
 pub mod junit;
 pub mod markdown;

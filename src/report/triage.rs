@@ -91,6 +91,21 @@ pub struct TriageReport {
     /// The PromQL sent, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queries: Vec<String>,
+    /// `meshdoc serve` only: the runs since this report failed, so its
+    /// findings may be out of date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<Stale>,
+}
+
+/// Why a report `meshdoc serve` still shows is not the latest run's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stale {
+    /// When the first run after this report failed (RFC 3339).
+    pub since: String,
+    /// Runs that failed since.
+    pub failed_runs: u64,
+    /// The last failure.
+    pub reason: String,
 }
 
 impl TriageReport {
@@ -106,6 +121,7 @@ impl TriageReport {
             notes: Vec::new(),
             api_requests: 0,
             queries: Vec::new(),
+            stale: None,
         }
     }
 

@@ -114,3 +114,49 @@ fn diagnose_all_namespaces_over_ten_thousand_pods() {
         );
     }
 }
+
+/// Resident set now (VmRSS) and at peak (VmHWM) of `pid`, in kB.
+fn rss_kb(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmRSS:"), get("VmHWM:"))
+}
+
+#[test]
+#[ignore = "benchmark: run tests/bench/fleet.sh"]
+fn serve_over_ten_thousand_pods_keeps_its_memory_from_run_to_run() {
+    let server = ApiServer::start(support::scenarios::fleet(100, 100, 10));
+    let serve = crate::serve::Serve::start(&server, &["--no-prometheus", "--interval", "1s"]);
+    let runs = |body: &str| -> u64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix("meshdoc_runs_total "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut seen = 0;
+    while seen < 8 {
+        let (_, body) = serve.wait_for("/metrics", |_, b| runs(b) > seen);
+        seen = runs(&body);
+        let (rss, hwm) = rss_kb(serve.pid());
+        let took: f64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("meshdoc_run_duration_seconds "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        println!(
+            "serve run {seen}: {took:.2}s, RSS {:.0} MB, peak {:.0} MB",
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        );
+    }
+    assert!(
+        serve.stderr().lines().all(|l| !l.contains("failed")),
+        "{}",
+        serve.stderr()
+    );
+}

@@ -284,3 +284,78 @@ fn a_real_prometheus_ranks_the_failing_workload_first_with_one_query_per_signal_
         "scraped although Prometheus answered"
     );
 }
+
+#[test]
+fn a_real_prometheus_scrapes_serve_and_promql_returns_the_finding_series() {
+    let test = "a_real_prometheus_scrapes_serve_and_promql_returns_the_finding_series";
+    let Some(bin) = prometheus_binary(test) else {
+        return;
+    };
+    let server = ApiServer::start(scenarios::shop_fleet());
+    let serve = crate::serve::Serve::start(&server, &["--no-prometheus"]);
+    serve.wait_for("/readyz", |s, _| s == 200);
+    let prom = start_prometheus(&bin, serve.addr, &[("metrics", &[])]);
+
+    meshdoc::collect::cluster::client::install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client =
+        meshdoc::collect::prometheus::Prometheus::url(&prom.url, Duration::from_secs(2)).unwrap();
+    let t = Instant::now();
+    let series = loop {
+        match rt.block_on(client.query("meshdoc_finding")) {
+            Ok(s) if !s.is_empty() => break s,
+            other => assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "no meshdoc_finding series in Prometheus within 60s: {other:?}\n{}",
+                std::fs::read_to_string(prom._dir.path().join("prometheus.log"))
+                    .unwrap_or_default()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let label = |s: &meshdoc::collect::prometheus::Series, k: &str| {
+        s.labels.get(k).cloned().unwrap_or_default()
+    };
+    assert!(
+        series.iter().any(|s| label(s, "namespace") == "shop"
+            && label(s, "workload") == "client"
+            && label(s, "rule") == "linkerd-fail-fast"
+            && label(s, "severity") == "error"
+            && label(s, "mesh") == "linkerd"
+            && s.value == 1.0),
+        "{series:#?}"
+    );
+    assert!(
+        series.iter().all(|s| label(s, "workload") != "web"),
+        "{series:#?}"
+    );
+    // deploy/prometheusrule.yaml's expressions are PromQL this Prometheus
+    // accepts, and the error-finding alert's selects the failing workload.
+    let rules: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheusrule.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut alerts = 0;
+    for rule in rules["spec"]["groups"][0]["rules"].as_array().unwrap() {
+        let expr = rule["expr"].as_str().unwrap();
+        let answer = rt
+            .block_on(client.query(expr))
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        if rule["alert"] == "MeshdocErrorFinding" {
+            assert!(
+                answer
+                    .iter()
+                    .any(|s| s.labels.get("workload").map(String::as_str) == Some("client")),
+                "{expr}: {answer:?}"
+            );
+        }
+        alerts += 1;
+    }
+    assert!(alerts >= 2);
+}

@@ -123,6 +123,26 @@ pub struct Failure {
     pub family: Family,
     /// The resource key of [`resources::RESOURCES`] when it was an object read.
     pub resource: Option<&'static str>,
+    /// The namespace read, when the read named one (`None`: cluster-wide).
+    #[serde(skip)]
+    pub namespace: Option<String>,
+}
+
+impl Failure {
+    /// Why, in one word for a metric label: `forbidden`, `not_found`,
+    /// `timeout` or `error` (the reasons this module writes).
+    pub fn reason_class(&self) -> &'static str {
+        let r = self.reason.as_str();
+        if r.contains("forbidden (403)") {
+            "forbidden"
+        } else if r.contains("(404)") {
+            "not_found"
+        } else if r.starts_with("--timeout") {
+            "timeout"
+        } else {
+            "error"
+        }
+    }
 }
 
 /// One container's log.
@@ -297,7 +317,7 @@ fn first_line(s: &str) -> String {
 }
 
 /// A read in flight: what it reads, the family it feeds, its resource key.
-type PendingRead = (String, Family, Option<&'static str>);
+type PendingRead = (String, Family, Option<&'static str>, Option<String>);
 
 /// The reads of one run and what they gathered; tasks record into it as
 /// they finish, so a timeout still leaves everything gathered so far.
@@ -312,6 +332,9 @@ struct Reader {
     absent_mesh_is_note: bool,
     /// Page size of LISTs ([`PAGE`] unless a whole-cluster read asks for more).
     page: u32,
+    /// Drop what no object rule reads from listed objects ([`trim`]): a
+    /// whole-scope read keeps thousands of them at once.
+    trim: bool,
 }
 
 /// One diagnosis: the reader plus what the target asks for.
@@ -338,6 +361,7 @@ impl Reader {
             next_id: Mutex::new(0),
             absent_mesh_is_note: false,
             page: PAGE,
+            trim: false,
         }
     }
 
@@ -358,12 +382,13 @@ impl Reader {
                 "--timeout of {}s reached; results are partial",
                 timeout.as_secs_f64()
             );
-            for (what, family, res) in pending {
+            for (what, family, res, namespace) in pending {
                 c.failures.push(Failure {
                     what,
                     reason: reason.clone(),
                     family,
                     resource: res,
+                    namespace,
                 });
             }
             c.failures.push(Failure {
@@ -371,6 +396,7 @@ impl Reader {
                 reason,
                 family: Family::Objects,
                 resource: None,
+                namespace: None,
             });
         }
         c
@@ -381,14 +407,20 @@ impl Reader {
         f(&mut g)
     }
 
-    fn begin(&self, what: String, family: Family, res: Option<&'static str>) -> u64 {
+    fn begin(
+        &self,
+        what: String,
+        family: Family,
+        res: Option<&'static str>,
+        ns: Option<&str>,
+    ) -> u64 {
         let mut id = self.next_id.lock().unwrap_or_else(|p| p.into_inner());
         *id += 1;
         let n = *id;
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(n, (what, family, res));
+            .insert(n, (what, family, res, ns.map(str::to_string)));
         n
     }
 
@@ -403,13 +435,21 @@ impl Reader {
         self.with(|c| c.requests += 1);
     }
 
-    fn fail(&self, what: String, reason: String, family: Family, res: Option<&'static str>) {
+    fn fail(
+        &self,
+        what: String,
+        reason: String,
+        family: Family,
+        res: Option<&'static str>,
+        ns: Option<&str>,
+    ) {
         self.with(|c| {
             c.failures.push(Failure {
                 what,
                 reason,
                 family,
                 resource: res,
+                namespace: ns.map(str::to_string),
             })
         });
     }
@@ -436,7 +476,11 @@ impl Reader {
         fields: Option<&str>,
         max: Option<usize>,
     ) -> Result<Vec<Value>, Fail> {
-        let api = self.api(r, ns);
+        let ar = r.api_resource();
+        let path = match r.scope {
+            Scope::Namespaced => <DynamicObject as kube::Resource>::url_path(&ar, ns),
+            Scope::Cluster => <DynamicObject as kube::Resource>::url_path(&ar, None),
+        };
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -451,9 +495,19 @@ impl Reader {
                 lp = lp.continue_token(t);
             }
             self.count_request();
-            let page = api.list(&lp).await.map_err(Fail::from)?;
-            for item in page.items {
-                out.push(to_value(r, ns, &item));
+            // The page is read as plain JSON values: through `DynamicObject`
+            // (a flattened map buffered per item, then copied to a Value)
+            // a fleet's pods took several times their size at once.
+            let req = kube::core::Request::new(&path)
+                .list(&lp)
+                .map_err(|e| Fail::Other(e.to_string()))?;
+            let page: ListPage = self.client.request(req).await.map_err(Fail::from)?;
+            for mut item in page.items {
+                stamp(r, ns, &mut item);
+                if self.trim {
+                    trim(&mut item);
+                }
+                out.push(item);
             }
             token = page.metadata.continue_.filter(|t| !t.is_empty());
             if token.is_none() || max.is_some_and(|m| out.len() >= m) {
@@ -473,36 +527,32 @@ impl Reader {
         }
     }
 
-    /// A LIST whose objects go straight into the collection, with failures
-    /// recorded; returns the objects for callers that look further.
+    /// A LIST whose objects go straight into the collection (moved, not
+    /// copied), with failures recorded.
     async fn list_into(
         &self,
         r: &'static Resource,
         ns: Option<&str>,
         labels: Option<&str>,
         fields: Option<&str>,
-    ) -> Vec<Value> {
+    ) {
         let what = match ns {
             Some(ns) => format!("{} in {ns}", r.label),
             None => r.label.to_string(),
         };
-        let id = self.begin(what.clone(), Family::Objects, Some(r.key));
+        let id = self.begin(what.clone(), Family::Objects, Some(r.key), ns);
         let res = self.list(r, ns, labels, fields, None).await;
         self.end(id);
         match res {
             Ok(items) => {
                 self.looked(r.label, items.len());
                 self.with(|c| {
-                    for v in &items {
-                        c.add_object(v.clone());
+                    for v in items {
+                        c.add_object(v);
                     }
                 });
-                items
             }
-            Err(e) => {
-                self.record_fail(r, what, e);
-                Vec::new()
-            }
+            Err(e) => self.record_fail(r, what, ns, e),
         }
     }
 
@@ -512,7 +562,7 @@ impl Reader {
             Some(ns) if r.scope == Scope::Namespaced => format!("{} {ns}/{name}", r.kind),
             _ => format!("{} {name}", r.kind),
         };
-        let id = self.begin(what.clone(), Family::Objects, Some(r.key));
+        let id = self.begin(what.clone(), Family::Objects, Some(r.key), ns);
         let res = self.get(r, ns, name).await;
         self.end(id);
         match res {
@@ -522,17 +572,17 @@ impl Reader {
                 Some(v)
             }
             Ok(None) => {
-                self.record_fail(r, what, Fail::NotFound);
+                self.record_fail(r, what, ns, Fail::NotFound);
                 None
             }
             Err(e) => {
-                self.record_fail(r, what, e);
+                self.record_fail(r, what, ns, e);
                 None
             }
         }
     }
 
-    fn record_fail(&self, r: &'static Resource, what: String, e: Fail) {
+    fn record_fail(&self, r: &'static Resource, what: String, ns: Option<&str>, e: Fail) {
         match e {
             Fail::NotFound if r.optional => {
                 self.with(|c| c.notes.push(format!("{}: CRD not installed", r.label)));
@@ -548,16 +598,56 @@ impl Reader {
                 ),
                 Family::Objects,
                 Some(r.key),
+                ns,
             ),
-            e => self.fail(what, e.reason(), Family::Objects, Some(r.key)),
+            e => self.fail(what, e.reason(), Family::Objects, Some(r.key), ns),
         }
     }
 }
 
 /// Serialises an object with `apiVersion`/`kind` set and the namespace
 /// filled in (the API server omits both from list items).
+/// One LIST page as the API server sends it: list items carry neither
+/// `apiVersion` nor `kind` ([`stamp`] adds them).
+#[derive(serde::Deserialize)]
+struct ListPage {
+    #[serde(default)]
+    metadata: ListPageMeta,
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListPageMeta {
+    #[serde(rename = "continue", default)]
+    continue_: Option<String>,
+}
+
 fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
     let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+    stamp(r, ns, &mut v);
+    v
+}
+
+/// Removes from a listed object what the object rules never read and the
+/// API server adds to every object: `metadata.managedFields` (often larger
+/// than the rest of a pod; only the timeline of a single-workload diagnosis
+/// reads it, and that path does not trim) and the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation (a second
+/// copy of the object as JSON text).
+fn trim(v: &mut Value) {
+    let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    md.remove("managedFields");
+    if let Some(a) = md.get_mut("annotations").and_then(Value::as_object_mut) {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Sets `apiVersion` and `kind` (and a namespaced object's namespace when
+/// the read named it) on an object read from `r`.
+fn stamp(r: &Resource, ns: Option<&str>, v: &mut Value) {
     if let Some(m) = v.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(r.api_version()));
         m.insert("kind".into(), Value::String(r.kind.to_string()));
@@ -568,7 +658,6 @@ fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
                 .or_insert_with(|| Value::String(ns.to_string()));
         }
     }
-    v
 }
 
 fn res(key: &str) -> &'static Resource {
@@ -613,13 +702,38 @@ pub async fn collect(
     }
 }
 
-/// Which namespaces `check --cluster` reads.
+/// Which namespaces `check --cluster` and fleet triage read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Namespaces {
     All,
-    /// One namespace; the Istio root namespace's config is read with it
-    /// (Istio applies it mesh-wide) and the cluster-scoped objects.
-    One(String),
+    /// These namespaces (one LIST per resource in each); the Istio root
+    /// namespace's config is read with them (Istio applies it mesh-wide)
+    /// and the cluster-scoped objects.
+    Only(Vec<String>),
+}
+
+impl Namespaces {
+    /// One namespace.
+    pub fn one(ns: &str) -> Namespaces {
+        Namespaces::Only(vec![ns.to_string()])
+    }
+
+    /// The namespaces named, `None` for all.
+    pub fn names(&self) -> Option<&[String]> {
+        match self {
+            Namespaces::All => None,
+            Namespaces::Only(n) => Some(n),
+        }
+    }
+
+    /// `namespace shop`, `namespaces shop, web` or `all namespaces`.
+    pub fn describe(&self) -> String {
+        match self {
+            Namespaces::All => "all namespaces".into(),
+            Namespaces::Only(n) if n.len() == 1 => format!("namespace {}", n[0]),
+            Namespaces::Only(n) => format!("namespaces {}", n.join(", ")),
+        }
+    }
 }
 
 /// Reads every object the object-level rules need, for `check --cluster`:
@@ -651,9 +765,10 @@ pub async fn inventory_paged(
     page: u32,
 ) -> Collection {
     let started = Instant::now();
-    let (target, namespace) = match &scope {
-        Namespaces::All => ("all namespaces".to_string(), String::new()),
-        Namespaces::One(ns) => (format!("namespace {ns}"), ns.clone()),
+    let target = scope.describe();
+    let namespace = match &scope {
+        Namespaces::Only(n) if n.len() == 1 => n[0].clone(),
+        _ => String::new(),
     };
     let c = Collection {
         target,
@@ -666,6 +781,7 @@ pub async fn inventory_paged(
     let mut reader = Reader::new(client, c);
     reader.absent_mesh_is_note = true;
     reader.page = page.max(1);
+    reader.trim = true;
     let rd = &reader;
     let mut jobs: Vec<BoxFuture<'_, ()>> = Vec::new();
     for r in resources::RESOURCES {
@@ -694,14 +810,13 @@ pub async fn inventory_paged(
                     .boxed()
                 }));
             }
-            (Namespaces::One(ns), Scope::Cluster, _) if r.key == "namespaces" => {
-                let ns = ns.clone();
-                jobs.push(
+            (Namespaces::Only(names), Scope::Cluster, _) if r.key == "namespaces" => {
+                jobs.extend(names.iter().map(|ns| {
                     async move {
-                        rd.get_into(r, None, &ns).await;
+                        rd.get_into(r, None, ns).await;
                     }
-                    .boxed(),
-                );
+                    .boxed()
+                }));
             }
             (Namespaces::All, _, _) | (_, Scope::Cluster, _) => {
                 jobs.push(
@@ -711,9 +826,11 @@ pub async fn inventory_paged(
                     .boxed(),
                 );
             }
-            (Namespaces::One(ns), Scope::Namespaced, place) => {
-                let mut in_ns = vec![ns.clone()];
-                if place == Place::TargetAndRoot && ns != resources::ISTIO_ROOT {
+            (Namespaces::Only(names), Scope::Namespaced, place) => {
+                let mut in_ns = names.clone();
+                if place == Place::TargetAndRoot
+                    && !names.iter().any(|n| n == resources::ISTIO_ROOT)
+                {
                     in_ns.push(resources::ISTIO_ROOT.to_string());
                 }
                 for n in in_ns {
@@ -1033,6 +1150,7 @@ async fn run(ctx: Arc<Ctx>) -> Result<(), CollectError> {
                     "the pod is not running".into(),
                     Family::Metrics,
                     Some("pods/proxy"),
+                    Some(&ns),
                 ),
                 None => {}
             }
@@ -1046,7 +1164,9 @@ async fn run(ctx: Arc<Ctx>) -> Result<(), CollectError> {
                     Ok(items) => {
                         *ctx.services.lock().unwrap_or_else(|p| p.into_inner()) = Some(items)
                     }
-                    Err(e) => ctx.record_fail(res("services"), format!("Services in {ns}"), e),
+                    Err(e) => {
+                        ctx.record_fail(res("services"), format!("Services in {ns}"), Some(&ns), e)
+                    }
                 }
             }
             .boxed(),
@@ -1195,7 +1315,7 @@ async fn run(ctx: Arc<Ctx>) -> Result<(), CollectError> {
 async fn events_job(ctx: &Ctx, ns: String, pod: String) {
     let r = res("events");
     let what = format!("Events of {ns}/{pod}");
-    let id = ctx.begin(what.clone(), Family::Objects, Some(r.key));
+    let id = ctx.begin(what.clone(), Family::Objects, Some(r.key), Some(&ns));
     let sel = format!("involvedObject.name={pod}");
     let out = ctx
         .list(r, Some(&ns), None, Some(&sel), Some(PAGE as usize))
@@ -1206,7 +1326,7 @@ async fn events_job(ctx: &Ctx, ns: String, pod: String) {
             ctx.looked(r.label, items.len());
             ctx.with(|c| c.events.extend(items));
         }
-        Err(e) => ctx.record_fail(r, what, e),
+        Err(e) => ctx.record_fail(r, what, Some(&ns), e),
     }
 }
 
@@ -1244,7 +1364,7 @@ async fn log_job(ctx: &Ctx, ns: String, pod: String, container: String, previous
         "{}logs of {ns}/{pod} [{container}]",
         if previous { "previous " } else { "" }
     );
-    let id = ctx.begin(what.clone(), Family::Logs, Some("pods/log"));
+    let id = ctx.begin(what.clone(), Family::Logs, Some("pods/log"), Some(&ns));
     let lp = LogParams {
         container: Some(container.clone()),
         previous,
@@ -1273,7 +1393,13 @@ async fn log_job(ctx: &Ctx, ns: String, pod: String, container: String, previous
                 })
             });
         }
-        Err(e) => ctx.fail(what, Fail::from(e).reason(), Family::Logs, Some("pods/log")),
+        Err(e) => ctx.fail(
+            what,
+            Fail::from(e).reason(),
+            Family::Logs,
+            Some("pods/log"),
+            Some(&ns),
+        ),
     }
 }
 
@@ -1290,7 +1416,7 @@ async fn metrics_job(ctx: &Ctx, ns: String, pod: String, mesh: Mesh) {
     let (port, path) = metrics_path(mesh);
     let url = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path}");
     let what = format!("proxy metrics of {ns}/{pod} (:{port}/{path})");
-    let id = ctx.begin(what.clone(), Family::Metrics, Some("pods/proxy"));
+    let id = ctx.begin(what.clone(), Family::Metrics, Some("pods/proxy"), Some(&ns));
     ctx.count_request();
     let out = match http::Request::get(&url).body(Vec::new()) {
         Ok(req) => ctx.client.request_text(req).await.map_err(Fail::from),
@@ -1314,6 +1440,7 @@ async fn metrics_job(ctx: &Ctx, ns: String, pod: String, mesh: Mesh) {
             format!("the pod proxy failed: {}", e.reason()),
             Family::Metrics,
             Some("pods/proxy"),
+            Some(&ns),
         ),
     }
 }
@@ -1339,7 +1466,7 @@ async fn service_job(ctx: &Ctx, ns: String, name: String, known: Option<Value>, 
     if called && !selector.is_empty() {
         let q = select::map_query(&selector);
         let what = format!("pods of Service {ns}/{name}");
-        let id = ctx.begin(what.clone(), Family::Objects, Some("pods"));
+        let id = ctx.begin(what.clone(), Family::Objects, Some("pods"), Some(&ns));
         let out = ctx
             .list(res("pods"), Some(&ns), Some(&q), None, Some(PAGE as usize))
             .await;
@@ -1349,7 +1476,7 @@ async fn service_job(ctx: &Ctx, ns: String, name: String, known: Option<Value>, 
                 ctx.looked("Pods", items.len());
                 ctx.with(|c| items.into_iter().for_each(|p| c.add_object(p)));
             }
-            Err(e) => ctx.record_fail(res("pods"), what, e),
+            Err(e) => ctx.record_fail(res("pods"), what, Some(&ns), e),
         }
     }
 }
@@ -1446,6 +1573,22 @@ fn called_services(c: &Collection, default_ns: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_object_keeps_what_rules_read_and_loses_managed_fields_and_the_applied_copy() {
+        let mut v = serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"},
+            "annotations": {"linkerd.io/inject": "enabled",
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"Pod\"}"},
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]},
+            "spec": {"containers": [{"name": "web"}]}});
+        trim(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"},
+                "annotations": {"linkerd.io/inject": "enabled"}},
+                "spec": {"containers": [{"name": "web"}]}})
+        );
+    }
 
     fn coll(log: &str, metrics: &str) -> Collection {
         Collection {

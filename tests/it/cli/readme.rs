@@ -249,6 +249,38 @@ const TABLE: &[(&str, &[Run])] = &[
         "meshdoc rbac",
         &[(&["rbac"], None, Expect::Prints(0, "ClusterRole"))],
     ),
+    ("meshdoc serve", &[(&["serve"], None, Expect::Exit(2))]),
+    (
+        "meshdoc serve -n shop -n payments --interval 5m --prometheus http://prometheus.monitoring:9090",
+        &[(
+            &[
+                "serve",
+                "-n",
+                "shop",
+                "-n",
+                "payments",
+                "--interval",
+                "5m",
+                "--prometheus",
+                "http://prometheus.monitoring:9090",
+            ],
+            None,
+            Expect::Exit(2),
+        )],
+    ),
+    (
+        "meshdoc rbac --cluster-wide --service-account-namespace meshdoc",
+        &[(
+            &[
+                "rbac",
+                "--cluster-wide",
+                "--service-account-namespace",
+                "meshdoc",
+            ],
+            None,
+            Expect::Prints(0, "kind: ClusterRoleBinding"),
+        )],
+    ),
     (
         "helm template my-release ./chart | meshdoc check -",
         &[(
