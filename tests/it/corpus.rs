@@ -627,7 +627,11 @@ fn explain_recognises_the_ninth_blind_round() {
 fn explain_recognises_the_tenth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round10"));
     let sc = score_round(&rules, "round10", &all, false);
-    sc.assert_at_least("blind round 10", 0.0, 0.0, usize::MAX);
+    // First run of each part, at the merge of its labels: Istio (c0b20f2)
+    // 64.9 % top 3, 62.2 % rank 1, 0 of 42 quiet rows raised; Linkerd
+    // (ed71430) 37.5 %, 37.5 % (3 of 8), 0 of 29. The whole round: 60.0 %,
+    // 57.8 %, 0 of 71.
+    sc.assert_at_least("blind round 10", 60.0, 57.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
