@@ -1314,6 +1314,21 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
             }
         }
     }
+    // A status named in prose: `Getting HTTP status 426`, `(status code 503)`.
+    let lower = line.to_ascii_lowercase();
+    for key in [
+        "http status code ",
+        "http status ",
+        "status code ",
+        "response code ",
+    ] {
+        if let Some(i) = lower.find(key) {
+            let rest = line[i + key.len()..].trim_start_matches([':', '=', ' ']);
+            if let Some(c) = three(rest) {
+                return Some((c, "named in a message"));
+            }
+        }
+    }
     for (name, code) in [("PermissionDenied", 403), ("Unauthenticated", 401)] {
         if line.contains(&format!("rpc error: code = {name} desc =")) {
             return Some((

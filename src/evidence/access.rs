@@ -531,11 +531,13 @@ const FRAGMENT_KEYS: &[&str] = &[
 pub fn parse_fragment(line: &str) -> Option<AccessRecord> {
     let mut r = AccessRecord::default();
     keyed_fields(line, &mut r);
-    if r.flags.is_empty()
-        && let Some((status, flags)) = status_and_flags(line)
-    {
-        r.status = r.status.or(Some(status));
-        r.flags = flags;
+    if r.flags.is_empty() {
+        if let Some((status, flags)) = status_and_flags(line) {
+            r.status = r.status.or(Some(status));
+            r.flags = flags;
+        } else if let Some(flags) = named_flags(line) {
+            r.flags = flags;
+        }
     }
     if r.flags.is_empty() && r.details.is_none() {
         return None;
@@ -626,6 +628,32 @@ fn is_details(v: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
+/// Flags named in prose without a status: a token of two or more of Envoy's
+/// flags joined by commas (`UC,URX`) anywhere, or one beside the word
+/// `flag(s)` (`response flags UO`, `the DC flag`).
+fn named_flags(line: &str) -> Option<Vec<String>> {
+    let trim = |t: &str| {
+        t.trim_matches(|c: char| "\"'()[]`*:".contains(c))
+            .trim_end_matches(['.', ',', ';'])
+            .to_string()
+    };
+    let toks: Vec<String> = line.split_whitespace().map(trim).collect();
+    let is_flag_word = |t: &str| t.eq_ignore_ascii_case("flag") || t.eq_ignore_ascii_case("flags");
+    toks.iter().enumerate().find_map(|(i, t)| {
+        if !known_flags(t) {
+            return None;
+        }
+        let joined = t.contains(',');
+        let beside = (i > 0 && is_flag_word(&toks[i - 1]))
+            || toks.get(i + 1).is_some_and(|n| is_flag_word(n))
+            || (toks
+                .get(i + 1)
+                .is_some_and(|n| n.eq_ignore_ascii_case("response"))
+                && toks.get(i + 2).is_some_and(|n| is_flag_word(n)));
+        (joined || beside).then(|| split_flags(t))
+    })
+}
+
 /// The first `STATUS FLAGS` pair of whitespace tokens (quotes, brackets and
 /// trailing punctuation around them peeled): `503 UAEX`, `0 UF,URX`.
 fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
@@ -680,6 +708,10 @@ mod tests {
             r.details.as_deref(),
             Some("upstream_reset_before_response_started{connection_failure")
         );
+        let r = parse_fragment("Intermittent 503 with UC,URX response flags").unwrap();
+        assert_eq!(r.flags, vec!["UC", "URX"]);
+        let r = parse_fragment("proxy response flags UO").unwrap();
+        assert_eq!(r.flags, vec!["UO"]);
         let r = parse_fragment(r#"{"response_code": 503, "response_flags": "UH"}"#).unwrap();
         assert_eq!(
             (r.status, r.flags.clone()),
@@ -690,6 +722,8 @@ mod tests {
             "HTTP/1.1 200 OK",
             "response_flags: -",
             "returned 404 NOTFOUND",
+            "the DC office",
+            "NR, UC and LR are our teams",
             "my_response_flags=UF",
             "status 503 after 3 retries",
         ] {
