@@ -1282,10 +1282,12 @@ fn local_reply_bodies(status: u16, len: usize) -> impl Iterator<Item = &'static 
 }
 
 /// A status another tool quotes in a line that no parser claimed: a
-/// `linkerd viz tap` response (`rsp id=… proxy=out … :status=504 …`), or a
+/// `linkerd viz tap` response (`rsp id=… proxy=out … :status=504 …`), a
 /// gRPC client that got a non-gRPC HTTP answer (`HTTP status code 503;
 /// transport: missing content-type field`: a proxy, not the gRPC server,
-/// answered). Only 4xx/5xx.
+/// answered), istio.io's `sleep.foo to httpbin.bar: 503`, a status named in
+/// prose (`HTTP status 426`), or a gRPC client's PermissionDenied /
+/// Unauthenticated. Only 4xx/5xx.
 fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
     let three = |s: &str| -> Option<u16> {
         let d = s.get(..3)?;
@@ -1300,10 +1302,19 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         let i = t.find(" :status=")?;
         return three(&t[i + 9..]).map(|c| (c, "in a Linkerd tap response"));
     }
-    // A gRPC client's error in the words of grpc-go (`rpc error: code =
-    // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
-    // a mesh's authorization answers a gRPC call with (Linkerd's
-    // `unauthorized request on route` is grpc-status 7, Istio's RBAC too).
+    // A gRPC client that got a non-gRPC HTTP answer: `HTTP status code 503;
+    // transport: missing content-type field` (a proxy answered, not the
+    // gRPC server).
+    if let Some(i) = line.find("HTTP status code ") {
+        if let Some(code) = three(&line[i + 17..]) {
+            if line[i..].contains("transport: ") {
+                return Some((
+                    code,
+                    "answered to a gRPC client by something other than the gRPC server",
+                ));
+            }
+        }
+    }
     // `sleep.foo to httpbin.legacy: 503`: istio.io's tasks print each
     // client-server pair's status with `curl -w`.
     if let Some((pair, code)) = line.trim().rsplit_once(": ") {
@@ -1329,6 +1340,10 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
             }
         }
     }
+    // A gRPC client's error in the words of grpc-go (`rpc error: code =
+    // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
+    // a mesh's authorization answers a gRPC call with (Linkerd's
+    // `unauthorized request on route` is grpc-status 7, Istio's RBAC too).
     for (name, code) in [("PermissionDenied", 403), ("Unauthenticated", 401)] {
         if line.contains(&format!("rpc error: code = {name} desc =")) {
             return Some((
@@ -1337,12 +1352,7 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
             ));
         }
     }
-    let i = line.find("HTTP status code ")?;
-    let code = three(&line[i + 17..])?;
-    line[i..].contains("transport: ").then_some((
-        code,
-        "answered to a gRPC client by something other than the gRPC server",
-    ))
+    None
 }
 
 /// `true` when a response carried a body: `content-length` above 0, or text

@@ -223,8 +223,8 @@ pub fn classify_line_as(line: &str, kind: InputKind) -> Option<Item> {
         return Some(Item::ToolReport(m));
     }
     // A passing `linkerd check` line (`√` on older terminals): the check
-    // names what it verified, which is no failure of it.
-    // 2018 `linkerd check` put the verdict last, after a run of dots:
+    // names what it verified, which is no failure of it. 2018 `linkerd
+    // check` put the verdict last, after a run of dots:
     // `linkerd-api: control plane pods are ready.........[ok]`.
     let dotted_ok = line
         .trim_end()

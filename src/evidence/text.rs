@@ -74,12 +74,12 @@ pub(crate) fn prompt_prefix(line: &str) -> Option<&str> {
     }
     let colon = at + line[at..].find(':')?;
     let host = &line[at + 1..colon];
-    let end = colon + prompt_tail(&line[colon + 1..])? + 1;
+    prompt_tail(&line[colon + 1..])?;
     (!host.is_empty()
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
-    .then(|| &line[..end.min(colon + 1)])
+    .then(|| &line[..=colon])
 }
 
 /// After `user@host:`: a path without blanks and the prompt sign (`#`, `$`,
