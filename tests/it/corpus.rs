@@ -648,10 +648,11 @@ fn explain_recognises_the_tenth_blind_round() {
 fn explain_recognises_the_eleventh_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round11"));
     let sc = score_round(&rules, "round11", &all, false);
-    // First run of the Linkerd part (meshdoc at 42e1b84, the merge of its
-    // labels): 8.7 % top 3 and rank 1 (2 of 23), 0 of 22 quiet rows raised;
-    // most of its labelled rows are issue titles.
-    sc.assert_at_least("blind round 11", 8.0, 8.0, 0);
+    // First run of each part, at the merge of its labels: Linkerd (42e1b84)
+    // 8.7 % top 3 and rank 1 (2 of 23, most of them issue titles), 0 of 22
+    // quiet rows raised; Istio (11ebe01) 64.3 %, 62.5 %, 0 of 58. The whole
+    // round: 48.1 %, 46.8 %, 0 of 80.
+    sc.assert_at_least("blind round 11", 48.0, 46.0, 0);
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
