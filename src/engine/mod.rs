@@ -1332,6 +1332,7 @@ fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         "http status ",
         "status code ",
         "response code ",
+        "http ",
     ] {
         if let Some(i) = lower.find(key) {
             let rest = line[i + key.len()..].trim_start_matches([':', '=', ' ']);

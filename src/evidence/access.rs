@@ -311,11 +311,18 @@ pub fn parse_json(s: &str) -> Option<AccessRecord> {
 pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
     let o = v.as_object()?;
     // Envoy's command operators as keys, in the spelling the operator chose:
-    // `response_code`, `response-code` (Pomerium, Ambassador), `responseCode`.
+    // `response_code`, `response-code` (Pomerium, Ambassador), `responseCode`,
+    // and shortened to `resp_code`.
     let get = |k: &str| -> Option<&serde_json::Value> {
-        o.get(k)
-            .or_else(|| o.get(&k.replace('_', "-")))
-            .or_else(|| o.get(&snake_to_camel(k)))
+        let short = k.strip_prefix("response_").map(|r| format!("resp_{r}"));
+        [Some(k.to_string()), short]
+            .into_iter()
+            .flatten()
+            .find_map(|k| {
+                o.get(&k)
+                    .or_else(|| o.get(&k.replace('_', "-")))
+                    .or_else(|| o.get(&snake_to_camel(&k)))
+            })
     };
     if get("response_code").is_none() && get("response_flags").is_none() {
         return None;
@@ -630,19 +637,23 @@ fn is_details(v: &str) -> bool {
 
 /// Flags named in prose without a status: a token of two or more of Envoy's
 /// flags joined by commas (`UC,URX`) anywhere, or one beside the word
-/// `flag(s)` (`response flags UO`, `the DC flag`).
+/// `flag(s)` or `status(es)` (`response flags UO`, `the DC statuses`).
 fn named_flags(line: &str) -> Option<Vec<String>> {
-    let trim = |t: &str| {
-        t.trim_matches(|c: char| "\"'()[]`*:".contains(c))
-            .trim_end_matches(['.', ',', ';'])
-            .to_string()
+    let toks = prose_tokens(line);
+    let is_flag_word = |t: &str| {
+        [
+            "flag",
+            "flags",
+            "response_flag",
+            "response_flags",
+            "status",
+            "statuses",
+        ]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
     };
-    let toks: Vec<String> = line.split_whitespace().map(trim).collect();
-    let is_flag_word = |t: &str| t.eq_ignore_ascii_case("flag") || t.eq_ignore_ascii_case("flags");
     toks.iter().enumerate().find_map(|(i, t)| {
-        if !known_flags(t) {
-            return None;
-        }
+        let t = as_flags(t)?;
         let joined = t.contains(',');
         let beside = (i > 0 && is_flag_word(&toks[i - 1]))
             || toks.get(i + 1).is_some_and(|n| is_flag_word(n))
@@ -654,19 +665,32 @@ fn named_flags(line: &str) -> Option<Vec<String>> {
     })
 }
 
-/// The first `STATUS FLAGS` pair of whitespace tokens (quotes, brackets and
-/// trailing punctuation around them peeled): `503 UAEX`, `0 UF,URX`.
+/// The first `STATUS FLAGS` pair of whitespace tokens: `503 UAEX`,
+/// `0 UF,URX`, `503 UHs`.
 fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
-    let trim = |t: &str| {
-        t.trim_matches(|c: char| "\"'()[]`*:".contains(c))
-            .trim_end_matches(['.', ',', ';'])
-            .to_string()
-    };
-    let toks: Vec<String> = line.split_whitespace().map(trim).collect();
+    let toks = prose_tokens(line);
     toks.windows(2).find_map(|w| {
         let status = is_status(&w[0])?;
-        known_flags(&w[1]).then(|| (status, split_flags(&w[1])))
+        as_flags(&w[1]).map(|f| (status, split_flags(f)))
     })
+}
+
+/// The whitespace tokens of a line of prose, with the quotes, brackets and
+/// trailing punctuation around them peeled.
+fn prose_tokens(line: &str) -> Vec<String> {
+    line.split_whitespace()
+        .map(|t| {
+            t.trim_matches(|c: char| "\"'()[]`*:".contains(c))
+                .trim_end_matches(['.', ',', ';'])
+                .to_string()
+        })
+        .collect()
+}
+
+/// A token that is Envoy's flags, also in the plural (`UHs`).
+fn as_flags(t: &str) -> Option<&str> {
+    let t = t.strip_suffix('s').filter(|f| known_flags(f)).unwrap_or(t);
+    known_flags(t).then_some(t)
 }
 
 #[cfg(test)]
@@ -680,6 +704,8 @@ mod tests {
             (r.status, r.details.as_deref()),
             (Some(500), Some("ext_authz_error"))
         );
+        let r = parse_json(r#"{"resp_code":200,"resp_flags":"UR","resp_code_details":"upstream_reset_after_response_started{remote_reset}"}"#).unwrap();
+        assert_eq!(r.flags, vec!["UR".to_string()]);
         let r = parse_json(
             r#"{"responseCode":503,"responseFlags":"UH","upstreamCluster":"outbound|80||web"}"#,
         )
@@ -712,6 +738,13 @@ mod tests {
         assert_eq!(r.flags, vec!["UC", "URX"]);
         let r = parse_fragment("proxy response flags UO").unwrap();
         assert_eq!(r.flags, vec!["UO"]);
+        let r = parse_fragment("a pod throws 503 UHs errors").unwrap();
+        assert_eq!(
+            (r.status, r.flags.clone()),
+            (Some(503), vec!["UH".to_string()])
+        );
+        let r = parse_fragment("504 with a UT response_flag").unwrap();
+        assert_eq!(r.flags, vec!["UT"]);
         let r = parse_fragment(r#"{"response_code": 503, "response_flags": "UH"}"#).unwrap();
         assert_eq!(
             (r.status, r.flags.clone()),
