@@ -64,9 +64,10 @@ impl Hit {
         text: &str,
         ts: Option<&str>,
         now: &timeline::Now,
+        ok: Option<crate::evidence::time::At>,
     ) {
         self.count += 1;
-        self.span.note(now);
+        self.span.note(now, ok);
         if let Some(ts) = ts {
             if self.first_seen.is_none() {
                 self.first_seen = Some(ts.to_string());
@@ -254,6 +255,11 @@ pub struct Matcher<'r> {
     clock: crate::evidence::time::Clock,
     /// What changed in the cluster, oldest first.
     changes: Vec<crate::facts::changes::Change>,
+    /// The latest success each source logged so far (see
+    /// [`Matcher::note_success`]).
+    oks: HashMap<Origin, crate::evidence::time::At>,
+    /// That of the item being observed.
+    ok_now: Option<crate::evidence::time::At>,
 }
 
 impl<'r> Matcher<'r> {
@@ -279,6 +285,8 @@ impl<'r> Matcher<'r> {
             now: timeline::Now::None,
             clock: Default::default(),
             changes: Vec::new(),
+            oks: HashMap::new(),
+            ok_now: None,
         }
     }
 
@@ -338,10 +346,14 @@ impl<'r> Matcher<'r> {
                 _ => std::borrow::Cow::Borrowed(text),
             };
             let acc = &mut self.acc[ri];
-            acc.hits
-                .entry(si)
-                .or_default()
-                .add(&sig.name, origin, &shown, ts, &self.now);
+            acc.hits.entry(si).or_default().add(
+                &sig.name,
+                origin,
+                &shown,
+                ts,
+                &self.now,
+                self.ok_now,
+            );
             for (k, v) in vars {
                 acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -361,7 +373,30 @@ impl<'r> Matcher<'r> {
     /// Feeds one evidence item.
     pub fn observe(&mut self, ev: &Evidence) {
         self.now = timeline::Now::of(ev);
+        self.ok_now = if self.oks.is_empty() {
+            None
+        } else {
+            self.oks.get(&ev.origin.without_line()).copied()
+        };
         self.observe_item(ev);
+        self.ok_now = None;
+        // A success read in full (the scan's slow path, a pasted block).
+        if let (Item::Access(a), timeline::Now::At(at, _)) = (&ev.item, &self.now)
+            && a.is_success()
+        {
+            let at = *at;
+            self.note_success(&ev.origin, at);
+        }
+    }
+
+    /// A success (an access line with a 1xx–3xx status and no response
+    /// flags) that `source` logged at `at`: the errors it logs next began
+    /// after it. The scanner reports the latest one before each line it
+    /// hands over, and the last of each block; the lines themselves are
+    /// never observed (see [`scan`]).
+    pub fn note_success(&mut self, source: &Origin, at: crate::evidence::time::At) {
+        let t = self.oks.entry(source.without_line()).or_insert(at);
+        *t = (*t).max(at);
     }
 
     /// Feeds one item whose time is known apart from it (an Event's first
@@ -458,6 +493,7 @@ impl<'r> Matcher<'r> {
                                     &ev.raw,
                                     a.start_time.as_deref(),
                                     &self.now,
+                                    self.ok_now,
                                 );
                                 // One record is one request, however many
                                 // signals of the rule it matches.
@@ -513,11 +549,14 @@ impl<'r> Matcher<'r> {
                     for (si, s) in r.signals.iter().enumerate() {
                         if let SignalKind::Http(c) = &s.kind {
                             if http_matches(c, h) {
-                                self.acc[ri]
-                                    .hits
-                                    .entry(si)
-                                    .or_default()
-                                    .add(&s.name, &ev.origin, &shown, None, &self.now);
+                                self.acc[ri].hits.entry(si).or_default().add(
+                                    &s.name,
+                                    &ev.origin,
+                                    &shown,
+                                    None,
+                                    &self.now,
+                                    self.ok_now,
+                                );
                             }
                         }
                     }
@@ -787,7 +826,8 @@ impl<'r> Matcher<'r> {
                                         Some((f, l)) => (Some(f.rfc3339()), Some(l.rfc3339())),
                                         None => (h.first_seen, h.last_seen),
                                     };
-                                    (si, h.count, first, last, h.samples)
+                                    let ok = h.span.ok_before(&clock);
+                                    (si, h.count, first, last, ok, h.samples)
                                 })
                                 .collect(),
                             symptoms: a.symptoms,
@@ -865,7 +905,7 @@ impl<'r> Matcher<'r> {
                 if fires && !matching.is_empty() {
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
-                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None);
+                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None, None);
                     // Per-label breakdown of the top series, as evidence.
                     let mut top: Vec<&&(Origin, MetricSample)> =
                         matching.iter().filter(|(_, m)| m.value > 0.0).collect();
@@ -882,6 +922,7 @@ impl<'r> Matcher<'r> {
                             &format!("{}{{{}}} {}", m.name, labels.join(","), m.value),
                             None,
                             &timeline::Now::None,
+                            None,
                         );
                         hit.count -= 1;
                     }

@@ -243,6 +243,10 @@ impl Scanner {
         self.prefilter.candidates_marked(block, &mut cands);
         let mut counted_to = 0;
         let mut line_no = base;
+        // Successes for the timeline: the last quiet success line not yet
+        // reported, and where the lines no literal hit begin.
+        let mut quiet_ok: Option<(usize, usize)> = None;
+        let mut gap_from = 0;
         for (start, end, weak) in cands {
             line_no += memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
             counted_to = start;
@@ -250,45 +254,47 @@ impl Scanner {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > MAX_LINE {
                 stats.oversized += 1;
-            } else if weak && self.quiet_line(line, kind, m, stats) {
+            } else if weak && let Some(ok) = self.quiet_line(line, kind, m, stats) {
                 // An access record no rule can act on: read, not verified.
+                if ok {
+                    quiet_ok = Some((start, end));
+                }
             } else if verify.is_match(line) {
+                last_success(block, gap_from..start, &mut quiet_ok, origin, m);
                 self.line(line, line_no + 1, kind, origin, m, stats);
             }
+            gap_from = end;
         }
+        last_success(block, gap_from..block.len(), &mut quiet_ok, origin, m);
         base + newlines
     }
 
-    /// `true` when `line` is an access record no rule can act on; it is
-    /// counted, and its mesh noted, as an observed record would be.
+    /// `Some` when `line` is an access record no rule can act on (`true`
+    /// when it is a success); it is counted, and its mesh noted, as an
+    /// observed record would be.
     fn quiet_line(
         &self,
         line: &[u8],
         kind: InputKind,
         m: &mut Matcher,
         stats: &mut ReadStats,
-    ) -> bool {
-        let Some(q) = &self.quiet else {
-            return false;
-        };
+    ) -> Option<bool> {
+        let q = self.quiet.as_ref()?;
         // An app-log input reads every line as text; binary lines take the
         // usual path, which counts them.
         if kind == InputKind::AppLog {
-            return false;
+            return None;
         }
-        let Ok(text) = std::str::from_utf8(line) else {
-            return false;
-        };
+        let text = std::str::from_utf8(line).ok()?;
         if text.contains('\0') {
-            return false;
+            return None;
         }
-        let Some(rec) = q.record(text) else {
-            return false;
-        };
+        let rec = q.record(text)?;
+        let ok = rec.is_success();
         let item = Item::Access(rec);
         stats.count(&item);
         m.note_mesh(&item, text);
-        true
+        Some(ok)
     }
 
     fn line(
@@ -329,5 +335,142 @@ impl Scanner {
             raw: text.to_string(),
             origin: origin.at_line(n),
         });
+    }
+}
+
+/// Lines before a verified line that the scan looks back over for a success
+/// among the lines no literal hit. Errors come in bursts (no gap) or alone;
+/// a success further back, or none, only makes the last success earlier,
+/// which keeps a change in the window rather than ruling it out.
+const LOOKBACK: usize = 4;
+
+/// Tells `m` the latest success before the lines `gap` of `block` end: a
+/// success among the last [`LOOKBACK`] lines of the gap (no literal hit
+/// them, so they were never read), else the quiet success `quiet_ok`. Only
+/// these few lines are parsed for their time: the scan reads healthy lines
+/// no more than it did.
+fn last_success(
+    block: &[u8],
+    gap: std::ops::Range<usize>,
+    quiet_ok: &mut Option<(usize, usize)>,
+    origin: &Origin,
+    m: &mut Matcher,
+) {
+    let mut end = gap.end;
+    for _ in 0..LOOKBACK {
+        if end > gap.start && block[end - 1] == b'\n' {
+            end -= 1;
+        }
+        if end <= gap.start {
+            break;
+        }
+        let start = memrchr(b'\n', &block[gap.start..end]).map_or(gap.start, |i| gap.start + i + 1);
+        if let Some(at) = success_time(&block[start..end]) {
+            *quiet_ok = None;
+            m.note_success(origin, at);
+            return;
+        }
+        end = start;
+    }
+    if let Some((s, e)) = quiet_ok.take()
+        && let Some(at) = success_time(&block[s..e])
+    {
+        m.note_success(origin, at);
+    }
+}
+
+/// The time of `line` when it is a successful access record with one: its
+/// own `start_time`, else its collector's (`--timestamps`, CRI).
+fn success_time(line: &[u8]) -> Option<crate::evidence::time::At> {
+    let line = std::str::from_utf8(line).ok()?.trim_end();
+    if line.is_empty() {
+        return None;
+    }
+    let inner = crate::evidence::wrap::unwrap_line(line);
+    // The full parse: the lite one skips the time, and only these few
+    // lines are read for it.
+    let rec = crate::evidence::access::parse_line(&inner.line)?;
+    if !rec.is_success() {
+        return None;
+    }
+    let parse = crate::evidence::time::parse;
+    rec.start_time
+        .as_deref()
+        .and_then(parse)
+        .or_else(|| inner.timestamp.as_deref().and_then(parse))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK_19: &str = r#""GET /api HTTP/1.1" 200 - via_upstream - "-" 0 135 4 4 "-" "curl/8.4.0" "8496" "web:80" "10.44.1.27:80" outbound|80||web.shop.svc.cluster.local 10.44.1.23:37652 10.96.0.1:80 10.44.1.23:46520 - default"#;
+    const OK_OLD: &str = r#""GET /api HTTP/1.1" 200 - "-" "-" 0 135 4 4 "-" "curl/8.4.0" "8496" "web:80" "10.44.1.27:80" outbound|80||web.shop.svc.cluster.local 10.44.1.23:37652 10.96.0.1:80 10.44.1.23:46520 - default"#;
+    const UF: &str = r#""GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 0 - "-" "curl/8.4.0" "8497" "web:80" "10.44.1.27:80" outbound|80||web.shop.svc.cluster.local - 10.96.0.1:80 10.44.1.23:46522 - default"#;
+
+    /// The last success before the first error of each signal of `log`,
+    /// scanned by `scanner`.
+    fn oks(scanner: &Scanner, rules: &RuleSet, log: &str) -> Vec<(String, Option<String>)> {
+        let mut m = Matcher::new(rules);
+        scanner
+            .scan(
+                log.as_bytes(),
+                InputKind::Auto,
+                &Origin::file("istio-proxy.log", None),
+                &mut m,
+            )
+            .unwrap();
+        let mut out: Vec<(String, Option<String>)> = m
+            .finish()
+            .iter()
+            .flat_map(|f| f.signals.iter())
+            .filter(|s| s.family == "access-log")
+            .map(|s| (s.name.clone(), s.ok_before.map(|a| a.rfc3339())))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn the_last_success_before_the_first_error_is_known_on_the_fast_and_the_slow_path() {
+        let rules = crate::rules::load_builtin().expect("built-in rules");
+        let at = |t: &str, l: &str| format!("[2025-03-01T10:00:{t}Z] {l}\n");
+        // Successes the fast path reads (1.9+, `via_upstream`) and lines no
+        // literal hits (the pre-1.9 layout, an app line), then errors with a
+        // success between them that comes after the first.
+        let log = [
+            at("00.000", OK_19),
+            at("01.000", OK_19),
+            at("02.500", OK_OLD),
+            "2025-03-01T10:00:03.000Z INFO app: cache warmed\n".to_string(),
+            at("05.000", UF),
+            at("06.000", OK_19),
+            at("07.000", UF),
+        ]
+        .concat();
+        for scanner in [Scanner::new(&rules), Scanner::without_fast_path(&rules)] {
+            let got = oks(&scanner, &rules, &log);
+            assert!(!got.is_empty(), "no access-log signal");
+            for (sig, ok) in got {
+                assert_eq!(ok.as_deref(), Some("2025-03-01T10:00:02.500Z"), "{sig}");
+            }
+        }
+        // Successes only on the fast path, none among the lines just before.
+        let log = [
+            at("00.000", OK_19),
+            at("01.000", OK_19),
+            "2025-03-01T10:00:03.000Z INFO app: cache warmed\n".to_string(),
+            at("05.000", UF),
+        ]
+        .concat();
+        for (_, ok) in oks(&Scanner::new(&rules), &rules, &log) {
+            assert_eq!(ok.as_deref(), Some("2025-03-01T10:00:01Z"));
+        }
+        // No success before the errors: none.
+        let log = [at("05.000", UF), at("06.000", OK_19)].concat();
+        for (_, ok) in oks(&Scanner::new(&rules), &rules, &log) {
+            assert_eq!(ok, None);
+        }
     }
 }

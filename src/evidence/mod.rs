@@ -196,6 +196,17 @@ pub struct AccessRecord {
     pub envoy: bool,
 }
 
+impl AccessRecord {
+    /// A request that succeeded: an HTTP status 1xx–3xx, no response flags
+    /// and no transport failure. TCP lines (no status) are not counted:
+    /// a connection that carried no error says little about the requests.
+    pub fn is_success(&self) -> bool {
+        matches!(self.status, Some(100..=399))
+            && self.flags.is_empty()
+            && self.transport_failure.is_none()
+    }
+}
+
 /// One Envoy / istio-proxy / pilot-agent / istiod log event.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EnvoyLogEvent {

@@ -110,6 +110,10 @@ pub struct SignalSummary {
     pub first_at: Option<crate::evidence::time::At>,
     #[serde(skip)]
     pub last_at: Option<crate::evidence::time::At>,
+    /// The last success (a 1xx–3xx access line without flags) in the source
+    /// of the first hit, before it: the errors began after it.
+    #[serde(skip)]
+    pub ok_before: Option<crate::evidence::time::At>,
 }
 
 /// An upstream cluster, authority or service, with how often it appeared.

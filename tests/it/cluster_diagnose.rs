@@ -993,6 +993,77 @@ fn an_expired_trust_anchor_is_named_the_trigger_at_its_not_after() {
 }
 
 #[test]
+fn the_change_after_the_last_success_is_the_trigger_not_the_one_before_the_successes() {
+    let (r, _server) = diagnose(
+        scenarios::istio_dr_then_successes_then_strict(Some(scenarios::T)),
+        "bookinfo",
+        "pod/loadgen-5f7b9c-w2e3r",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "istio-dr-tls-conflict", "{:#}", r.json);
+    let t = &r.json["findings"][0]["trigger"];
+    assert_eq!(t["change"]["kind"], "PeerAuthentication", "{t:#}");
+    assert_eq!(t["change"]["name"], "default");
+    assert_eq!(t["change"]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(t["onset"], "2025-03-01T10:00:02Z");
+    assert_eq!(t["gap_ms"], 2000);
+    assert_eq!(t["last_success"], "2025-03-01T09:59:58Z");
+    assert_eq!(t["factor"], 2.5);
+    assert!(
+        t["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("2 s before the first uc-uf-503 (access-log) at 2025-03-01T10:00:02Z, after the last success at 2025-03-01T09:59:58Z"),
+        "{t:#}"
+    );
+    assert_eq!(
+        marked(&r)["subject"],
+        "PeerAuthentication istio-system/default"
+    );
+    let entries = r.json["timeline"]["entries"].as_array().unwrap();
+    // A, the DestinationRule applied before the successes: on the
+    // timeline, not marked.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["subject"] == "DestinationRule bookinfo/productpage"
+                && e["at"] == "2025-03-01T09:59:00Z"
+                && e["trigger"].is_null()),
+        "{entries:#?}"
+    );
+    // The last success is on the timeline, between A and B.
+    let ok = entries
+        .iter()
+        .find(|e| e["type"] == "success")
+        .unwrap_or_else(|| panic!("no success entry: {entries:#?}"));
+    assert_eq!(ok["at"], "2025-03-01T09:59:58Z");
+    assert_eq!(ok["subject"], "access-log");
+    let errors = entries
+        .iter()
+        .find(|e| e["type"] == "errors" && e["subject"] == "istio-dr-tls-conflict")
+        .unwrap();
+    assert_eq!(errors["errors"]["last_success"], "2025-03-01T09:59:58Z");
+
+    // Without B, A alone — 62 s before the errors, which the window alone
+    // would have counted — is followed by successes: no trigger, no weight.
+    let (r, _server) = diagnose(
+        scenarios::istio_dr_then_successes_then_strict(None),
+        "bookinfo",
+        "pod/loadgen-5f7b9c-w2e3r",
+        &real_rules(),
+        &[],
+    );
+    let f = finding(&r, "istio-dr-tls-conflict");
+    assert!(f["trigger"].is_null(), "{f:#}");
+    assert!(
+        r.json["timeline"]["trigger"].is_null(),
+        "{:#}",
+        r.json["timeline"]
+    );
+}
+
+#[test]
 fn diagnose_shows_its_timeline_live_and_the_same_from_its_saved_bundle() {
     for (s, ns, target) in [
         (
