@@ -58,6 +58,11 @@ impl LineFinder {
     /// Appends the `(start, end, weak)` of every line of `block` that contains
     /// a literal (its byte range without the newline, and whether all its hits
     /// are weak), in order, each once.
+    ///
+    /// Compiled on its own: inlined into the scan's block loop, the lane
+    /// loop's unrolling came and went with unrelated edits to that loop
+    /// (4 % more instructions on the mixed benchmark log, 2026-12-07).
+    #[inline(never)]
     pub fn lines(&self, block: &[u8], out: &mut Vec<(usize, usize, bool)>) {
         let from = out.len();
         let n = block.len();

@@ -64,10 +64,9 @@ impl Hit {
         text: &str,
         ts: Option<&str>,
         now: &timeline::Now,
-        ok: Option<crate::evidence::time::At>,
-    ) {
+    ) -> bool {
         self.count += 1;
-        self.span.note(now, ok);
+        let fresh = self.span.note(now);
         if let Some(ts) = ts {
             if self.first_seen.is_none() {
                 self.first_seen = Some(ts.to_string());
@@ -84,6 +83,7 @@ impl Hit {
                 count: 1,
             });
         }
+        fresh
     }
 }
 
@@ -257,9 +257,12 @@ pub struct Matcher<'r> {
     changes: Vec<crate::facts::changes::Change>,
     /// The latest success each source logged so far (see
     /// [`Matcher::note_success`]).
-    oks: HashMap<Origin, crate::evidence::time::At>,
-    /// That of the item being observed.
-    ok_now: Option<crate::evidence::time::At>,
+    oks: Vec<(Origin, crate::evidence::time::At)>,
+    /// The hits whose first time the item being observed set: (rule,
+    /// signal), and the item's source. They take the source's last success
+    /// (see [`Matcher::settle`]).
+    fresh: Vec<(usize, usize)>,
+    fresh_origin: Option<Origin>,
 }
 
 impl<'r> Matcher<'r> {
@@ -285,8 +288,9 @@ impl<'r> Matcher<'r> {
             now: timeline::Now::None,
             clock: Default::default(),
             changes: Vec::new(),
-            oks: HashMap::new(),
-            ok_now: None,
+            oks: Vec::new(),
+            fresh: Vec::new(),
+            fresh_origin: None,
         }
     }
 
@@ -346,14 +350,14 @@ impl<'r> Matcher<'r> {
                 _ => std::borrow::Cow::Borrowed(text),
             };
             let acc = &mut self.acc[ri];
-            acc.hits.entry(si).or_default().add(
-                &sig.name,
-                origin,
-                &shown,
-                ts,
-                &self.now,
-                self.ok_now,
-            );
+            if acc
+                .hits
+                .entry(si)
+                .or_default()
+                .add(&sig.name, origin, &shown, ts, &self.now)
+            {
+                self.fresh.push((ri, si));
+            }
             for (k, v) in vars {
                 acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -373,13 +377,12 @@ impl<'r> Matcher<'r> {
     /// Feeds one evidence item.
     pub fn observe(&mut self, ev: &Evidence) {
         self.now = timeline::Now::of(ev);
-        self.ok_now = if self.oks.is_empty() {
-            None
-        } else {
-            self.oks.get(&ev.origin.without_line()).copied()
-        };
+        self.fresh.clear();
         self.observe_item(ev);
-        self.ok_now = None;
+        if !self.fresh.is_empty() {
+            self.fresh_origin = Some(ev.origin.clone());
+            self.settle();
+        }
         // A success read in full (the scan's slow path, a pasted block).
         if let (Item::Access(a), timeline::Now::At(at, _)) = (&ev.item, &self.now)
             && a.is_success()
@@ -389,14 +392,43 @@ impl<'r> Matcher<'r> {
         }
     }
 
+    /// `true` when the item just observed was the first error of some
+    /// signal: its source's last success before it matters, and the scanner
+    /// looks for it only then ([`Matcher::note_success`], then
+    /// [`Matcher::settle`]).
+    pub(crate) fn wants_success(&self) -> bool {
+        !self.fresh.is_empty()
+    }
+
+    /// Gives the hits whose first time the last item set the last success
+    /// of its source known now.
+    pub(crate) fn settle(&mut self) {
+        let Some(origin) = &self.fresh_origin else {
+            return;
+        };
+        let ok = self
+            .oks
+            .iter()
+            .find(|(o, _)| same_source(o, origin))
+            .map(|(_, t)| *t);
+        for &(ri, si) in &self.fresh {
+            if let Some(h) = self.acc.0.get_mut(&ri).and_then(|a| a.hits.get_mut(&si)) {
+                h.span.set_ok(ok);
+            }
+        }
+    }
+
     /// A success (an access line with a 1xx–3xx status and no response
     /// flags) that `source` logged at `at`: the errors it logs next began
-    /// after it. The scanner reports the latest one before each line it
-    /// hands over, and the last of each block; the lines themselves are
-    /// never observed (see [`scan`]).
+    /// after it. The scanner reports the latest one before a line that was
+    /// the first error of a signal, and the last of each block; the lines
+    /// themselves are never observed (see [`scan`]).
     pub fn note_success(&mut self, source: &Origin, at: crate::evidence::time::At) {
-        let t = self.oks.entry(source.without_line()).or_insert(at);
-        *t = (*t).max(at);
+        // A few sources per run: a list, and no allocation for a known one.
+        match self.oks.iter_mut().find(|(o, _)| same_source(o, source)) {
+            Some((_, t)) => *t = (*t).max(at),
+            None => self.oks.push((source.without_line(), at)),
+        }
     }
 
     /// Feeds one item whose time is known apart from it (an Event's first
@@ -487,14 +519,15 @@ impl<'r> Matcher<'r> {
                         if let SignalKind::Access(c) = &s.kind {
                             if access_matches(c, a, &ev.raw) {
                                 let acc = &mut self.acc[ri];
-                                acc.hits.entry(si).or_default().add(
+                                if acc.hits.entry(si).or_default().add(
                                     &s.name,
                                     &ev.origin,
                                     &ev.raw,
                                     a.start_time.as_deref(),
                                     &self.now,
-                                    self.ok_now,
-                                );
+                                ) {
+                                    self.fresh.push((ri, si));
+                                }
                                 // One record is one request, however many
                                 // signals of the rule it matches.
                                 if let Some(t) = target.as_ref().filter(|_| !counted) {
@@ -549,14 +582,14 @@ impl<'r> Matcher<'r> {
                     for (si, s) in r.signals.iter().enumerate() {
                         if let SignalKind::Http(c) = &s.kind {
                             if http_matches(c, h) {
-                                self.acc[ri].hits.entry(si).or_default().add(
-                                    &s.name,
-                                    &ev.origin,
-                                    &shown,
-                                    None,
-                                    &self.now,
-                                    self.ok_now,
-                                );
+                                if self.acc[ri]
+                                    .hits
+                                    .entry(si)
+                                    .or_default()
+                                    .add(&s.name, &ev.origin, &shown, None, &self.now)
+                                {
+                                    self.fresh.push((ri, si));
+                                }
                             }
                         }
                     }
@@ -905,7 +938,7 @@ impl<'r> Matcher<'r> {
                 if fires && !matching.is_empty() {
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
-                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None, None);
+                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None);
                     // Per-label breakdown of the top series, as evidence.
                     let mut top: Vec<&&(Origin, MetricSample)> =
                         matching.iter().filter(|(_, m)| m.value > 0.0).collect();
@@ -922,13 +955,35 @@ impl<'r> Matcher<'r> {
                             &format!("{}{{{}}} {}", m.name, labels.join(","), m.value),
                             None,
                             &timeline::Now::None,
-                            None,
                         );
                         hit.count -= 1;
                     }
                 }
             }
         }
+    }
+}
+
+/// `true` when `a` and `b` name the same file or container, whatever line.
+fn same_source(a: &Origin, b: &Origin) -> bool {
+    match (a, b) {
+        (Origin::File { path: p, .. }, Origin::File { path: q, .. }) => p == q,
+        (
+            Origin::Pod {
+                namespace: n1,
+                pod: p1,
+                container: c1,
+                ..
+            },
+            Origin::Pod {
+                namespace: n2,
+                pod: p2,
+                container: c2,
+                ..
+            },
+        ) => n1 == n2 && p1 == p2 && c1 == c2,
+        (Origin::Arg, Origin::Arg) => true,
+        _ => false,
     }
 }
 

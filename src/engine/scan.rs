@@ -260,8 +260,12 @@ impl Scanner {
                     quiet_ok = Some((start, end));
                 }
             } else if verify.is_match(line) {
-                last_success(block, gap_from..start, &mut quiet_ok, origin, m);
                 self.line(line, line_no + 1, kind, origin, m, stats);
+                // The first error of a signal: the success before it.
+                if m.wants_success() {
+                    last_success(block, gap_from..start, &mut quiet_ok, origin, m);
+                    m.settle();
+                }
             }
             gap_from = end;
         }
@@ -338,17 +342,18 @@ impl Scanner {
     }
 }
 
-/// Lines before a verified line that the scan looks back over for a success
-/// among the lines no literal hit. Errors come in bursts (no gap) or alone;
-/// a success further back, or none, only makes the last success earlier,
-/// which keeps a change in the window rather than ruling it out.
+/// Lines before the first error of a signal that the scan looks back over
+/// for a success among the lines no literal hit. A success further back, or
+/// none, only makes the last success earlier, which keeps a change in the
+/// window rather than ruling it out.
 const LOOKBACK: usize = 4;
 
 /// Tells `m` the latest success before the lines `gap` of `block` end: a
 /// success among the last [`LOOKBACK`] lines of the gap (no literal hit
 /// them, so they were never read), else the quiet success `quiet_ok`. Only
 /// these few lines are parsed for their time: the scan reads healthy lines
-/// no more than it did.
+/// no more than it did. Rare (once per signal and per block): out of line.
+#[cold]
 fn last_success(
     block: &[u8],
     gap: std::ops::Range<usize>,
@@ -387,12 +392,12 @@ fn success_time(line: &[u8]) -> Option<crate::evidence::time::At> {
         return None;
     }
     let inner = crate::evidence::wrap::unwrap_line(line);
-    // The full parse: the lite one skips the time, and only these few
-    // lines are read for it.
-    let rec = crate::evidence::access::parse_line(&inner.line)?;
-    if !rec.is_success() {
+    // The lite parse tells a success; the full one, for a success only,
+    // its time (the lite one skips it).
+    if !crate::evidence::access::parse_line_lite(&inner.line).is_some_and(|r| r.is_success()) {
         return None;
     }
+    let rec = crate::evidence::access::parse_line(&inner.line)?;
     let parse = crate::evidence::time::parse;
     rec.start_time
         .as_deref()

@@ -86,15 +86,17 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    /// Notes an item seen at `now`; `ok` is the last success its source
-    /// logged before it (read in stream order, so before `now` unless the
-    /// source is out of order, which the comparison catches).
-    pub(crate) fn note(&mut self, now: &Now, ok: Option<At>) {
+    /// Notes an item seen at `now`: `true` when it is the first so far
+    /// with a wall-clock time (its source's last success is then asked
+    /// for, [`Span::set_ok`]).
+    pub(crate) fn note(&mut self, now: &Now) -> bool {
+        let mut fresh = false;
         match now {
             Now::None => {}
             Now::At(f, l) => {
                 if self.first.is_none_or(|x| *f < x) {
-                    self.ok_before = ok.filter(|o| o <= f);
+                    fresh = true;
+                    self.ok_before = None;
                 }
                 self.first = Some(self.first.map_or(*f, |x| x.min(*f)));
                 self.last = Some(self.last.map_or(*l, |x| x.max(*l)));
@@ -109,6 +111,14 @@ impl Span {
                 }
             }
         }
+        fresh
+    }
+
+    /// The last success the source of the first item logged before it
+    /// (read in stream order; a success stamped after the item, from an
+    /// out-of-order source, is not one).
+    pub(crate) fn set_ok(&mut self, ok: Option<At>) {
+        self.ok_before = ok.filter(|o| self.first.is_some_and(|f| *o <= f));
     }
 
     /// First and last seen, with uptimes turned into wall-clock time.
