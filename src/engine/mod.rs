@@ -17,6 +17,7 @@ pub mod score;
 pub mod timeline;
 pub mod triage;
 
+use crate::evidence::time::At;
 use crate::evidence::{Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};
 use crate::report::{EvidenceLine, Finding};
@@ -883,6 +884,9 @@ impl<'r> Matcher<'r> {
         if self.metrics.is_empty() {
             return;
         }
+        // Several timed scrapes of a series: the latest counts (counters
+        // are cumulative), and the first rise is when its errors began.
+        let onsets = metric_onsets(&mut self.metrics);
         for (ri, r) in self.rules.rules.iter().enumerate() {
             for (si, s) in r.signals.iter().enumerate() {
                 let SignalKind::Metric(c) = &s.kind else {
@@ -936,9 +940,23 @@ impl<'r> Matcher<'r> {
                     None => value > c.above || listed,
                 };
                 if fires && !matching.is_empty() {
+                    // When a counter that fires rose first (not for a
+                    // `below` condition: a level, not a count of errors).
+                    let now = if c.below.is_some() {
+                        timeline::Now::None
+                    } else {
+                        let (first, last) = matching
+                            .iter()
+                            .filter(|(_, m)| m.value > 0.0)
+                            .filter_map(|(o, m)| onsets.get(&series_key(o, m)).map(|f| (*f, m.at)))
+                            .fold((None, None), |(f, l): (Option<At>, Option<At>), (o, at)| {
+                                (Some(f.map_or(o, |x: At| x.min(o))), l.max(at))
+                            });
+                        timeline::Now::between(first, last.or(first))
+                    };
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
-                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None);
+                    hit.add(&s.name, &origin, &shown, None, &now);
                     // Per-label breakdown of the top series, as evidence.
                     let mut top: Vec<&&(Origin, MetricSample)> =
                         matching.iter().filter(|(_, m)| m.value > 0.0).collect();
@@ -962,6 +980,61 @@ impl<'r> Matcher<'r> {
             }
         }
     }
+}
+
+/// A metric series across scrapes: its container (files given on the
+/// command line are read as scrapes of one proxy), name and labels.
+type SeriesKey = (Option<Origin>, String, Vec<(String, String)>);
+
+fn series_key(o: &Origin, m: &MetricSample) -> SeriesKey {
+    let source = match o {
+        Origin::Pod { .. } => Some(o.without_line()),
+        _ => None,
+    };
+    (source, m.name.clone(), m.labels.clone())
+}
+
+/// Reduces each series with timed samples to its latest sample, and returns
+/// for each series that rose between two scrapes the first scrape at which
+/// it did: when its errors began. A series already above zero at its first
+/// scrape has no onset (its errors began before anything read); samples
+/// without a time are left as they are.
+fn metric_onsets(metrics: &mut Vec<(Origin, MetricSample)>) -> HashMap<SeriesKey, At> {
+    let mut onsets = HashMap::new();
+    if !metrics.iter().any(|(_, m)| m.at.is_some()) {
+        return onsets;
+    }
+    let (timed, untimed): (Vec<_>, Vec<_>) = std::mem::take(metrics)
+        .into_iter()
+        .partition(|(_, m)| m.at.is_some());
+    // In the order the series first appear, so the findings do not depend
+    // on a hash order.
+    let mut index: HashMap<SeriesKey, usize> = HashMap::new();
+    let mut series: Vec<(SeriesKey, Vec<(Origin, MetricSample)>)> = Vec::new();
+    for (o, m) in timed {
+        let key = series_key(&o, &m);
+        match index.get(&key) {
+            Some(&i) => series[i].1.push((o, m)),
+            None => {
+                index.insert(key.clone(), series.len());
+                series.push((key, vec![(o, m)]));
+            }
+        }
+    }
+    *metrics = untimed;
+    for (key, mut samples) in series {
+        samples.sort_by_key(|(_, m)| m.at);
+        if let Some(at) = samples
+            .windows(2)
+            .filter(|_| samples[0].1.value <= 0.0)
+            .find(|w| w[1].1.value > w[0].1.value)
+            .and_then(|w| w[1].1.at)
+        {
+            onsets.insert(key, at);
+        }
+        metrics.extend(samples.pop());
+    }
+    onsets
 }
 
 /// `true` when `a` and `b` name the same file or container, whatever line.

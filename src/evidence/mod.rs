@@ -223,6 +223,11 @@ pub struct MetricSample {
     pub name: String,
     pub labels: Vec<(String, String)>,
     pub value: f64,
+    /// The sample's own timestamp (Prometheus text: milliseconds;
+    /// OpenMetrics: seconds), when the exposition has one: several scrapes
+    /// of a counter tell when it rose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<time::At>,
 }
 
 impl MetricSample {
