@@ -1121,6 +1121,90 @@ fn diagnose_shows_its_timeline_live_and_the_same_from_its_saved_bundle() {
 }
 
 #[test]
+fn a_trust_anchor_in_a_secret_gives_the_same_timeline_from_the_bundle_without_any_pem() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let (live, _server) = diagnose(
+        scenarios::linkerd_trust_anchor_expired_in_secret_then_errors(),
+        "shop",
+        "pod/web-5f7b9c-k8s9d",
+        &real_rules(),
+        &["--save-bundle", bundle.to_str().unwrap()],
+    );
+    let f = finding(&live, "linkerd-identity-unavailable");
+    assert_eq!(f["rank"], 1, "{:#}", live.json);
+    let t = &f["trigger"];
+    assert_eq!(t["change"]["what"], "cert-expired", "{t:#}");
+    assert_eq!(t["change"]["name"], "CN=root.linkerd.cluster.local");
+    assert_eq!(t["change"]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(
+        t["change"]["detail"],
+        "in Secret linkerd/linkerd-identity-issuer data ca.crt"
+    );
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .env_remove("MESHDOC_RULES")
+        .args(["diagnose", "--from"])
+        .arg(&bundle)
+        .args(["-o", "json"])
+        .args(real_rules())
+        .output()
+        .unwrap();
+    let offline: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(live.json["timeline"], offline["timeline"]);
+    assert_eq!(
+        f,
+        finding(
+            &Run {
+                json: offline.clone(),
+                stderr: String::new(),
+                code: 0
+            },
+            "linkerd-identity-unavailable"
+        )
+    );
+    // Nothing of the Secret's data is in the bundle: no PEM block, not even
+    // base64 of one, outside the webhook's own caBundle (public, and what
+    // its facts read); no private key anywhere; its certificates'
+    // metadata is there.
+    let key_b64 = "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t";
+    let mut secret_seen = false;
+    let mut stack = vec![bundle.clone()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        assert!(!text.contains("-----BEGIN"), "{}", p.display());
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains(key_b64),
+            "{}",
+            p.display()
+        );
+        if !p.ends_with("objects/mutatingwebhookconfiguration.yaml") {
+            assert!(!text.contains("LS0tLS1CRUdJTi"), "{}", p.display());
+        }
+        if text.contains("linkerd-identity-issuer") && text.contains("meshdoc.io/certificates") {
+            secret_seen = true;
+            for want in [
+                r#"\"notAfter\":\"2025-03-01T10:00:00Z\""#,
+                r#"\"isCA\":true"#,
+                r#"\"sha256\":\""#,
+                "CN=root.linkerd.cluster.local",
+            ] {
+                assert!(text.contains(want), "{want} in {}:\n{text}", p.display());
+            }
+        }
+    }
+    assert!(
+        secret_seen,
+        "no Secret with its certificates' metadata in the bundle"
+    );
+}
+
+#[test]
 fn timeline_prints_markdown_for_an_incident_document() {
     let (md, _server) = run_table(
         scenarios::istio_dr_applied_then_errors(),

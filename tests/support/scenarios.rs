@@ -1019,6 +1019,23 @@ pub fn linkerd_trust_anchor_expired_then_errors() -> Scenario {
     s
 }
 
+/// (d′) The same, the expired trust anchor held only in the issuer Secret
+/// (`kubernetes.io/tls`: `ca.crt` the anchor, `tls.crt` the issuer,
+/// `tls.key` its key): no ConfigMap copy, so a bundle of it holds no
+/// certificate text at all once the Secret's data is redacted.
+pub fn linkerd_trust_anchor_expired_in_secret_then_errors() -> Scenario {
+    let mut s = linkerd_trust_anchor_expired_then_errors();
+    s.objects
+        .retain(|o| o["metadata"]["name"] != "linkerd-identity-trust-roots");
+    s.objects.push(json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "linkerd-identity-issuer", "namespace": "linkerd"},
+        "data": {
+            "ca.crt": b64(&testdata("trust-anchor-expired-2025-03-01.pem")),
+            "tls.crt": b64(&testdata("valid-until-2035.pem")),
+            "tls.key": b64("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBk0c2NlbmFyaW8ta2V5LW5vdC1yZWFsLWF0LWFsbA==\n-----END EC PRIVATE KEY-----\n")}}));
+    s
+}
+
 /// Linkerd proxy metrics of a client whose calls to `svc` fail fast:
 /// `failed` 504s with `outbound_http_errors_total{error="failfast"}`, and
 /// `ok` successful responses from other calls.

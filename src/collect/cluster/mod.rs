@@ -537,6 +537,11 @@ impl Reader {
             Fail::NotFound if r.optional => {
                 self.with(|c| c.notes.push(format!("{}: CRD not installed", r.label)));
             }
+            // A Secret read by name for its certificates (an external
+            // issuer leaves none): nothing to read is not missing evidence.
+            Fail::NotFound if r.kind == "Secret" => {
+                self.with(|c| c.notes.push(format!("{}: not found", r.label)));
+            }
             Fail::NotFound if self.absent_mesh_is_note && r.mesh.is_some() => {
                 self.with(|c| c.notes.push(format!("{}: not installed", r.label)));
             }
