@@ -132,6 +132,7 @@ pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
             patches: sup.patches,
             explained_by: None,
             trigger: None,
+            changed: None,
             prior: rule.prior,
         });
     }

@@ -68,6 +68,10 @@ pub struct Finding {
     /// The change this cause's errors followed, which gained it weight.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<timeline::Trigger>,
+    /// The last change of the object the finding points at (`check
+    /// --cluster`: its newest managedFields write, or its creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<crate::facts::changes::Change>,
     #[serde(skip)]
     pub prior: f64,
 }

@@ -751,6 +751,31 @@ fn check_cluster_in_one_namespace_reads_it_and_the_istio_root_namespace_only() {
 }
 
 #[test]
+fn check_cluster_says_when_and_by_whom_the_object_of_a_finding_last_changed() {
+    let (r, _server) = check_cluster(scenarios::istio_dr_applied_then_errors(), &[]);
+    let f = r.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "istio-dr-tls-conflict" && f["location"]["kind"] == "DestinationRule")
+        .unwrap_or_else(|| panic!("{:#}", r.json));
+    let c = &f["changed"];
+    assert_eq!(c["at"], scenarios::T, "{f:#}");
+    assert_eq!(c["who"], "kubectl-client-side-apply");
+    assert_eq!(c["name"], "productpage");
+    // The table says it under the finding.
+    let (table, _server) = run_table(
+        scenarios::istio_dr_applied_then_errors(),
+        "default",
+        &["check", "--cluster"],
+    );
+    assert!(
+        table.contains("Last changed: 2025-03-01T10:00:00Z changed by kubectl-client-side-apply (metadata.annotations, spec.host, spec.trafficPolicy)"),
+        "{table}"
+    );
+}
+
+#[test]
 fn check_cluster_lists_a_forbidden_resource_and_checks_the_rest() {
     if support::scenarios::skip_without_corpus(
         "check_cluster_lists_a_forbidden_resource_and_checks_the_rest",
