@@ -581,17 +581,15 @@ impl<'r> Matcher<'r> {
                 let shown = http_summary(h);
                 for (ri, r) in self.rules.rules.iter().enumerate() {
                     for (si, s) in r.signals.iter().enumerate() {
-                        if let SignalKind::Http(c) = &s.kind {
-                            if http_matches(c, h) {
-                                if self.acc[ri]
-                                    .hits
-                                    .entry(si)
-                                    .or_default()
-                                    .add(&s.name, &ev.origin, &shown, None, &self.now)
-                                {
-                                    self.fresh.push((ri, si));
-                                }
-                            }
+                        if let SignalKind::Http(c) = &s.kind
+                            && http_matches(c, h)
+                            && self.acc[ri]
+                                .hits
+                                .entry(si)
+                                .or_default()
+                                .add(&s.name, &ev.origin, &shown, None, &self.now)
+                        {
+                            self.fresh.push((ri, si));
                         }
                     }
                 }

@@ -13,6 +13,13 @@
 //! an istio-proxy log) are dropped before the regex set runs; see
 //! [`super::quiet`].
 //!
+//! Healthy lines are never read, yet the timeline wants the last success
+//! before each signal's first error. The scan keeps the position of the last
+//! quiet line that was a success (parsed anyway), and only after a line that
+//! the [`Matcher`] reports as some signal's first error looks back over a few
+//! lines no literal hit; the few lines it settles on are parsed for their time
+//! (see [`Matcher::note_success`]).
+//!
 //! In this mode `ReadStats.unparseable` counts examined lines that were not
 //! valid UTF-8 or held NUL bytes; lines without any match are counted as read
 //! but never parsed.
