@@ -256,14 +256,15 @@ pub struct Matcher<'r> {
     clock: crate::evidence::time::Clock,
     /// What changed in the cluster, oldest first.
     changes: Vec<crate::facts::changes::Change>,
-    /// The latest success each source logged so far (see
+    /// The latest success known per source and upstream (see
     /// [`Matcher::note_success`]).
-    oks: Vec<(Origin, crate::evidence::time::At)>,
+    oks: Vec<(Origin, String, crate::evidence::time::At)>,
     /// The hits whose first time the item being observed set: (rule,
-    /// signal), and the item's source. They take the source's last success
-    /// (see [`Matcher::settle`]).
+    /// signal), and the item's source and upstream. They take the last
+    /// success of that source to that upstream (see [`Matcher::settle`]).
     fresh: Vec<(usize, usize)>,
     fresh_origin: Option<Origin>,
+    fresh_upstream: Option<String>,
 }
 
 impl<'r> Matcher<'r> {
@@ -292,6 +293,7 @@ impl<'r> Matcher<'r> {
             oks: Vec::new(),
             fresh: Vec::new(),
             fresh_origin: None,
+            fresh_upstream: None,
         }
     }
 
@@ -382,36 +384,46 @@ impl<'r> Matcher<'r> {
         self.observe_item(ev);
         if !self.fresh.is_empty() {
             self.fresh_origin = Some(ev.origin.clone());
+            self.fresh_upstream = match &ev.item {
+                Item::Access(a) => upstream_of(a).map(str::to_string),
+                _ => None,
+            };
             self.settle();
         }
         // A success read in full (the scan's slow path, a pasted block).
         if let (Item::Access(a), timeline::Now::At(at, _)) = (&ev.item, &self.now)
             && a.is_success()
+            && let Some(up) = upstream_of(a)
         {
             let at = *at;
-            self.note_success(&ev.origin, at);
+            self.note_success(&ev.origin, up, at);
         }
     }
 
-    /// `true` when the item just observed was the first error of some
-    /// signal: its source's last success before it matters, and the scanner
-    /// looks for it only then ([`Matcher::note_success`], then
-    /// [`Matcher::settle`]).
-    pub(crate) fn wants_success(&self) -> bool {
-        !self.fresh.is_empty()
+    /// The upstream of the item just observed when it was the first error of
+    /// some signal: the last success of its source to that upstream
+    /// matters, and the scanner looks for it only then
+    /// ([`Matcher::note_success`], then [`Matcher::settle`]). `None` when
+    /// it was no first error, or its upstream is unknown (a proxy log line:
+    /// a success to another upstream says nothing of it).
+    pub(crate) fn wants_success(&self) -> Option<&str> {
+        if self.fresh.is_empty() {
+            return None;
+        }
+        self.fresh_upstream.as_deref()
     }
 
     /// Gives the hits whose first time the last item set the last success
-    /// of its source known now.
+    /// of its source to its upstream known now.
     pub(crate) fn settle(&mut self) {
-        let Some(origin) = &self.fresh_origin else {
+        let (Some(origin), Some(up)) = (&self.fresh_origin, &self.fresh_upstream) else {
             return;
         };
         let ok = self
             .oks
             .iter()
-            .find(|(o, _)| same_source(o, origin))
-            .map(|(_, t)| *t);
+            .find(|(o, u, _)| u == up && same_source(o, origin))
+            .map(|(.., t)| *t);
         for &(ri, si) in &self.fresh {
             if let Some(h) = self.acc.0.get_mut(&ri).and_then(|a| a.hits.get_mut(&si)) {
                 h.span.set_ok(ok);
@@ -420,15 +432,24 @@ impl<'r> Matcher<'r> {
     }
 
     /// A success (an access line with a 1xx–3xx status and no response
-    /// flags) that `source` logged at `at`: the errors it logs next began
-    /// after it. The scanner reports the latest one before a line that was
-    /// the first error of a signal, and the last of each block; the lines
-    /// themselves are never observed (see [`scan`]).
-    pub fn note_success(&mut self, source: &Origin, at: crate::evidence::time::At) {
-        // A few sources per run: a list, and no allocation for a known one.
-        match self.oks.iter_mut().find(|(o, _)| same_source(o, source)) {
-            Some((_, t)) => *t = (*t).max(at),
-            None => self.oks.push((source.without_line(), at)),
+    /// flags) that `source` logged at `at` for `upstream` (its upstream
+    /// cluster, else its authority): errors to that upstream that the
+    /// source logs next began after it. The scanner reports the latest one
+    /// to the upstream of a line that was the first error of a signal, and
+    /// the last of each block; the lines themselves are never observed (see
+    /// [`scan`]).
+    pub fn note_success(&mut self, source: &Origin, upstream: &str, at: crate::evidence::time::At) {
+        // A few per run (noted only where wanted): a list, and no
+        // allocation for a known one.
+        match self
+            .oks
+            .iter_mut()
+            .find(|(o, u, _)| u == upstream && same_source(o, source))
+        {
+            Some((.., t)) => *t = (*t).max(at),
+            None => self
+                .oks
+                .push((source.without_line(), upstream.to_string(), at)),
         }
     }
 
@@ -1033,6 +1054,12 @@ fn metric_onsets(metrics: &mut Vec<(Origin, MetricSample)>) -> HashMap<SeriesKey
         metrics.extend(samples.pop());
     }
     onsets
+}
+
+/// Where an access record's request went: its upstream cluster, else its
+/// authority. A success counts for errors to the same place only.
+pub(crate) fn upstream_of(a: &crate::evidence::AccessRecord) -> Option<&str> {
+    a.upstream_cluster.as_deref().or(a.authority.as_deref())
 }
 
 /// `true` when `a` and `b` name the same file or container, whatever line.

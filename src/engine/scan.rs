@@ -15,10 +15,12 @@
 //!
 //! Healthy lines are never read, yet the timeline wants the last success
 //! before each signal's first error. The scan keeps the position of the last
-//! quiet line that was a success (parsed anyway), and only after a line that
-//! the [`Matcher`] reports as some signal's first error looks back over a few
-//! lines no literal hit; the few lines it settles on are parsed for their time
-//! (see [`Matcher::note_success`]).
+//! quiet line, and only after a line that the [`Matcher`] reports as some
+//! signal's first error looks back over a few lines no literal hit; the few
+//! lines it settles on are parsed for their status, upstream and time (see
+//! [`Matcher::note_success`]). A success it does not see only makes the last
+//! success known earlier, or unknown: a change then keeps the weight the
+//! window alone gives it.
 //!
 //! In this mode `ReadStats.unparseable` counts examined lines that were not
 //! valid UTF-8 or held NUL bytes; lines without any match are counted as read
@@ -250,8 +252,8 @@ impl Scanner {
         self.prefilter.candidates_marked(block, &mut cands);
         let mut counted_to = 0;
         let mut line_no = base;
-        // Successes for the timeline: the last quiet success line not yet
-        // reported, and where the lines no literal hit begin.
+        // Successes for the timeline: the last quiet line not yet reported,
+        // and where the lines no literal hit begin.
         let mut quiet_ok: Option<(usize, usize)> = None;
         let mut gap_from = 0;
         for (start, end, weak) in cands {
@@ -261,51 +263,54 @@ impl Scanner {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > MAX_LINE {
                 stats.oversized += 1;
-            } else if weak && let Some(ok) = self.quiet_line(line, kind, m, stats) {
+            } else if weak && self.quiet_line(line, kind, m, stats) {
                 // An access record no rule can act on: read, not verified.
-                if ok {
-                    quiet_ok = Some((start, end));
-                }
+                // Whether it is a success is asked only if it is wanted.
+                quiet_ok = Some((start, end));
             } else if verify.is_match(line) {
                 self.line(line, line_no + 1, kind, origin, m, stats);
                 // The first error of a signal: the success before it.
-                if m.wants_success() {
-                    last_success(block, gap_from..start, &mut quiet_ok, origin, m);
+                if let Some(up) = m.wants_success().map(str::to_string) {
+                    last_success(block, gap_from..start, &mut quiet_ok, Some(&up), origin, m);
                     m.settle();
                 }
             }
             gap_from = end;
         }
-        last_success(block, gap_from..block.len(), &mut quiet_ok, origin, m);
+        last_success(block, gap_from..block.len(), &mut quiet_ok, None, origin, m);
         base + newlines
     }
 
-    /// `Some` when `line` is an access record no rule can act on (`true`
-    /// when it is a success); it is counted, and its mesh noted, as an
-    /// observed record would be.
+    /// `true` when `line` is an access record no rule can act on; it is
+    /// counted, and its mesh noted, as an observed record would be.
     fn quiet_line(
         &self,
         line: &[u8],
         kind: InputKind,
         m: &mut Matcher,
         stats: &mut ReadStats,
-    ) -> Option<bool> {
-        let q = self.quiet.as_ref()?;
+    ) -> bool {
+        let Some(q) = &self.quiet else {
+            return false;
+        };
         // An app-log input reads every line as text; binary lines take the
         // usual path, which counts them.
         if kind == InputKind::AppLog {
-            return None;
+            return false;
         }
-        let text = std::str::from_utf8(line).ok()?;
+        let Ok(text) = std::str::from_utf8(line) else {
+            return false;
+        };
         if text.contains('\0') {
-            return None;
+            return false;
         }
-        let rec = q.record(text)?;
-        let ok = rec.is_success();
+        let Some(rec) = q.record(text) else {
+            return false;
+        };
         let item = Item::Access(rec);
         stats.count(&item);
         m.note_mesh(&item, text);
-        Some(ok)
+        true
     }
 
     fn line(
@@ -355,19 +360,23 @@ impl Scanner {
 /// window rather than ruling it out.
 const LOOKBACK: usize = 4;
 
-/// Tells `m` the latest success before the lines `gap` of `block` end: a
-/// success among the last [`LOOKBACK`] lines of the gap (no literal hit
-/// them, so they were never read), else the quiet success `quiet_ok`. Only
-/// these few lines are parsed for their time: the scan reads healthy lines
-/// no more than it did. Rare (once per signal and per block): out of line.
+/// Tells `m` the latest success before the lines `gap` of `block` end, to
+/// upstream `want` (any, at the end of a block): a success among the last
+/// [`LOOKBACK`] lines of the gap (no literal hit them, so they were never
+/// read), and the last quiet line `quiet_ok` if it is one (taken at the end
+/// of a block). Only these few lines are parsed for their time: the scan reads
+/// healthy lines no more than it did. Rare (once per signal and per
+/// block): out of line.
 #[cold]
 fn last_success(
     block: &[u8],
     gap: std::ops::Range<usize>,
     quiet_ok: &mut Option<(usize, usize)>,
+    want: Option<&str>,
     origin: &Origin,
     m: &mut Matcher,
 ) {
+    let wanted = |up: &str| want.is_none_or(|w| w == up);
     let mut end = gap.end;
     for _ in 0..LOOKBACK {
         if end > gap.start && block[end - 1] == b'\n' {
@@ -377,23 +386,31 @@ fn last_success(
             break;
         }
         let start = memrchr(b'\n', &block[gap.start..end]).map_or(gap.start, |i| gap.start + i + 1);
-        if let Some(at) = success_time(&block[start..end]) {
-            *quiet_ok = None;
-            m.note_success(origin, at);
-            return;
+        if let Some((at, up)) = success_time(&block[start..end])
+            && wanted(&up)
+        {
+            m.note_success(origin, &up, at);
+            break;
         }
         end = start;
     }
-    if let Some((s, e)) = quiet_ok.take()
-        && let Some(at) = success_time(&block[s..e])
+    let q = if want.is_none() {
+        quiet_ok.take()
+    } else {
+        *quiet_ok
+    };
+    if let Some((s, e)) = q
+        && let Some((at, up)) = success_time(&block[s..e])
+        && wanted(&up)
     {
-        m.note_success(origin, at);
+        m.note_success(origin, &up, at);
     }
 }
 
-/// The time of `line` when it is a successful access record with one: its
-/// own `start_time`, else its collector's (`--timestamps`, CRI).
-fn success_time(line: &[u8]) -> Option<crate::evidence::time::At> {
+/// The time and upstream of `line` when it is a successful access record
+/// with both: its own `start_time`, else its collector's (`--timestamps`,
+/// CRI); its upstream cluster, else its authority.
+fn success_time(line: &[u8]) -> Option<(crate::evidence::time::At, String)> {
     let line = std::str::from_utf8(line).ok()?.trim_end();
     if line.is_empty() {
         return None;
@@ -406,10 +423,12 @@ fn success_time(line: &[u8]) -> Option<crate::evidence::time::At> {
     }
     let rec = crate::evidence::access::parse_line(&inner.line)?;
     let parse = crate::evidence::time::parse;
-    rec.start_time
+    let at = rec
+        .start_time
         .as_deref()
         .and_then(parse)
-        .or_else(|| inner.timestamp.as_deref().and_then(parse))
+        .or_else(|| inner.timestamp.as_deref().and_then(parse))?;
+    Some((at, super::upstream_of(&rec)?.to_string()))
 }
 
 #[cfg(test)]
@@ -478,6 +497,18 @@ mod tests {
         .concat();
         for (_, ok) in oks(&Scanner::new(&rules), &rules, &log) {
             assert_eq!(ok.as_deref(), Some("2025-03-01T10:00:01Z"));
+        }
+        // A success to another upstream says nothing of errors to `web`:
+        // never their last success (the one to `web` before it may be).
+        let other = OK_19.replace("web.shop", "cart.shop");
+        let log = [at("00.000", OK_19), at("01.000", &other), at("05.000", UF)].concat();
+        for scanner in [Scanner::new(&rules), Scanner::without_fast_path(&rules)] {
+            for (sig, ok) in oks(&scanner, &rules, &log) {
+                assert!(
+                    ok.is_none() || ok.as_deref() == Some("2025-03-01T10:00:00Z"),
+                    "{sig}: {ok:?}"
+                );
+            }
         }
         // No success before the errors: none.
         let log = [at("05.000", UF), at("06.000", OK_19)].concat();
