@@ -467,6 +467,27 @@ fn read_cluster(a: &CheckArgs, rules: &RuleSet) -> anyhow::Result<Input> {
     })
 }
 
+/// Gives each finding about a live object that object's last change (its
+/// newest managedFields write, else its creation): when the configuration
+/// the finding is about was last touched, and by whom.
+fn last_changes(findings: &mut [Finding], set: &ObjectSet) {
+    use crate::facts::changes::{What, changes};
+    let now = crate::evidence::time::At::from_system(std::time::SystemTime::now());
+    let all = changes(set.objects.iter().map(|o| &o.value), now);
+    for f in findings.iter_mut() {
+        let Some(l) = &f.location else { continue };
+        let ns = l.namespace.as_deref().unwrap_or("");
+        f.changed = all
+            .iter()
+            .filter(|c| matches!(c.what, What::Created | What::Updated))
+            .filter(|c| {
+                c.kind == l.kind && c.name == l.name && c.namespace.as_deref().unwrap_or("") == ns
+            })
+            .max_by_key(|c| c.at)
+            .cloned();
+    }
+}
+
 /// The controller chain of each object: (kind, ns, name) → its owners.
 type Owners = HashMap<(String, String, String), Vec<(String, String, String)>>;
 
@@ -587,6 +608,9 @@ pub fn run(a: CheckArgs, g: &Global) -> anyhow::Result<Code> {
             f.rank = i + 1;
         }
         report.findings = findings;
+    }
+    if a.cluster {
+        last_changes(&mut report.findings, &input.set);
     }
     report.input = input.label.clone();
     report.notes.extend(input.notes.iter().cloned());

@@ -99,14 +99,16 @@ pub fn objects(namespace: &str, name: &str, sa: &str, sa_ns: &str) -> Vec<Value>
 }
 
 /// `meshdoc rbac --cluster-wide`: one ClusterRole with every resource of the
-/// table (a whole-cluster read LISTs namespaced resources across namespaces,
-/// so they cannot be Roles), the `services/proxy` of each Prometheus
+/// table but Secrets (a whole-cluster read LISTs namespaced resources across
+/// namespaces, so they cannot be Roles; it never reads a Secret, and a
+/// ClusterRole would grant one by name in every namespace), the
+/// `services/proxy` of each Prometheus
 /// candidate by name, and the binding to the ServiceAccount. Objects read
 /// by name keep their `resourceNames`; a ClusterRole grants those names in
 /// every namespace, not only in the one meshdoc reads them from.
 pub fn cluster_wide_objects(name: &str, sa: &str, sa_ns: &str) -> Vec<Value> {
     let mut rules = Rules::new();
-    for r in resources::RESOURCES {
+    for r in resources::RESOURCES.iter().filter(|r| r.kind != "Secret") {
         add(&mut rules, r);
     }
     // `services/NAME:PORT/proxy` is authorised as resource name `NAME:PORT`.
@@ -236,7 +238,15 @@ mod tests {
         assert_eq!(docs[0]["kind"], "ClusterRole");
         assert_eq!(docs[1]["subjects"][0]["namespace"], "meshdoc");
         let rules = docs[0]["rules"].as_array().unwrap();
-        for r in resources::RESOURCES {
+        assert!(
+            !rules.iter().any(|x| x["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "secrets")),
+            "a whole-scope read reads no Secret"
+        );
+        for r in resources::RESOURCES.iter().filter(|r| r.kind != "Secret") {
             assert!(
                 rules.iter().any(|x| x["resources"]
                     .as_array()

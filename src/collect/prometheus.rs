@@ -386,6 +386,7 @@ pub fn attribute(fam: &Family, s: &Series) -> Vec<(WorkloadId, Direction, Metric
             .map(|k| (k.to_string(), get(k).to_string()))
             .collect(),
         value: s.value,
+        at: None,
     };
     match fam.mesh {
         Mesh::Istio => {

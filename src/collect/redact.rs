@@ -9,7 +9,8 @@
 //! GitHub and Slack tokens, PEM private keys).
 //!
 //! Certificates stay: a `caBundle` or trust-anchor PEM is public material and
-//! the facts need it to compute expiry.
+//! the facts need it to compute expiry. In a Secret, whose data goes whole,
+//! their metadata stays instead (see [`object`]).
 
 use regex::Regex;
 use serde_json::Value;
@@ -111,9 +112,32 @@ pub fn text(s: &str) -> (String, usize) {
 
 /// Redacts an object in place: every value of a Secret's `data`/`stringData`,
 /// and tokens, cookies and Authorization values in any string field.
+///
+/// A Secret's certificates are public material the facts and the timeline
+/// need (expiry, issue and expiry times): their metadata — subject, issuer,
+/// validity, CA flag, fingerprint, never a key or a certificate body — is
+/// kept in the annotation [`crate::facts::certs::SECRET_CERTS`] before the
+/// data goes.
 pub fn object(v: &mut Value) -> usize {
     let mut n = 0;
     if v.get("kind").and_then(Value::as_str) == Some("Secret") {
+        if let Some(meta) = crate::facts::certs::secret_metadata(v) {
+            let md = v.as_object_mut().map(|o| {
+                o.entry("metadata")
+                    .or_insert_with(|| Value::Object(Default::default()))
+            });
+            if let Some(Value::Object(md)) = md {
+                let ann = md
+                    .entry("annotations")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(ann) = ann {
+                    ann.insert(
+                        crate::facts::certs::SECRET_CERTS.into(),
+                        Value::String(meta.to_string()),
+                    );
+                }
+            }
+        }
         for key in ["data", "stringData"] {
             if let Some(m) = v.get_mut(key).and_then(Value::as_object_mut) {
                 for val in m.values_mut() {
@@ -218,6 +242,35 @@ mod tests {
             out.contains("\"x\":1"),
             "fields after a quoted value survive: {out}"
         );
+    }
+
+    #[test]
+    fn a_secret_keeps_its_certificates_metadata_and_loses_its_data() {
+        use crate::facts::certs;
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let live = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "webhook-tls", "namespace": "linkerd"},
+            "data": {"tls.crt": b64(certs::tests::EXPIRED_PEM),
+                "tls.key": b64("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"),
+                "password": b64("hunter2")}});
+        let mut v = live.clone();
+        assert_eq!(object(&mut v), 3);
+        let text = v.to_string();
+        assert!(
+            !text.contains("BEGIN") && !text.contains("LS0tLS1"),
+            "{text}"
+        );
+        assert_eq!(v["data"]["tls.key"], REDACTED);
+        // What the facts and the timeline read is the same as live.
+        let kept = certs::of_secret(&v, "tls.crt").expect("metadata kept");
+        assert_eq!(Some(kept), certs::of_secret(&live, "tls.crt"));
+        assert_eq!(certs::of_secret(&v, "tls.key"), None);
+        // A Secret without certificates gets no annotation.
+        let mut plain = serde_json::json!({"kind": "Secret", "metadata": {"name": "p"},
+            "data": {"password": b64("hunter2")}});
+        object(&mut plain);
+        assert!(plain["metadata"].get("annotations").is_none(), "{plain}");
     }
 
     #[test]

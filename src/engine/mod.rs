@@ -17,6 +17,7 @@ pub mod score;
 pub mod timeline;
 pub mod triage;
 
+use crate::evidence::time::At;
 use crate::evidence::{AccessRecord, Evidence, Item, MetricSample, Origin};
 use crate::facts::{Fact, ObjRef};
 use crate::report::{EvidenceLine, Finding};
@@ -64,9 +65,9 @@ impl Hit {
         text: &str,
         ts: Option<&str>,
         now: &timeline::Now,
-    ) {
+    ) -> bool {
         self.count += 1;
-        self.span.note(now);
+        let fresh = self.span.note(now);
         if let Some(ts) = ts {
             if self.first_seen.is_none() {
                 self.first_seen = Some(ts.to_string());
@@ -83,6 +84,7 @@ impl Hit {
                 count: 1,
             });
         }
+        fresh
     }
 }
 
@@ -254,6 +256,15 @@ pub struct Matcher<'r> {
     clock: crate::evidence::time::Clock,
     /// What changed in the cluster, oldest first.
     changes: Vec<crate::facts::changes::Change>,
+    /// The latest success known per source and upstream (see
+    /// [`Matcher::note_success`]).
+    oks: Vec<(Origin, String, crate::evidence::time::At)>,
+    /// The hits whose first time the item being observed set: (rule,
+    /// signal), and the item's source and upstream. They take the last
+    /// success of that source to that upstream (see [`Matcher::settle`]).
+    fresh: Vec<(usize, usize)>,
+    fresh_origin: Option<Origin>,
+    fresh_upstream: Option<String>,
 }
 
 impl<'r> Matcher<'r> {
@@ -279,6 +290,10 @@ impl<'r> Matcher<'r> {
             now: timeline::Now::None,
             clock: Default::default(),
             changes: Vec::new(),
+            oks: Vec::new(),
+            fresh: Vec::new(),
+            fresh_origin: None,
+            fresh_upstream: None,
         }
     }
 
@@ -338,10 +353,14 @@ impl<'r> Matcher<'r> {
                 _ => std::borrow::Cow::Borrowed(text),
             };
             let acc = &mut self.acc[ri];
-            acc.hits
+            if acc
+                .hits
                 .entry(si)
                 .or_default()
-                .add(&sig.name, origin, &shown, ts, &self.now);
+                .add(&sig.name, origin, &shown, ts, &self.now)
+            {
+                self.fresh.push((ri, si));
+            }
             for (k, v) in vars {
                 acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -361,7 +380,77 @@ impl<'r> Matcher<'r> {
     /// Feeds one evidence item.
     pub fn observe(&mut self, ev: &Evidence) {
         self.now = timeline::Now::of(ev);
+        self.fresh.clear();
         self.observe_item(ev);
+        if !self.fresh.is_empty() {
+            self.fresh_origin = Some(ev.origin.clone());
+            self.fresh_upstream = match &ev.item {
+                Item::Access(a) => upstream_of(a).map(str::to_string),
+                _ => None,
+            };
+            self.settle();
+        }
+        // A success read in full (the scan's slow path, a pasted block).
+        if let (Item::Access(a), timeline::Now::At(at, _)) = (&ev.item, &self.now)
+            && a.is_success()
+            && let Some(up) = upstream_of(a)
+        {
+            let at = *at;
+            self.note_success(&ev.origin, up, at);
+        }
+    }
+
+    /// The upstream of the item just observed when it was the first error of
+    /// some signal: the last success of its source to that upstream
+    /// matters, and the scanner looks for it only then
+    /// ([`Matcher::note_success`], then [`Matcher::settle`]). `None` when
+    /// it was no first error, or its upstream is unknown (a proxy log line:
+    /// a success to another upstream says nothing of it).
+    pub(crate) fn wants_success(&self) -> Option<&str> {
+        if self.fresh.is_empty() {
+            return None;
+        }
+        self.fresh_upstream.as_deref()
+    }
+
+    /// Gives the hits whose first time the last item set the last success
+    /// of its source to its upstream known now.
+    pub(crate) fn settle(&mut self) {
+        let (Some(origin), Some(up)) = (&self.fresh_origin, &self.fresh_upstream) else {
+            return;
+        };
+        let ok = self
+            .oks
+            .iter()
+            .find(|(o, u, _)| u == up && same_source(o, origin))
+            .map(|(.., t)| *t);
+        for &(ri, si) in &self.fresh {
+            if let Some(h) = self.acc.0.get_mut(&ri).and_then(|a| a.hits.get_mut(&si)) {
+                h.span.set_ok(ok);
+            }
+        }
+    }
+
+    /// A success (an access line with a 1xx–3xx status and no response
+    /// flags) that `source` logged at `at` for `upstream` (its upstream
+    /// cluster, else its authority): errors to that upstream that the
+    /// source logs next began after it. The scanner reports the latest one
+    /// to the upstream of a line that was the first error of a signal, and
+    /// the last of each block; the lines themselves are never observed (see
+    /// [`scan`]).
+    pub fn note_success(&mut self, source: &Origin, upstream: &str, at: crate::evidence::time::At) {
+        // A few per run (noted only where wanted): a list, and no
+        // allocation for a known one.
+        match self
+            .oks
+            .iter_mut()
+            .find(|(o, u, _)| u == upstream && same_source(o, source))
+        {
+            Some((.., t)) => *t = (*t).max(at),
+            None => self
+                .oks
+                .push((source.without_line(), upstream.to_string(), at)),
+        }
     }
 
     /// Feeds one item whose time is known apart from it (an Event's first
@@ -525,14 +614,15 @@ impl<'r> Matcher<'r> {
                 let shown = http_summary(h);
                 for (ri, r) in self.rules.rules.iter().enumerate() {
                     for (si, s) in r.signals.iter().enumerate() {
-                        if let SignalKind::Http(c) = &s.kind {
-                            if http_matches(c, h) {
-                                self.acc[ri]
-                                    .hits
-                                    .entry(si)
-                                    .or_default()
-                                    .add(&s.name, &ev.origin, &shown, None, &self.now);
-                            }
+                        if let SignalKind::Http(c) = &s.kind
+                            && http_matches(c, h)
+                            && self.acc[ri]
+                                .hits
+                                .entry(si)
+                                .or_default()
+                                .add(&s.name, &ev.origin, &shown, None, &self.now)
+                        {
+                            self.fresh.push((ri, si));
                         }
                     }
                 }
@@ -560,13 +650,15 @@ impl<'r> Matcher<'r> {
                 if let SignalKind::Access(c) = &s.kind {
                     if access_matches(c, a, &ev.raw) {
                         let acc = &mut self.acc[ri];
-                        acc.hits.entry(si).or_default().add(
+                        if acc.hits.entry(si).or_default().add(
                             &s.name,
                             &ev.origin,
                             &ev.raw,
                             a.start_time.as_deref(),
                             &self.now,
-                        );
+                        ) {
+                            self.fresh.push((ri, si));
+                        }
                         // One record is one request, however many
                         // signals of the rule it matches.
                         if let Some(t) = target.as_ref().filter(|_| !counted) {
@@ -836,7 +928,8 @@ impl<'r> Matcher<'r> {
                                         Some((f, l)) => (Some(f.rfc3339()), Some(l.rfc3339())),
                                         None => (h.first_seen, h.last_seen),
                                     };
-                                    (si, h.count, first, last, h.samples)
+                                    let ok = h.span.ok_before(&clock);
+                                    (si, h.count, first, last, ok, h.samples)
                                 })
                                 .collect(),
                             symptoms: a.symptoms,
@@ -859,6 +952,9 @@ impl<'r> Matcher<'r> {
         if self.metrics.is_empty() {
             return;
         }
+        // Several timed scrapes of a series: the latest counts (counters
+        // are cumulative), and the first rise is when its errors began.
+        let onsets = metric_onsets(&mut self.metrics);
         for (ri, r) in self.rules.rules.iter().enumerate() {
             for (si, s) in r.signals.iter().enumerate() {
                 let SignalKind::Metric(c) = &s.kind else {
@@ -912,9 +1008,23 @@ impl<'r> Matcher<'r> {
                     None => value > c.above || listed,
                 };
                 if fires && !matching.is_empty() {
+                    // When a counter that fires rose first (not for a
+                    // `below` condition: a level, not a count of errors).
+                    let now = if c.below.is_some() {
+                        timeline::Now::None
+                    } else {
+                        let (first, last) = matching
+                            .iter()
+                            .filter(|(_, m)| m.value > 0.0)
+                            .filter_map(|(o, m)| onsets.get(&series_key(o, m)).map(|f| (*f, m.at)))
+                            .fold((None, None), |(f, l): (Option<At>, Option<At>), (o, at)| {
+                                (Some(f.map_or(o, |x: At| x.min(o))), l.max(at))
+                            });
+                        timeline::Now::between(first, last.or(first))
+                    };
                     let hit = self.acc[ri].hits.entry(si).or_default();
                     let origin = matching[0].0.clone();
-                    hit.add(&s.name, &origin, &shown, None, &timeline::Now::None);
+                    hit.add(&s.name, &origin, &shown, None, &now);
                     // Per-label breakdown of the top series, as evidence.
                     let mut top: Vec<&&(Origin, MetricSample)> =
                         matching.iter().filter(|(_, m)| m.value > 0.0).collect();
@@ -937,6 +1047,90 @@ impl<'r> Matcher<'r> {
                 }
             }
         }
+    }
+}
+
+/// A metric series across scrapes: its container (files given on the
+/// command line are read as scrapes of one proxy), name and labels.
+type SeriesKey = (Option<Origin>, String, Vec<(String, String)>);
+
+fn series_key(o: &Origin, m: &MetricSample) -> SeriesKey {
+    let source = match o {
+        Origin::Pod { .. } => Some(o.without_line()),
+        _ => None,
+    };
+    (source, m.name.clone(), m.labels.clone())
+}
+
+/// Reduces each series with timed samples to its latest sample, and returns
+/// for each series that rose between two scrapes the first scrape at which
+/// it did: when its errors began. A series already above zero at its first
+/// scrape has no onset (its errors began before anything read); samples
+/// without a time are left as they are.
+fn metric_onsets(metrics: &mut Vec<(Origin, MetricSample)>) -> HashMap<SeriesKey, At> {
+    let mut onsets = HashMap::new();
+    if !metrics.iter().any(|(_, m)| m.at.is_some()) {
+        return onsets;
+    }
+    let (timed, untimed): (Vec<_>, Vec<_>) = std::mem::take(metrics)
+        .into_iter()
+        .partition(|(_, m)| m.at.is_some());
+    // In the order the series first appear, so the findings do not depend
+    // on a hash order.
+    let mut index: HashMap<SeriesKey, usize> = HashMap::new();
+    let mut series: Vec<(SeriesKey, Vec<(Origin, MetricSample)>)> = Vec::new();
+    for (o, m) in timed {
+        let key = series_key(&o, &m);
+        match index.get(&key) {
+            Some(&i) => series[i].1.push((o, m)),
+            None => {
+                index.insert(key.clone(), series.len());
+                series.push((key, vec![(o, m)]));
+            }
+        }
+    }
+    *metrics = untimed;
+    for (key, mut samples) in series {
+        samples.sort_by_key(|(_, m)| m.at);
+        if let Some(at) = samples
+            .windows(2)
+            .filter(|_| samples[0].1.value <= 0.0)
+            .find(|w| w[1].1.value > w[0].1.value)
+            .and_then(|w| w[1].1.at)
+        {
+            onsets.insert(key, at);
+        }
+        metrics.extend(samples.pop());
+    }
+    onsets
+}
+
+/// Where an access record's request went: its upstream cluster, else its
+/// authority. A success counts for errors to the same place only.
+pub(crate) fn upstream_of(a: &crate::evidence::AccessRecord) -> Option<&str> {
+    a.upstream_cluster.as_deref().or(a.authority.as_deref())
+}
+
+/// `true` when `a` and `b` name the same file or container, whatever line.
+fn same_source(a: &Origin, b: &Origin) -> bool {
+    match (a, b) {
+        (Origin::File { path: p, .. }, Origin::File { path: q, .. }) => p == q,
+        (
+            Origin::Pod {
+                namespace: n1,
+                pod: p1,
+                container: c1,
+                ..
+            },
+            Origin::Pod {
+                namespace: n2,
+                pod: p2,
+                container: c2,
+                ..
+            },
+        ) => n1 == n2 && p1 == p2 && c1 == c2,
+        (Origin::Arg, Origin::Arg) => true,
+        _ => false,
     }
 }
 

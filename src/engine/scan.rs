@@ -13,6 +13,15 @@
 //! an istio-proxy log) are dropped before the regex set runs; see
 //! [`super::quiet`].
 //!
+//! Healthy lines are never read, yet the timeline wants the last success
+//! before each signal's first error. The scan keeps the position of the last
+//! quiet line, and only after a line that the [`Matcher`] reports as some
+//! signal's first error looks back over a few lines no literal hit; the few
+//! lines it settles on are parsed for their status, upstream and time (see
+//! [`Matcher::note_success`]). A success it does not see only makes the last
+//! success known earlier, or unknown: a change then keeps the weight the
+//! window alone gives it.
+//!
 //! In this mode `ReadStats.unparseable` counts examined lines that were not
 //! valid UTF-8 or held NUL bytes; lines without any match are counted as read
 //! but never parsed.
@@ -243,6 +252,10 @@ impl Scanner {
         self.prefilter.candidates_marked(block, &mut cands);
         let mut counted_to = 0;
         let mut line_no = base;
+        // Successes for the timeline: the last quiet line not yet reported,
+        // and where the lines no literal hit begin.
+        let mut quiet_ok: Option<(usize, usize)> = None;
+        let mut gap_from = 0;
         for (start, end, weak) in cands {
             line_no += memchr_iter(b'\n', &block[counted_to..start]).count() as u64;
             counted_to = start;
@@ -252,10 +265,19 @@ impl Scanner {
                 stats.oversized += 1;
             } else if weak && self.quiet_line(line, kind, m, stats) {
                 // An access record no rule can act on: read, not verified.
+                // Whether it is a success is asked only if it is wanted.
+                quiet_ok = Some((start, end));
             } else if verify.is_match(line) {
                 self.line(line, line_no + 1, kind, origin, m, stats);
+                // The first error of a signal: the success before it.
+                if let Some(up) = m.wants_success().map(str::to_string) {
+                    last_success(block, gap_from..start, &mut quiet_ok, Some(&up), origin, m);
+                    m.settle();
+                }
             }
+            gap_from = end;
         }
+        last_success(block, gap_from..block.len(), &mut quiet_ok, None, origin, m);
         base + newlines
     }
 
@@ -329,5 +351,169 @@ impl Scanner {
             raw: text.to_string(),
             origin: origin.at_line(n),
         });
+    }
+}
+
+/// Lines before the first error of a signal that the scan looks back over
+/// for a success among the lines no literal hit. A success further back, or
+/// none, only makes the last success earlier, which keeps a change in the
+/// window rather than ruling it out.
+const LOOKBACK: usize = 4;
+
+/// Tells `m` the latest success before the lines `gap` of `block` end, to
+/// upstream `want` (any, at the end of a block): a success among the last
+/// [`LOOKBACK`] lines of the gap (no literal hit them, so they were never
+/// read), and the last quiet line `quiet_ok` if it is one (taken at the end
+/// of a block). Only these few lines are parsed for their time: the scan reads
+/// healthy lines no more than it did. Rare (once per signal and per
+/// block): out of line.
+#[cold]
+fn last_success(
+    block: &[u8],
+    gap: std::ops::Range<usize>,
+    quiet_ok: &mut Option<(usize, usize)>,
+    want: Option<&str>,
+    origin: &Origin,
+    m: &mut Matcher,
+) {
+    let wanted = |up: &str| want.is_none_or(|w| w == up);
+    let mut end = gap.end;
+    for _ in 0..LOOKBACK {
+        if end > gap.start && block[end - 1] == b'\n' {
+            end -= 1;
+        }
+        if end <= gap.start {
+            break;
+        }
+        let start = memrchr(b'\n', &block[gap.start..end]).map_or(gap.start, |i| gap.start + i + 1);
+        if let Some((at, up)) = success_time(&block[start..end])
+            && wanted(&up)
+        {
+            m.note_success(origin, &up, at);
+            break;
+        }
+        end = start;
+    }
+    let q = if want.is_none() {
+        quiet_ok.take()
+    } else {
+        *quiet_ok
+    };
+    if let Some((s, e)) = q
+        && let Some((at, up)) = success_time(&block[s..e])
+        && wanted(&up)
+    {
+        m.note_success(origin, &up, at);
+    }
+}
+
+/// The time and upstream of `line` when it is a successful access record
+/// with both: its own `start_time`, else its collector's (`--timestamps`,
+/// CRI); its upstream cluster, else its authority.
+fn success_time(line: &[u8]) -> Option<(crate::evidence::time::At, String)> {
+    let line = std::str::from_utf8(line).ok()?.trim_end();
+    if line.is_empty() {
+        return None;
+    }
+    let inner = crate::evidence::wrap::unwrap_line(line);
+    // The lite parse tells a success; the full one, for a success only,
+    // its time (the lite one skips it).
+    if !crate::evidence::access::parse_line_lite(&inner.line).is_some_and(|r| r.is_success()) {
+        return None;
+    }
+    let rec = crate::evidence::access::parse_line(&inner.line)?;
+    let parse = crate::evidence::time::parse;
+    let at = rec
+        .start_time
+        .as_deref()
+        .and_then(parse)
+        .or_else(|| inner.timestamp.as_deref().and_then(parse))?;
+    Some((at, super::upstream_of(&rec)?.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK_19: &str = r#""GET /api HTTP/1.1" 200 - via_upstream - "-" 0 135 4 4 "-" "curl/8.4.0" "8496" "web:80" "10.44.1.27:80" outbound|80||web.shop.svc.cluster.local 10.44.1.23:37652 10.96.0.1:80 10.44.1.23:46520 - default"#;
+    const OK_OLD: &str = r#""GET /api HTTP/1.1" 200 - "-" "-" 0 135 4 4 "-" "curl/8.4.0" "8496" "web:80" "10.44.1.27:80" outbound|80||web.shop.svc.cluster.local 10.44.1.23:37652 10.96.0.1:80 10.44.1.23:46520 - default"#;
+    const UF: &str = r#""GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 0 - "-" "curl/8.4.0" "8497" "web:80" "10.44.1.27:80" outbound|80||web.shop.svc.cluster.local - 10.96.0.1:80 10.44.1.23:46522 - default"#;
+
+    /// The last success before the first error of each signal of `log`,
+    /// scanned by `scanner`.
+    fn oks(scanner: &Scanner, rules: &RuleSet, log: &str) -> Vec<(String, Option<String>)> {
+        let mut m = Matcher::new(rules);
+        scanner
+            .scan(
+                log.as_bytes(),
+                InputKind::Auto,
+                &Origin::file("istio-proxy.log", None),
+                &mut m,
+            )
+            .unwrap();
+        let mut out: Vec<(String, Option<String>)> = m
+            .finish()
+            .iter()
+            .flat_map(|f| f.signals.iter())
+            .filter(|s| s.family == "access-log")
+            .map(|s| (s.name.clone(), s.ok_before.map(|a| a.rfc3339())))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn the_last_success_before_the_first_error_is_known_on_the_fast_and_the_slow_path() {
+        let rules = crate::rules::load_builtin().expect("built-in rules");
+        let at = |t: &str, l: &str| format!("[2025-03-01T10:00:{t}Z] {l}\n");
+        // Successes the fast path reads (1.9+, `via_upstream`) and lines no
+        // literal hits (the pre-1.9 layout, an app line), then errors with a
+        // success between them that comes after the first.
+        let log = [
+            at("00.000", OK_19),
+            at("01.000", OK_19),
+            at("02.500", OK_OLD),
+            "2025-03-01T10:00:03.000Z INFO app: cache warmed\n".to_string(),
+            at("05.000", UF),
+            at("06.000", OK_19),
+            at("07.000", UF),
+        ]
+        .concat();
+        for scanner in [Scanner::new(&rules), Scanner::without_fast_path(&rules)] {
+            let got = oks(&scanner, &rules, &log);
+            assert!(!got.is_empty(), "no access-log signal");
+            for (sig, ok) in got {
+                assert_eq!(ok.as_deref(), Some("2025-03-01T10:00:02.500Z"), "{sig}");
+            }
+        }
+        // Successes only on the fast path, none among the lines just before.
+        let log = [
+            at("00.000", OK_19),
+            at("01.000", OK_19),
+            "2025-03-01T10:00:03.000Z INFO app: cache warmed\n".to_string(),
+            at("05.000", UF),
+        ]
+        .concat();
+        for (_, ok) in oks(&Scanner::new(&rules), &rules, &log) {
+            assert_eq!(ok.as_deref(), Some("2025-03-01T10:00:01Z"));
+        }
+        // A success to another upstream says nothing of errors to `web`:
+        // never their last success (the one to `web` before it may be).
+        let other = OK_19.replace("web.shop", "cart.shop");
+        let log = [at("00.000", OK_19), at("01.000", &other), at("05.000", UF)].concat();
+        for scanner in [Scanner::new(&rules), Scanner::without_fast_path(&rules)] {
+            for (sig, ok) in oks(&scanner, &rules, &log) {
+                assert!(
+                    ok.is_none() || ok.as_deref() == Some("2025-03-01T10:00:00Z"),
+                    "{sig}: {ok:?}"
+                );
+            }
+        }
+        // No success before the errors: none.
+        let log = [at("05.000", UF), at("06.000", OK_19)].concat();
+        for (_, ok) in oks(&Scanner::new(&rules), &rules, &log) {
+            assert_eq!(ok, None);
+        }
     }
 }

@@ -15,12 +15,14 @@ use std::collections::{BTreeMap, HashMap};
 /// How many upstreams/authorities a finding lists.
 pub const TOP_TARGETS: usize = 5;
 
-/// One signal's hits: (signal index, count, first seen, last seen, samples).
+/// One signal's hits: (signal index, count, first seen, last seen, the last
+/// success of the first hit's source before it, samples).
 pub type SignalHits = (
     usize,
     u64,
     Option<String>,
     Option<String>,
+    Option<crate::evidence::time::At>,
     Vec<EvidenceLine>,
 );
 
@@ -59,7 +61,7 @@ pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
         let mut raw = 0.0;
         let mut signals = Vec::new();
         let mut evidence = Vec::new();
-        for (si, count, first, last, samples) in sup.hits {
+        for (si, count, first, last, ok_before, samples) in sup.hits {
             let sig = &rule.signals[si];
             families.insert(sig.kind.family());
             raw += sig.weight * (1.0 + 0.1 * (count.max(1) as f64).ln());
@@ -70,6 +72,7 @@ pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
                 count,
                 first_at: first.as_deref().and_then(crate::evidence::time::parse),
                 last_at: last.as_deref().and_then(crate::evidence::time::parse),
+                ok_before,
                 first_seen: first,
                 last_seen: last,
                 note: sig.note.clone(),
@@ -129,6 +132,7 @@ pub fn score(rules: &RuleSet, support: Vec<(usize, Support)>) -> Vec<Finding> {
             patches: sup.patches,
             explained_by: None,
             trigger: None,
+            changed: None,
             prior: rule.prior,
         });
     }

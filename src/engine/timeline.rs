@@ -7,9 +7,17 @@
 //! of a finding it `explains` (a NetworkPolicy's symptom is the fail-fast it
 //! causes):
 //!
-//! * within [`NEAR`] before the first error: score × [`NEAR_FACTOR`];
+//! * after the last success of the first error's source and within
+//!   [`WINDOW`] before the error: score × [`AFTER_SUCCESS_FACTOR`];
+//! * else within [`NEAR`] before the first error: × [`NEAR_FACTOR`];
 //! * within [`WINDOW`]: × [`WINDOW_FACTOR`];
-//! * longer before, or after the errors began: no weight (and no trigger).
+//! * longer before, after the errors began, or before a success that the
+//!   errors' source logged ahead of them (requests still worked after it):
+//!   no weight (and no trigger).
+//!
+//! The last success is known where the logs hold successful access lines
+//! with a time: the scan reports the latest before each line it reads,
+//! without reading the healthy lines themselves ([`super::scan`]).
 //!
 //! The finding says which change and how long before, in one sentence.
 
@@ -23,6 +31,9 @@ use crate::rules::RuleSet;
 /// A change this close before the first error is the likely trigger.
 pub const NEAR: i64 = 10 * 60 * 1000;
 pub const NEAR_FACTOR: f64 = 2.0;
+/// A change between the last success and the first error (within
+/// [`WINDOW`]): nothing else happened between working and failing.
+pub const AFTER_SUCCESS_FACTOR: f64 = 2.5;
 /// A change this close still counts, less.
 pub const WINDOW: i64 = 60 * 60 * 1000;
 pub const WINDOW_FACTOR: f64 = 1.5;
@@ -70,13 +81,23 @@ pub(crate) struct Span {
     last: Option<At>,
     /// Uptime ranges per container, until the clock is known.
     uptimes: Vec<(Origin, f64, f64)>,
+    /// The last success of the source of the first timed item, before it.
+    ok_before: Option<At>,
 }
 
 impl Span {
-    pub(crate) fn note(&mut self, now: &Now) {
+    /// Notes an item seen at `now`: `true` when it is the first so far
+    /// with a wall-clock time (its source's last success is then asked
+    /// for, [`Span::set_ok`]).
+    pub(crate) fn note(&mut self, now: &Now) -> bool {
+        let mut fresh = false;
         match now {
             Now::None => {}
             Now::At(f, l) => {
+                if self.first.is_none_or(|x| *f < x) {
+                    fresh = true;
+                    self.ok_before = None;
+                }
                 self.first = Some(self.first.map_or(*f, |x| x.min(*f)));
                 self.last = Some(self.last.map_or(*l, |x| x.max(*l)));
             }
@@ -90,6 +111,14 @@ impl Span {
                 }
             }
         }
+        fresh
+    }
+
+    /// The last success the source of the first item logged before it
+    /// (read in stream order; a success stamped after the item, from an
+    /// out-of-order source, is not one).
+    pub(crate) fn set_ok(&mut self, ok: Option<At>) {
+        self.ok_before = ok.filter(|o| self.first.is_some_and(|f| *o <= f));
     }
 
     /// First and last seen, with uptimes turned into wall-clock time.
@@ -105,10 +134,29 @@ impl Span {
         }
         Some((first?, last.or(first)?))
     }
+
+    /// The last success before the first item, when the first item had a
+    /// wall-clock time (an uptime-stamped first error has none to compare).
+    pub(crate) fn ok_before(&self, clock: &Clock) -> Option<At> {
+        let ok = self.ok_before?;
+        let (first, _) = self.resolve(clock)?;
+        (Some(first) == self.first).then_some(ok)
+    }
 }
 
-/// The first timed error of a finding's symptom: (when, signal, family, finding).
-fn onset(f: &Finding, all: &[Finding], rules: &RuleSet) -> Option<(At, String, String, String)> {
+/// The first timed error of a finding's symptom.
+struct First {
+    at: At,
+    signal: String,
+    family: String,
+    /// The finding whose evidence it is.
+    finding: String,
+    /// The last success of its source before it.
+    ok: Option<At>,
+}
+
+/// The first timed error of a finding's symptom.
+fn onset(f: &Finding, all: &[Finding], rules: &RuleSet) -> Option<First> {
     let explains: &[String] = rules
         .get(&f.id)
         .map(|r| r.explains.as_slice())
@@ -120,16 +168,28 @@ fn onset(f: &Finding, all: &[Finding], rules: &RuleSet) -> Option<(At, String, S
                 .iter()
                 .filter(|s| s.family != "object")
                 .filter_map(move |s| {
-                    s.first_at
-                        .map(|at| (at, s.name.clone(), s.family.clone(), g.id.clone()))
+                    s.first_at.map(|at| First {
+                        at,
+                        signal: s.name.clone(),
+                        family: s.family.clone(),
+                        finding: g.id.clone(),
+                        ok: s.ok_before,
+                    })
                 })
         })
         // At the same instant the finding's own signal names the error.
         .min_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then((a.3 != f.id).cmp(&(b.3 != f.id)))
-                .then(a.1.cmp(&b.1))
+            a.at.cmp(&b.at)
+                .then((a.finding != f.id).cmp(&(b.finding != f.id)))
+                .then(a.signal.cmp(&b.signal))
         })
+}
+
+/// `true` when a change recorded at `change` certainly came before the
+/// success at `ok`: managedFields and Events keep whole seconds, so a change
+/// stamped in the success's second may have followed it.
+fn before_success(change: At, ok: At) -> bool {
+    change.0 + 1000 <= ok.0
 }
 
 /// Gives each finding whose rule names the kind of a change that came
@@ -144,7 +204,14 @@ pub fn correlate(rules: &RuleSet, findings: &mut [Finding], changes: &[Change]) 
         if rule.changes.is_empty() {
             continue;
         }
-        let Some((first, signal, family, from)) = onset(f, &snapshot, rules) else {
+        let Some(First {
+            at: first,
+            signal,
+            family,
+            finding: from,
+            ok,
+        }) = onset(f, &snapshot, rules)
+        else {
             continue;
         };
         let best = changes
@@ -152,6 +219,8 @@ pub fn correlate(rules: &RuleSet, findings: &mut [Finding], changes: &[Change]) 
             .filter(|c| c.what != What::Event)
             .filter(|c| rule.changes.iter().any(|s| s.matches(&c.kind, &c.fields)))
             .filter(|c| c.at <= first && c.at.until(first) <= WINDOW)
+            // Requests succeeded after it: the errors did not follow it.
+            .filter(|c| ok.is_none_or(|o| !before_success(c.at, o)))
             // A finding that names objects of the change's kind is about
             // those objects, not any of the kind.
             .filter(|c| {
@@ -167,14 +236,16 @@ pub fn correlate(rules: &RuleSet, findings: &mut [Finding], changes: &[Change]) 
             .max_by(|a, b| a.at.cmp(&b.at).then(b.what.cmp(&a.what)));
         let Some(c) = best else { continue };
         let gap_ms = c.at.until(first);
-        let factor = if gap_ms <= NEAR {
+        let factor = if ok.is_some() {
+            AFTER_SUCCESS_FACTOR
+        } else if gap_ms <= NEAR {
             NEAR_FACTOR
         } else {
             WINDOW_FACTOR
         };
         f.score *= factor;
         let text = format!(
-            "{} {} at {}, {} before the first {} ({}{}) at {}",
+            "{} {} at {}, {} before the first {} ({}{}) at {}{}",
             c.object(),
             c.describe(),
             c.at,
@@ -186,11 +257,16 @@ pub fn correlate(rules: &RuleSet, findings: &mut [Finding], changes: &[Change]) 
             } else {
                 format!(" of {from}")
             },
-            first
+            first,
+            match ok {
+                Some(o) => format!(", after the last success at {o}"),
+                None => String::new(),
+            }
         );
         f.trigger = Some(Trigger {
             change: c.clone(),
             onset: first,
+            last_success: ok,
             signal,
             family,
             finding: from,
@@ -237,6 +313,8 @@ pub fn build(findings: &[Finding], changes: &[Change]) -> Timeline {
             trigger,
         });
     }
+    // The last success before each family's errors: (when, family) → findings.
+    let mut oks: Vec<(At, String, Vec<String>)> = Vec::new();
     for f in findings {
         let mut fams: Vec<Onset> = Vec::new();
         for s in f.signals.iter().filter(|s| s.family != "object") {
@@ -244,6 +322,9 @@ pub fn build(findings: &[Finding], changes: &[Change]) -> Timeline {
             let last = s.last_at.unwrap_or(first);
             match fams.iter_mut().find(|o| o.family == s.family) {
                 Some(o) => {
+                    if first < o.first {
+                        o.last_success = s.ok_before;
+                    }
                     o.first = o.first.min(first);
                     o.last = o.last.max(last);
                     o.count += s.count;
@@ -256,16 +337,30 @@ pub fn build(findings: &[Finding], changes: &[Change]) -> Timeline {
                     first,
                     last,
                     count: s.count,
+                    last_success: s.ok_before,
                 }),
             }
         }
         for o in fams {
+            if let Some(ok) = o.last_success {
+                match oks
+                    .iter_mut()
+                    .find(|(at, fam, _)| *at == ok && *fam == o.family)
+                {
+                    Some((.., ids)) => ids.push(f.id.clone()),
+                    None => oks.push((ok, o.family.clone(), vec![f.id.clone()])),
+                }
+            }
             let text = format!(
-                "first {} errors ({}), {} until {}",
+                "first {} errors ({}), {} until {}{}",
                 o.family,
                 o.signals.join(", "),
                 o.count,
-                o.last
+                o.last,
+                match o.last_success {
+                    Some(ok) => format!(", last success {} before", gap(ok.until(o.first))),
+                    None => String::new(),
+                }
             );
             t.entries.push(Entry {
                 at: o.first,
@@ -278,11 +373,29 @@ pub fn build(findings: &[Finding], changes: &[Change]) -> Timeline {
             });
         }
     }
-    // Stable: changes before the errors they may have caused at the same instant.
-    t.entries.sort_by(|a, b| {
-        a.at.cmp(&b.at)
-            .then((a.kind != "change").cmp(&(b.kind != "change")))
-    });
+    for (at, family, ids) in oks {
+        t.entries.push(Entry {
+            at,
+            kind: "success".into(),
+            subject: family.clone(),
+            text: format!(
+                "last {family} success before the errors of {}",
+                ids.join(", ")
+            ),
+            change: None,
+            errors: None,
+            trigger: false,
+        });
+    }
+    // Stable: changes before the errors they may have caused at the same
+    // instant, successes between.
+    let order = |k: &str| match k {
+        "change" => 0,
+        "success" => 1,
+        _ => 2,
+    };
+    t.entries
+        .sort_by(|a, b| a.at.cmp(&b.at).then(order(&a.kind).cmp(&order(&b.kind))));
     if let Some(f) = top {
         t.trigger = f.trigger.as_ref().map(|tr| tr.text.clone());
         t.trigger_for = Some(f.id.clone());

@@ -389,6 +389,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 value: v,
+                at: None,
             },
         }
     }

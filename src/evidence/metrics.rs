@@ -119,6 +119,7 @@ fn prom_sample(t: &str) -> Option<MetricSample> {
             name: name.to_string(),
             labels,
             value: f64::NAN,
+            at: None,
         });
     }
     if !rest.starts_with([' ', '\t']) {
@@ -131,12 +132,13 @@ fn prom_sample(t: &str) -> Option<MetricSample> {
         None => (rest, ""),
     };
     let value = parse_value(val)?;
+    let mut at = None;
     if !after.is_empty() && !after.starts_with('#') {
         let (ts, more) = match after.find([' ', '\t']) {
             Some(j) => (&after[..j], after[j..].trim_start()),
             None => (after, ""),
         };
-        parse_value(ts)?;
+        at = sample_time(parse_value(ts)?);
         if !more.is_empty() && !more.starts_with('#') {
             return None;
         }
@@ -145,7 +147,19 @@ fn prom_sample(t: &str) -> Option<MetricSample> {
         name: name.to_string(),
         labels,
         value,
+        at,
     })
+}
+
+/// A sample timestamp as an instant: Prometheus text gives milliseconds,
+/// OpenMetrics seconds (with a fraction). Below 10^11 (year 5138 in
+/// seconds, 1973 in milliseconds) it is read as seconds.
+fn sample_time(ts: f64) -> Option<super::time::At> {
+    if !ts.is_finite() || ts <= 0.0 {
+        return None;
+    }
+    let ms = if ts < 1e11 { ts * 1000.0 } else { ts };
+    Some(super::time::At(ms.round() as i64))
 }
 
 /// Reads `k="v",…}` from byte `i`; returns the index after `}`.
@@ -236,6 +250,7 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
             name: format!("envoy_cluster_{}", stat.replace('.', "_")),
             labels: vec![("cluster_name".to_string(), cluster.to_string())],
             value,
+            at: None,
         });
     }
     for (tree, label) in [
@@ -248,6 +263,7 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
                 name: format!("envoy_{}{}", tree.replace('.', "_"), stat.replace('.', "_")),
                 labels: vec![(label.to_string(), scope.to_string())],
                 value,
+                at: None,
             });
         }
     }
@@ -255,6 +271,7 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
         name: format!("envoy_{}", name.replace(['.', '-'], "_")),
         labels: Vec::new(),
         value,
+        at: None,
     })
 }
 
@@ -408,6 +425,7 @@ fn envoy_clusters(t: &str) -> Option<MetricSample> {
         name: name.to_string(),
         labels,
         value,
+        at: None,
     })
 }
 
@@ -454,6 +472,24 @@ mod tests {
         assert_eq!(s[0].label("x"), Some("a}b=c"));
         assert_eq!(s[0].label("q"), Some("say \"hi\"\n\\"));
         assert_eq!(s[0].value, 3.0);
+    }
+
+    #[test]
+    fn sample_timestamps_read_as_instants_in_milliseconds_or_openmetrics_seconds() {
+        let at = |l: &str| match parse_line(l) {
+            Line::Sample(m) => m.at.map(|a| a.rfc3339()),
+            _ => panic!("{l}"),
+        };
+        assert_eq!(
+            at("x_total 3 1740823210000").as_deref(),
+            Some("2025-03-01T10:00:10Z")
+        );
+        assert_eq!(
+            at("x_total 3 1740823210.5").as_deref(),
+            Some("2025-03-01T10:00:10.500Z")
+        );
+        assert_eq!(at("x_total 3"), None);
+        assert_eq!(at("x_total 3 # {trace_id=\"1\"} 1.0"), None);
     }
 
     #[test]

@@ -196,6 +196,17 @@ pub struct AccessRecord {
     pub envoy: bool,
 }
 
+impl AccessRecord {
+    /// A request that succeeded: an HTTP status 1xx–3xx, no response flags
+    /// and no transport failure. TCP lines (no status) are not counted:
+    /// a connection that carried no error says little about the requests.
+    pub fn is_success(&self) -> bool {
+        matches!(self.status, Some(100..=399))
+            && self.flags.is_empty()
+            && self.transport_failure.is_none()
+    }
+}
+
 /// One Envoy / istio-proxy / pilot-agent / istiod log event.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EnvoyLogEvent {
@@ -212,6 +223,11 @@ pub struct MetricSample {
     pub name: String,
     pub labels: Vec<(String, String)>,
     pub value: f64,
+    /// The sample's own timestamp (Prometheus text: milliseconds;
+    /// OpenMetrics: seconds), when the exposition has one: several scrapes
+    /// of a counter tell when it rose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<time::At>,
 }
 
 impl MetricSample {

@@ -1,6 +1,9 @@
 //! Certificates in objects: PEM text, or base64 of PEM as Kubernetes stores
-//! it in `caBundle` and Secret `data`. Only what expiry checks need: the
-//! subject, `notBefore` and `notAfter` of each certificate.
+//! it in `caBundle` and Secret `data`. What expiry checks and the timeline
+//! need: the subject, `notBefore` and `notAfter` of each certificate; and,
+//! for the metadata a bundle keeps of a Secret's certificates once its data
+//! is redacted ([`SECRET_CERTS`]), the issuer, whether it is a CA and its
+//! SHA-256 fingerprint.
 
 use base64::Engine;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +18,115 @@ pub struct CertInfo {
     pub not_before: i64,
     /// `notAfter` in seconds since the Unix epoch.
     pub not_after: i64,
+    /// The issuer DN.
+    pub issuer: String,
+    /// `basicConstraints` CA.
+    pub is_ca: bool,
+    /// SHA-256 of the DER, lowercase hex.
+    pub sha256: String,
+}
+
+/// The annotation a bundle puts on a Secret whose data it redacted: for each
+/// data key that held certificates, their metadata (JSON: key → list of
+/// `subject`, `issuer`, `notBefore`, `notAfter`, `isCA`, `sha256`). No key
+/// and no certificate body: what expiry checks and the timeline read.
+pub const SECRET_CERTS: &str = "meshdoc.io/certificates";
+
+impl CertInfo {
+    /// The metadata kept in [`SECRET_CERTS`].
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "notBefore": rfc3339(self.not_before),
+            "notAfter": rfc3339(self.not_after),
+            "isCA": self.is_ca,
+            "sha256": self.sha256,
+        })
+    }
+
+    /// Reads [`CertInfo::to_json`] back.
+    pub fn from_json(v: &serde_json::Value) -> Option<CertInfo> {
+        let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+        let secs = |k: &str| {
+            time::OffsetDateTime::parse(s(k)?, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        };
+        Some(CertInfo {
+            subject: s("subject")?.to_string(),
+            not_before: secs("notBefore")?,
+            not_after: secs("notAfter")?,
+            issuer: s("issuer").unwrap_or("").to_string(),
+            is_ca: v
+                .get("isCA")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            sha256: s("sha256").unwrap_or("").to_string(),
+        })
+    }
+}
+
+fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// The certificates of a Secret's data `key`: parsed from the data, or,
+/// where a bundle redacted it, from the metadata it kept ([`SECRET_CERTS`]).
+pub fn of_secret(secret: &serde_json::Value, key: &str) -> Option<Vec<CertInfo>> {
+    if let Some(b) = secret
+        .get("data")
+        .and_then(|d| d.get(key))
+        .and_then(serde_json::Value::as_str)
+        && let Ok(c) = parse_b64_pem(b)
+    {
+        return Some(c);
+    }
+    let kept: serde_json::Value = serde_json::from_str(
+        secret
+            .pointer("/metadata/annotations")?
+            .get(SECRET_CERTS)?
+            .as_str()?,
+    )
+    .ok()?;
+    let list: Vec<CertInfo> = kept
+        .get(key)?
+        .as_array()?
+        .iter()
+        .filter_map(CertInfo::from_json)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// The metadata of every certificate in a Secret's data, by key, as
+/// [`SECRET_CERTS`] holds it; `None` when it holds none.
+pub fn secret_metadata(secret: &serde_json::Value) -> Option<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (k, v) in secret
+        .get("data")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(b) = v.as_str()
+            && let Ok(list) = parse_b64_pem(b)
+        {
+            out.insert(
+                k.clone(),
+                list.iter()
+                    .map(CertInfo::to_json)
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+        }
+    }
+    (!out.is_empty()).then(|| out.into())
 }
 
 /// Why certificate text could not be read.
@@ -55,13 +167,7 @@ impl CertInfo {
 
     /// `notAfter` as RFC 3339 (`2025-03-01T00:00:00Z`).
     pub fn not_after_rfc3339(&self) -> String {
-        time::OffsetDateTime::from_unix_timestamp(self.not_after)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| self.not_after.to_string())
+        rfc3339(self.not_after)
     }
 }
 
@@ -82,10 +188,14 @@ pub fn parse_pem(pem: &[u8]) -> Result<Vec<CertInfo>, CertError> {
             continue;
         }
         let cert = p.parse_x509().map_err(|e| CertError::X509(e.to_string()))?;
+        let sha = ring::digest::digest(&ring::digest::SHA256, &p.contents);
         out.push(CertInfo {
             subject: cert.subject().to_string(),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
+            issuer: cert.issuer().to_string(),
+            is_ca: cert.is_ca(),
+            sha256: sha.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
         });
     }
     if out.is_empty() {

@@ -401,16 +401,16 @@ fn certificates(o: &Value, now: At, out: &mut Vec<Change>) {
                 .into_iter()
                 .flatten()
             {
-                let Some(text) = v.as_str() else { continue };
                 if !(k.ends_with(".crt") || k.ends_with(".pem")) {
                     continue;
                 }
+                // A Secret's from its data, or from what a bundle kept of it.
                 let parsed = if kind == "Secret" {
-                    certs::parse_b64_pem(text)
+                    certs::of_secret(o, k)
                 } else {
-                    certs::parse_pem(text.as_bytes())
+                    v.as_str().and_then(|t| certs::parse_pem(t.as_bytes()).ok())
                 };
-                if let Ok(c) = parsed {
+                if let Some(c) = parsed {
                     found.push((format!("data {k}"), c));
                 }
             }

@@ -107,6 +107,9 @@ pub fn render(report: &Report) -> String {
         if let Some(t) = &f.trigger {
             let _ = writeln!(out, "**Changed just before:** {}\n", cell(&t.text));
         }
+        if let Some(c) = &f.changed {
+            let _ = writeln!(out, "**Last changed:** {} {}\n", c.at, cell(&c.describe()));
+        }
         if let Some(q) = &f.question {
             let _ = writeln!(out, "**Tell apart:** {}\n", prose(q));
         }

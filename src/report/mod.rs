@@ -69,6 +69,10 @@ pub struct Finding {
     /// The change this cause's errors followed, which gained it weight.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<timeline::Trigger>,
+    /// The last change of the object the finding points at (`check
+    /// --cluster`: its newest managedFields write, or its creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed: Option<crate::facts::changes::Change>,
     #[serde(skip)]
     pub prior: f64,
 }
@@ -111,6 +115,10 @@ pub struct SignalSummary {
     pub first_at: Option<crate::evidence::time::At>,
     #[serde(skip)]
     pub last_at: Option<crate::evidence::time::At>,
+    /// The last success (a 1xx–3xx access line without flags) in the source
+    /// of the first hit, before it: the errors began after it.
+    #[serde(skip)]
+    pub ok_before: Option<crate::evidence::time::At>,
 }
 
 /// An upstream cluster, authority or service, with how often it appeared.

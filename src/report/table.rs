@@ -297,6 +297,15 @@ fn render_finding(f: &Finding, out: &mut String) {
             t.factor
         );
     }
+    if let Some(c) = &f.changed {
+        let _ = writeln!(
+            out,
+            "   {} {} {}",
+            "Last changed:".cyan(),
+            c.at,
+            strip_controls(&c.describe())
+        );
+    }
     if let Some(l) = &f.location {
         let field = l
             .field

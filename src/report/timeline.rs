@@ -21,6 +21,10 @@ pub struct Trigger {
     /// The finding whose evidence gave the onset: this one, or a consequence
     /// it explains.
     pub finding: String,
+    /// The last success of the first error's source, when known: the
+    /// change came after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<At>,
     /// From the change to the first error, in milliseconds.
     pub gap_ms: i64,
     /// What the finding's score was multiplied by.
@@ -39,13 +43,16 @@ pub struct Onset {
     pub first: At,
     pub last: At,
     pub count: u64,
+    /// The last success of the source of the first error, before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<At>,
 }
 
 /// One line of the timeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub at: At,
-    /// `change` or `errors`.
+    /// `change`, `success` (the last success before errors) or `errors`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The object (`DestinationRule shop/reviews`) or the finding id.
@@ -98,10 +105,10 @@ pub fn table(t: &Timeline, out: &mut String) {
     }
     for e in &t.entries {
         let mark = if e.trigger { "▶" } else { " " };
-        let tag = if e.kind == "errors" {
-            "errors"
-        } else {
-            "change"
+        let tag = match e.kind.as_str() {
+            "errors" => "errors",
+            "success" => "ok",
+            _ => "change",
         };
         let _ = writeln!(
             out,

@@ -786,3 +786,115 @@ fn many_object_files_under_the_limit_are_not_held_whole() {
         assert!(kb < 200 * 1024, "peak RSS {kb} kB");
     }
 }
+
+/// Two scrapes of a Linkerd proxy's metrics, each sample with its
+/// Prometheus timestamp, and a Deployment scaled to zero between them.
+fn failfast_scrapes(dir: &std::path::Path, before: u64, after: u64) -> [std::path::PathBuf; 3] {
+    let scrape = |at_ms: i64, failed: u64| {
+        format!(
+            "# TYPE outbound_http_errors_total counter\n\
+outbound_http_errors_total{{error=\"failfast\",target_addr=\"10.96.0.20:8080\"}} {failed} {at_ms}\n\
+# TYPE response_total counter\n\
+response_total{{direction=\"outbound\",authority=\"api.shop.svc.cluster.local:8080\",status_code=\"504\",classification=\"failure\",error=\"\"}} {failed} {at_ms}\n"
+        )
+    };
+    // 2025-03-01T09:59:50Z and 10:00:10Z, in milliseconds.
+    let (t1, t2) = (1_740_823_190_000_i64, 1_740_823_210_000_i64);
+    let m1 = dir.join("scrape-1.prom");
+    let m2 = dir.join("scrape-2.prom");
+    let k8s = dir.join("k8s.yaml");
+    std::fs::write(&m1, scrape(t1, before)).unwrap();
+    std::fs::write(&m2, scrape(t2, after)).unwrap();
+    std::fs::write(
+        &k8s,
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+  creationTimestamp: "2025-01-01T00:00:00Z"
+  managedFields:
+  - manager: kubectl
+    operation: Update
+    apiVersion: apps/v1
+    time: "2025-03-01T10:00:00Z"
+    fieldsType: FieldsV1
+    fieldsV1: {"f:spec": {"f:replicas": {}}}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: api:1}]}
+"#,
+    )
+    .unwrap();
+    [m1, m2, k8s]
+}
+
+#[test]
+fn a_counter_that_rose_between_two_scrapes_has_its_onset_on_the_timeline() {
+    let d = tempfile::tempdir().unwrap();
+    let [m1, m2, k8s] = failfast_scrapes(d.path(), 0, 7);
+    let args = |files: &[&std::path::PathBuf]| -> Vec<String> {
+        let mut a = vec!["diagnose".to_string()];
+        for f in files {
+            let flag = if f.extension().is_some_and(|e| e == "prom") {
+                "--metrics"
+            } else {
+                "--objects"
+            };
+            a.extend([flag.to_string(), f.display().to_string()]);
+        }
+        a
+    };
+    let run = |files: &[&std::path::PathBuf]| {
+        let a = args(files);
+        json(&a.iter().map(String::as_str).collect::<Vec<_>>()).0
+    };
+    let v = run(&[&m1, &m2, &k8s]);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "linkerd-fail-fast")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    // The latest scrape counts (7, not 0 + 7 twice).
+    assert!(
+        f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["text"] == "outbound_http_errors_total = 7"),
+        "{f:#}"
+    );
+    // The onset is the scrape where the counter rose; the scale-down 10 s
+    // before it is the trigger.
+    let t = &f["trigger"];
+    assert_eq!(t["change"]["kind"], "Deployment", "{f:#}");
+    assert_eq!(t["onset"], "2025-03-01T10:00:10Z");
+    assert_eq!(t["family"], "metric");
+    assert_eq!(t["gap_ms"], 10_000);
+    let entries = v["timeline"]["entries"].as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["type"] == "errors"
+            && e["subject"] == "linkerd-fail-fast"
+            && e["errors"]["family"] == "metric"
+            && e["at"] == "2025-03-01T10:00:10Z"),
+        "{entries:#?}"
+    );
+    // Already above zero at the first scrape: the errors began before
+    // anything read, so no onset and no trigger.
+    let [m1, m2, k8s] = failfast_scrapes(d.path(), 3, 7);
+    let v = run(&[&m1, &m2, &k8s]);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "linkerd-fail-fast")
+        .unwrap();
+    assert!(f["trigger"].is_null(), "{f:#}");
+    // One scrape: no onset either.
+    let v = run(&[&m2, &k8s]);
+    assert!(v["timeline"]["trigger"].is_null(), "{:#}", v["timeline"]);
+}

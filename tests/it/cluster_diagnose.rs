@@ -751,6 +751,31 @@ fn check_cluster_in_one_namespace_reads_it_and_the_istio_root_namespace_only() {
 }
 
 #[test]
+fn check_cluster_says_when_and_by_whom_the_object_of_a_finding_last_changed() {
+    let (r, _server) = check_cluster(scenarios::istio_dr_applied_then_errors(), &[]);
+    let f = r.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "istio-dr-tls-conflict" && f["location"]["kind"] == "DestinationRule")
+        .unwrap_or_else(|| panic!("{:#}", r.json));
+    let c = &f["changed"];
+    assert_eq!(c["at"], scenarios::T, "{f:#}");
+    assert_eq!(c["who"], "kubectl-client-side-apply");
+    assert_eq!(c["name"], "productpage");
+    // The table says it under the finding.
+    let (table, _server) = run_table(
+        scenarios::istio_dr_applied_then_errors(),
+        "default",
+        &["check", "--cluster"],
+    );
+    assert!(
+        table.contains("Last changed: 2025-03-01T10:00:00Z changed by kubectl-client-side-apply (metadata.annotations, spec.host, spec.trafficPolicy)"),
+        "{table}"
+    );
+}
+
+#[test]
 fn check_cluster_lists_a_forbidden_resource_and_checks_the_rest() {
     if support::scenarios::skip_without_corpus(
         "check_cluster_lists_a_forbidden_resource_and_checks_the_rest",
@@ -993,6 +1018,77 @@ fn an_expired_trust_anchor_is_named_the_trigger_at_its_not_after() {
 }
 
 #[test]
+fn the_change_after_the_last_success_is_the_trigger_not_the_one_before_the_successes() {
+    let (r, _server) = diagnose(
+        scenarios::istio_dr_then_successes_then_strict(Some(scenarios::T)),
+        "bookinfo",
+        "pod/loadgen-5f7b9c-w2e3r",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "istio-dr-tls-conflict", "{:#}", r.json);
+    let t = &r.json["findings"][0]["trigger"];
+    assert_eq!(t["change"]["kind"], "PeerAuthentication", "{t:#}");
+    assert_eq!(t["change"]["name"], "default");
+    assert_eq!(t["change"]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(t["onset"], "2025-03-01T10:00:02Z");
+    assert_eq!(t["gap_ms"], 2000);
+    assert_eq!(t["last_success"], "2025-03-01T09:59:58Z");
+    assert_eq!(t["factor"], 2.5);
+    assert!(
+        t["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("2 s before the first uc-uf-503 (access-log) at 2025-03-01T10:00:02Z, after the last success at 2025-03-01T09:59:58Z"),
+        "{t:#}"
+    );
+    assert_eq!(
+        marked(&r)["subject"],
+        "PeerAuthentication istio-system/default"
+    );
+    let entries = r.json["timeline"]["entries"].as_array().unwrap();
+    // A, the DestinationRule applied before the successes: on the
+    // timeline, not marked.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["subject"] == "DestinationRule bookinfo/productpage"
+                && e["at"] == "2025-03-01T09:59:00Z"
+                && e["trigger"].is_null()),
+        "{entries:#?}"
+    );
+    // The last success is on the timeline, between A and B.
+    let ok = entries
+        .iter()
+        .find(|e| e["type"] == "success")
+        .unwrap_or_else(|| panic!("no success entry: {entries:#?}"));
+    assert_eq!(ok["at"], "2025-03-01T09:59:58Z");
+    assert_eq!(ok["subject"], "access-log");
+    let errors = entries
+        .iter()
+        .find(|e| e["type"] == "errors" && e["subject"] == "istio-dr-tls-conflict")
+        .unwrap();
+    assert_eq!(errors["errors"]["last_success"], "2025-03-01T09:59:58Z");
+
+    // Without B, A alone — 62 s before the errors, which the window alone
+    // would have counted — is followed by successes: no trigger, no weight.
+    let (r, _server) = diagnose(
+        scenarios::istio_dr_then_successes_then_strict(None),
+        "bookinfo",
+        "pod/loadgen-5f7b9c-w2e3r",
+        &real_rules(),
+        &[],
+    );
+    let f = finding(&r, "istio-dr-tls-conflict");
+    assert!(f["trigger"].is_null(), "{f:#}");
+    assert!(
+        r.json["timeline"]["trigger"].is_null(),
+        "{:#}",
+        r.json["timeline"]
+    );
+}
+
+#[test]
 fn diagnose_shows_its_timeline_live_and_the_same_from_its_saved_bundle() {
     for (s, ns, target) in [
         (
@@ -1047,6 +1143,90 @@ fn diagnose_shows_its_timeline_live_and_the_same_from_its_saved_bundle() {
         assert!(line.contains("2025-03-01T10:00:00Z"), "{line}");
         assert!(table.contains("Changed just before:"), "{table}");
     }
+}
+
+#[test]
+fn a_trust_anchor_in_a_secret_gives_the_same_timeline_from_the_bundle_without_any_pem() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let (live, _server) = diagnose(
+        scenarios::linkerd_trust_anchor_expired_in_secret_then_errors(),
+        "shop",
+        "pod/web-5f7b9c-k8s9d",
+        &real_rules(),
+        &["--save-bundle", bundle.to_str().unwrap()],
+    );
+    let f = finding(&live, "linkerd-identity-unavailable");
+    assert_eq!(f["rank"], 1, "{:#}", live.json);
+    let t = &f["trigger"];
+    assert_eq!(t["change"]["what"], "cert-expired", "{t:#}");
+    assert_eq!(t["change"]["name"], "CN=root.linkerd.cluster.local");
+    assert_eq!(t["change"]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(
+        t["change"]["detail"],
+        "in Secret linkerd/linkerd-identity-issuer data ca.crt"
+    );
+    let out = Command::cargo_bin("meshdoc")
+        .unwrap()
+        .env_remove("MESHDOC_RULES")
+        .args(["diagnose", "--from"])
+        .arg(&bundle)
+        .args(["-o", "json"])
+        .args(real_rules())
+        .output()
+        .unwrap();
+    let offline: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(live.json["timeline"], offline["timeline"]);
+    assert_eq!(
+        f,
+        finding(
+            &Run {
+                json: offline.clone(),
+                stderr: String::new(),
+                code: 0
+            },
+            "linkerd-identity-unavailable"
+        )
+    );
+    // Nothing of the Secret's data is in the bundle: no PEM block, not even
+    // base64 of one, outside the webhook's own caBundle (public, and what
+    // its facts read); no private key anywhere; its certificates'
+    // metadata is there.
+    let key_b64 = "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t";
+    let mut secret_seen = false;
+    let mut stack = vec![bundle.clone()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        assert!(!text.contains("-----BEGIN"), "{}", p.display());
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains(key_b64),
+            "{}",
+            p.display()
+        );
+        if !p.ends_with("objects/mutatingwebhookconfiguration.yaml") {
+            assert!(!text.contains("LS0tLS1CRUdJTi"), "{}", p.display());
+        }
+        if text.contains("linkerd-identity-issuer") && text.contains("meshdoc.io/certificates") {
+            secret_seen = true;
+            for want in [
+                r#"\"notAfter\":\"2025-03-01T10:00:00Z\""#,
+                r#"\"isCA\":true"#,
+                r#"\"sha256\":\""#,
+                "CN=root.linkerd.cluster.local",
+            ] {
+                assert!(text.contains(want), "{want} in {}:\n{text}", p.display());
+            }
+        }
+    }
+    assert!(
+        secret_seen,
+        "no Secret with its certificates' metadata in the bundle"
+    );
 }
 
 #[test]

@@ -823,6 +823,64 @@ pub fn istio_dr_applied_then_errors() -> Scenario {
     s
 }
 
+/// A healthy Istio 1.9+ access line of `loadgen` calling `productpage`, at `at`.
+fn bookinfo_ok_line(at: &str, id: u32) -> String {
+    format!(
+        r#"[{at}] "GET /productpage HTTP/1.1" 200 - via_upstream - "-" 0 5183 38 37 "-" "curl/8.5.0" "6b1d2e3f-0000-4000-8000-{id:012}" "productpage:9080" "10.244.0.11:9080" outbound|9080||productpage.bookinfo.svc.cluster.local 10.244.0.10:40110 10.96.0.20:9080 10.244.0.10:51230 - default"#
+    )
+}
+
+/// (e) Two changes and a period of successes between them: the
+/// DestinationRule (tls DISABLE) applied at T−60 s (A), `loadgen`'s requests
+/// succeed until T−2 s, the PeerAuthentication `default` set to STRICT at T
+/// (B; without `strict_at`, never written since its creation), 503 UC/UF
+/// from T+2 s. The errors followed B; A was followed by successes.
+pub fn istio_dr_then_successes_then_strict(strict_at: Option<&str>) -> Scenario {
+    let mut s = istio_bookinfo("2025-02-01T09:00:00Z", "2025-03-01T09:59:00Z");
+    if let Some(at) = strict_at {
+        for o in s.objects.iter_mut() {
+            if o["kind"] == "PeerAuthentication" {
+                *o = changed(
+                    o.clone(),
+                    "2024-06-01T08:00:00Z",
+                    &[(
+                        "kubectl-client-side-apply",
+                        "Update",
+                        at,
+                        json!({"f:metadata": {"f:annotations": {}}, "f:spec": {"f:mtls": {"f:mode": {}}}}),
+                    )],
+                );
+            }
+        }
+    }
+    let oks: Vec<(String, String)> = [
+        ("2025-03-01T09:59:10.000", 1),
+        ("2025-03-01T09:59:40.000", 2),
+        ("2025-03-01T09:59:58.000", 3),
+    ]
+    .iter()
+    .map(|(at, id)| {
+        (
+            format!("{at}100000Z"),
+            bookinfo_ok_line(&format!("{at}Z"), *id),
+        )
+    })
+    .collect();
+    let mut lines: Vec<(&str, &str)> = oks.iter().map(|(t, l)| (t.as_str(), l.as_str())).collect();
+    lines.extend([
+        ("2025-03-01T10:00:02.100000000Z", r#"[2025-03-01T10:00:02.000Z] "GET /productpage HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95 1 - "-" "curl/8.5.0" "7e3c9a1e-5b1d-4c1e-9d7e-2f1a3b4c5d6e" "productpage:9080" "10.244.0.11:9080" outbound|9080||productpage.bookinfo.svc.cluster.local 10.244.0.10:40112 10.96.0.20:9080 10.244.0.10:51234 - default"#),
+        ("2025-03-01T10:00:03.200000000Z", r#"[2025-03-01T10:00:03.100Z] "GET /productpage HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 0 - "-" "curl/8.5.0" "8f4d0b2f-6c2e-4d2f-8e8f-3a2b4c5d6e7f" "productpage:9080" "10.244.0.11:9080" outbound|9080||productpage.bookinfo.svc.cluster.local - 10.96.0.20:9080 10.244.0.10:51236 - default"#),
+    ]);
+    s.log_at(
+        "bookinfo",
+        "loadgen-5f7b9c-w2e3r",
+        "istio-proxy",
+        false,
+        &lines,
+    );
+    s
+}
+
 /// (b) The same DestinationRule, applied a week before; at T a rollout of
 /// `productpage-v1` (new ReplicaSet, revision 2) brings pods whose app
 /// refuses connections: the server sidecar's inbound 503 UF from T+1 s.
@@ -958,6 +1016,23 @@ pub fn linkerd_trust_anchor_expired_then_errors() -> Scenario {
             ("2025-03-01T10:00:16.034567000Z", "[    15.034567s]  WARN ThreadId(01) linkerd_app: Waiting for identity to be initialized..."),
         ],
     );
+    s
+}
+
+/// (d′) The same, the expired trust anchor held only in the issuer Secret
+/// (`kubernetes.io/tls`: `ca.crt` the anchor, `tls.crt` the issuer,
+/// `tls.key` its key): no ConfigMap copy, so a bundle of it holds no
+/// certificate text at all once the Secret's data is redacted.
+pub fn linkerd_trust_anchor_expired_in_secret_then_errors() -> Scenario {
+    let mut s = linkerd_trust_anchor_expired_then_errors();
+    s.objects
+        .retain(|o| o["metadata"]["name"] != "linkerd-identity-trust-roots");
+    s.objects.push(json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "linkerd-identity-issuer", "namespace": "linkerd"},
+        "data": {
+            "ca.crt": b64(&testdata("trust-anchor-expired-2025-03-01.pem")),
+            "tls.crt": b64(&testdata("valid-until-2035.pem")),
+            "tls.key": b64("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBk0c2NlbmFyaW8ta2V5LW5vdC1yZWFsLWF0LWFsbA==\n-----END EC PRIVATE KEY-----\n")}}));
     s
 }
 

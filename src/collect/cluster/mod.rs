@@ -587,6 +587,11 @@ impl Reader {
             Fail::NotFound if r.optional => {
                 self.with(|c| c.notes.push(format!("{}: CRD not installed", r.label)));
             }
+            // A Secret read by name for its certificates (an external
+            // issuer leaves none): nothing to read is not missing evidence.
+            Fail::NotFound if r.kind == "Secret" => {
+                self.with(|c| c.notes.push(format!("{}: not found", r.label)));
+            }
             Fail::NotFound if self.absent_mesh_is_note && r.mesh.is_some() => {
                 self.with(|c| c.notes.push(format!("{}: not installed", r.label)));
             }
@@ -630,16 +635,23 @@ fn to_value(r: &Resource, ns: Option<&str>, o: &DynamicObject) -> Value {
 }
 
 /// Removes from a listed object what the object rules never read and the
-/// API server adds to every object: `metadata.managedFields` (often larger
-/// than the rest of a pod; only the timeline of a single-workload diagnosis
-/// reads it, and that path does not trim) and the
-/// `kubectl.kubernetes.io/last-applied-configuration` annotation (a second
-/// copy of the object as JSON text).
+/// API server adds to every object: the `kubectl.kubernetes.io/
+/// last-applied-configuration` annotation (a second copy of the object as
+/// JSON text) and, on the kinds a fleet has thousands of (Pods,
+/// EndpointSlices, ReplicaSets), `metadata.managedFields` (often larger than
+/// the rest of a pod). The configuration objects keep theirs: `check
+/// --cluster` says when and by whom each finding's object last changed.
 fn trim(v: &mut Value) {
+    let bulk = matches!(
+        v.get("kind").and_then(Value::as_str),
+        Some("Pod" | "EndpointSlice" | "ReplicaSet" | "Endpoints")
+    );
     let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
-    md.remove("managedFields");
+    if bulk {
+        md.remove("managedFields");
+    }
     if let Some(a) = md.get_mut("annotations").and_then(Value::as_object_mut) {
         a.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
@@ -786,8 +798,13 @@ pub async fn inventory_paged(
     let mut jobs: Vec<BoxFuture<'_, ()>> = Vec::new();
     for r in resources::RESOURCES {
         // Logs, metrics and Events are evidence of a running request, not
-        // configuration.
-        if matches!(r.key, "pods/log" | "pods/proxy" | "events") || !needs.wants(r) {
+        // configuration. A Secret (the issuer's: it holds a private key) is
+        // read only for one target's diagnosis, never across a whole scope,
+        // so `rbac --cluster-wide` need not grant it.
+        if matches!(r.key, "pods/log" | "pods/proxy" | "events")
+            || r.kind == "Secret"
+            || !needs.wants(r)
+        {
             continue;
         }
         if r.mesh.is_some() && mesh.is_some() && r.mesh != mesh {
@@ -1576,7 +1593,7 @@ mod tests {
 
     #[test]
     fn a_listed_object_keeps_what_rules_read_and_loses_managed_fields_and_the_applied_copy() {
-        let mut v = serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"},
+        let mut v = serde_json::json!({"kind": "Pod", "metadata": {"name": "web-1", "labels": {"app": "web"},
             "annotations": {"linkerd.io/inject": "enabled",
                 "kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"Pod\"}"},
             "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]},
@@ -1584,10 +1601,15 @@ mod tests {
         trim(&mut v);
         assert_eq!(
             v,
-            serde_json::json!({"metadata": {"name": "web-1", "labels": {"app": "web"},
+            serde_json::json!({"kind": "Pod", "metadata": {"name": "web-1", "labels": {"app": "web"},
                 "annotations": {"linkerd.io/inject": "enabled"}},
                 "spec": {"containers": [{"name": "web"}]}})
         );
+        // A configuration object keeps its writers and their times.
+        let mut dr = serde_json::json!({"kind": "DestinationRule", "metadata": {"name": "r",
+            "managedFields": [{"manager": "kubectl", "time": "2025-03-01T10:00:00Z"}]}});
+        trim(&mut dr);
+        assert!(dr.pointer("/metadata/managedFields/0/time").is_some());
     }
 
     fn coll(log: &str, metrics: &str) -> Collection {

@@ -287,6 +287,21 @@ pub const RESOURCES: &[Resource] = &[
         label: "the Linkerd trust anchor",
         ..R
     },
+    // The issuer certificate and, as `ca.crt`, the trust anchor: their
+    // expiry and issue times are facts and timeline changes. One Secret by
+    // name; a bundle keeps its certificates' metadata, never its data.
+    Resource {
+        key: "linkerd-identity-issuer",
+        kind: "Secret",
+        plural: "secrets",
+        place: Place::Fixed("linkerd"),
+        verbs: &["get"],
+        names: &["linkerd-identity-issuer"],
+        mesh: Some(Mesh::Linkerd),
+        facts: &["trust-anchor-expired"],
+        label: "the Linkerd identity issuer Secret",
+        ..R
+    },
     Resource {
         key: "serviceprofiles",
         group: "linkerd.io",

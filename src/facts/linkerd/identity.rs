@@ -53,10 +53,7 @@ pub(super) fn trust_anchor(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) 
             continue;
         }
         for key in ["crt.pem", "tls.crt"] {
-            let ptr = format!("/data/{}", key.replace('/', "~1"));
-            if let Some(b) = s.value.pointer(&ptr).and_then(|c| c.as_str())
-                && let Ok(c) = certs::parse_b64_pem(b)
-            {
+            if let Some(c) = certs::of_secret(&s.value, key) {
                 check(
                     s,
                     &format!("data[\"{key}\"]"),

@@ -95,10 +95,7 @@ pub(super) fn webhook(ix: &Index, opts: &FactOptions, out: &mut Vec<Fact>) {
         if !is_injector(s.name()) {
             continue;
         }
-        let Some(crt) = s.value.pointer("/data/tls.crt").and_then(|c| c.as_str()) else {
-            continue;
-        };
-        if let Ok(certs) = certs::parse_b64_pem(crt)
+        if let Some(certs) = certs::of_secret(&s.value, "tls.crt")
             && let Some(c) = certs::earliest(&certs)
             && let Some(f) = cert_fact(
                 "injector-webhook-cert-expired",

@@ -231,6 +231,21 @@ const TABLE: &[(&str, &[Run])] = &[
         )],
     ),
     (
+        "meshdoc timeline --from fixtures/istio-strict-after-successes",
+        &[(
+            &[
+                "timeline",
+                "--from",
+                "{repo}/fixtures/istio-strict-after-successes",
+            ],
+            None,
+            Expect::Prints(
+                1,
+                "suspected trigger: PeerAuthentication istio-system/default changed by kubectl-client-side-apply (metadata.annotations, spec.mtls) at 2025-03-01T10:00:00Z, 2 s before the first uc-uf-503 (access-log) at 2025-03-01T10:00:02Z, after the last success at 2025-03-01T09:59:58Z",
+            ),
+        )],
+    ),
+    (
         "meshdoc timeline deploy/productpage-v1 -n bookinfo -o markdown",
         &[(
             &[
