@@ -143,10 +143,13 @@ fn restarts(p: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// A workload's pods as triage weighs them: (not ready, restarts, name).
+type PodStates = Vec<(bool, u64, String)>;
+
 /// Groups the listed pods by workload, plus controllers listed without pods
 /// (scaled to zero). Sorted by namespace and name.
 pub fn workloads<'a>(objects: impl IntoIterator<Item = &'a Value> + Clone) -> Vec<Workload> {
-    let mut by: BTreeMap<WorkloadId, (Workload, Vec<(bool, u64, String)>)> = BTreeMap::new();
+    let mut by: BTreeMap<WorkloadId, (Workload, PodStates)> = BTreeMap::new();
     // A namespace's injection label or annotation meshes workloads without pods.
     let ns_mesh: BTreeMap<&str, Mesh> = objects
         .clone()

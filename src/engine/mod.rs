@@ -343,10 +343,11 @@ impl<'r> Matcher<'r> {
         for &pi in matched {
             let (ri, si) = self.table.text_map[pi];
             let sig = &self.rules.rules[ri].signals[si];
-            if let SignalKind::Text { sources, .. } = &sig.kind {
-                if !sources.is_empty() && !sources.contains(&src) {
-                    continue;
-                }
+            if let SignalKind::Text { sources, .. } = &sig.kind
+                && !sources.is_empty()
+                && !sources.contains(&src)
+            {
+                continue;
             }
             let shown = match &sig.kind {
                 SignalKind::Text { regex, .. } => around(text, regex.find(text)),
@@ -514,7 +515,7 @@ impl<'r> Matcher<'r> {
                 }
             }
             Item::AppLog { message } => {
-                if let Some((code, whence)) = quoted_status(message) {
+                if let Some((code, whence)) = crate::evidence::quoted::quoted_status(message) {
                     self.observe_status(code, whence);
                 }
                 self.text(TextSource::AppLog, message, &ev.origin, None, &vars);
@@ -563,10 +564,13 @@ impl<'r> Matcher<'r> {
                 }
                 // A client transcript with no status line may still quote one
                 // (grpcurl's `rpc error: code = PermissionDenied`).
-                if h.status.is_none() {
-                    if let Some((code, whence)) = h.body.lines().find_map(quoted_status) {
-                        self.observe_status(code, whence);
-                    }
+                if h.status.is_none()
+                    && let Some((code, whence)) = h
+                        .body
+                        .lines()
+                        .find_map(crate::evidence::quoted::quoted_status)
+                {
+                    self.observe_status(code, whence);
                 }
                 // Only a body-less local reply: a body names its own cause
                 // (text signals read it), and an unknown body (a CSRF or
@@ -647,27 +651,27 @@ impl<'r> Matcher<'r> {
         for (ri, r) in self.rules.rules.iter().enumerate() {
             let mut counted = false;
             for (si, s) in r.signals.iter().enumerate() {
-                if let SignalKind::Access(c) = &s.kind {
-                    if access_matches(c, a, &ev.raw) {
-                        let acc = &mut self.acc[ri];
-                        if acc.hits.entry(si).or_default().add(
-                            &s.name,
-                            &ev.origin,
-                            &ev.raw,
-                            a.start_time.as_deref(),
-                            &self.now,
-                        ) {
-                            self.fresh.push((ri, si));
-                        }
-                        // One record is one request, however many
-                        // signals of the rule it matches.
-                        if let Some(t) = target.as_ref().filter(|_| !counted) {
-                            *acc.targets.entry(t.clone()).or_default() += 1;
-                            counted = true;
-                        }
-                        for (k, v) in vars {
-                            acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
-                        }
+                if let SignalKind::Access(c) = &s.kind
+                    && access_matches(c, a, &ev.raw)
+                {
+                    let acc = &mut self.acc[ri];
+                    if acc.hits.entry(si).or_default().add(
+                        &s.name,
+                        &ev.origin,
+                        &ev.raw,
+                        a.start_time.as_deref(),
+                        &self.now,
+                    ) {
+                        self.fresh.push((ri, si));
+                    }
+                    // One record is one request, however many
+                    // signals of the rule it matches.
+                    if let Some(t) = target.as_ref().filter(|_| !counted) {
+                        *acc.targets.entry(t.clone()).or_default() += 1;
+                        counted = true;
+                    }
+                    for (k, v) in vars {
+                        acc.vars.entry(k.clone()).or_insert_with(|| v.clone());
                     }
                 }
             }
@@ -731,10 +735,10 @@ impl<'r> Matcher<'r> {
                     }
                     acc.vars
                         .insert("object_name".into(), fact.subject.name.clone());
-                    if let Some(p) = &fact.patch {
-                        if !acc.patches.contains(p) {
-                            acc.patches.push(p.clone());
-                        }
+                    if let Some(p) = &fact.patch
+                        && !acc.patches.contains(p)
+                    {
+                        acc.patches.push(p.clone());
                     }
                 }
             }
@@ -1154,10 +1158,10 @@ pub(crate) fn access_matches(
             return false;
         }
     }
-    if let Some(re) = &c.details {
-        if !a.details.as_deref().is_some_and(|d| re.is_match(d)) {
-            return false;
-        }
+    if let Some(re) = &c.details
+        && !a.details.as_deref().is_some_and(|d| re.is_match(d))
+    {
+        return false;
     }
     if let Some(re) = &c.failure {
         let t = a.transport_failure.as_deref().unwrap_or("");
@@ -1166,10 +1170,10 @@ pub(crate) fn access_matches(
             return false;
         }
     }
-    if let Some(re) = &c.text {
-        if !re.is_match(raw) {
-            return false;
-        }
+    if let Some(re) = &c.text
+        && !re.is_match(raw)
+    {
+        return false;
     }
     true
 }
@@ -1473,81 +1477,6 @@ fn local_reply_bodies(status: u16, len: usize) -> impl Iterator<Item = &'static 
         .iter()
         .filter(move |(s, b)| *s == status && b.len() == len)
         .map(|(_, b)| *b)
-}
-
-/// A status another tool quotes in a line that no parser claimed: a
-/// `linkerd viz tap` response (`rsp id=… proxy=out … :status=504 …`), a
-/// gRPC client that got a non-gRPC HTTP answer (`HTTP status code 503;
-/// transport: missing content-type field`: a proxy, not the gRPC server,
-/// answered), istio.io's `sleep.foo to httpbin.bar: 503`, a status named in
-/// prose (`HTTP status 426`), or a gRPC client's PermissionDenied /
-/// Unauthenticated. Only 4xx/5xx.
-fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
-    let three = |s: &str| -> Option<u16> {
-        let d = s.get(..3)?;
-        let after = s[3..].chars().next();
-        (d.bytes().all(|b| b.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit()))
-            .then(|| d.parse().ok())
-            .flatten()
-            .filter(|c| (400..600).contains(c))
-    };
-    let t = line.trim_start();
-    if t.starts_with("rsp id=") && (t.contains(" proxy=out ") || t.contains(" proxy=in ")) {
-        let i = t.find(" :status=")?;
-        return three(&t[i + 9..]).map(|c| (c, "in a Linkerd tap response"));
-    }
-    // A gRPC client that got a non-gRPC HTTP answer: `HTTP status code 503;
-    // transport: missing content-type field` (a proxy answered, not the
-    // gRPC server).
-    if let Some(i) = line.find("HTTP status code ") {
-        if let Some(code) = three(&line[i + 17..]) {
-            if line[i..].contains("transport: ") {
-                return Some((
-                    code,
-                    "answered to a gRPC client by something other than the gRPC server",
-                ));
-            }
-        }
-    }
-    // `sleep.foo to httpbin.legacy: 503`: istio.io's tasks print each
-    // client-server pair's status with `curl -w`.
-    if let Some((pair, code)) = line.trim().rsplit_once(": ") {
-        let mut w = pair.split(' ');
-        if let (Some(_), Some("to"), Some(_), None) = (w.next(), w.next(), w.next(), w.next()) {
-            if let Some(c) = three(code).filter(|_| code.len() == 3) {
-                return Some((c, "printed by a client for a source-destination pair"));
-            }
-        }
-    }
-    // A status named in prose: `Getting HTTP status 426`, `(status code 503)`.
-    let lower = line.to_ascii_lowercase();
-    for key in [
-        "http status code ",
-        "http status ",
-        "status code ",
-        "response code ",
-        "http ",
-    ] {
-        if let Some(i) = lower.find(key) {
-            let rest = line[i + key.len()..].trim_start_matches([':', '=', ' ']);
-            if let Some(c) = three(rest) {
-                return Some((c, "named in a message"));
-            }
-        }
-    }
-    // A gRPC client's error in the words of grpc-go (`rpc error: code =
-    // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
-    // a mesh's authorization answers a gRPC call with (Linkerd's
-    // `unauthorized request on route` is grpc-status 7, Istio's RBAC too).
-    for (name, code) in [("PermissionDenied", 403), ("Unauthenticated", 401)] {
-        if line.contains(&format!("rpc error: code = {name} desc =")) {
-            return Some((
-                code,
-                "a gRPC client's status, the gRPC form of this HTTP status",
-            ));
-        }
-    }
-    None
 }
 
 /// `true` when a response carried a body: `content-length` above 0, or text

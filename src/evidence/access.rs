@@ -123,9 +123,7 @@ fn find_request(line: &str) -> Option<(usize, &str, &str)> {
     let mut from = 0;
     while let Some(off) = memchr::memchr(b'"', &b[from..]) {
         let q = from + off;
-        let Some(len) = memchr::memchr(b'"', &b[q + 1..]) else {
-            return None;
-        };
+        let len = memchr::memchr(b'"', &b[q + 1..])?;
         let content = &line[q + 1..q + 1 + len];
         let after = &line[q + 2 + len..];
         let mut parts = content.split(' ');

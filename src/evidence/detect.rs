@@ -432,10 +432,11 @@ impl<'o> LineReader<'o> {
     /// A line with an `@`: it may start with a shell prompt (remembered) or
     /// have one glued to output that had no final newline (two lines).
     fn glued_prompt(&mut self, line: &str, n: u64, f: &mut dyn FnMut(Evidence)) {
-        if let Some(p) = super::text::prompt_prefix(line) {
-            if self.prompts.len() < 8 && !self.prompts.iter().any(|k| k == p) {
-                self.prompts.push(p.to_string());
-            }
+        if let Some(p) = super::text::prompt_prefix(line)
+            && self.prompts.len() < 8
+            && !self.prompts.iter().any(|k| k == p)
+        {
+            self.prompts.push(p.to_string());
         }
         let known: Vec<&str> = self.prompts.iter().map(String::as_str).collect();
         match super::text::glued_prompt(line, &known) {

@@ -104,12 +104,13 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
         if write_out_code && r.status.is_none() {
             // zsh marks output without a final newline with `%`.
             let t = line.trim().trim_end_matches('%');
-            if t.len() == 3 && t.bytes().all(|b| b.is_ascii_digit()) {
-                if let Ok(st) = t.parse::<u16>() {
-                    set_status(&mut r, st);
-                    quoted = true;
-                    continue;
-                }
+            if t.len() == 3
+                && t.bytes().all(|b| b.is_ascii_digit())
+                && let Ok(st) = t.parse::<u16>()
+            {
+                set_status(&mut r, st);
+                quoted = true;
+                continue;
             }
         }
         if let Some(st) = status_line(line) {

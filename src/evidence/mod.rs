@@ -16,6 +16,7 @@ pub mod http;
 pub mod interop;
 pub mod linkerd;
 pub mod metrics;
+pub mod quoted;
 pub mod text;
 pub mod time;
 pub mod wrap;

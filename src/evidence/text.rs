@@ -112,10 +112,10 @@ pub(crate) fn glued_prompt(line: &str, known: &[&str]) -> Option<usize> {
     }
     for pat in COMMON_USERS {
         for (i, _) in line.match_indices(pat) {
-            if let Some(p) = prompt_prefix(&line[i..]) {
-                if p.len() > pat.len() + 1 {
-                    consider(i);
-                }
+            if let Some(p) = prompt_prefix(&line[i..])
+                && p.len() > pat.len() + 1
+            {
+                consider(i);
             }
         }
     }

@@ -132,22 +132,20 @@ pub fn changes<'a>(objects: impl IntoIterator<Item = &'a Value>, now: At) -> Vec
         let observed = o
             .pointer("/status/observedGeneration")
             .and_then(Value::as_i64);
-        if let (Some(g), Some(seen)) = (generation, observed) {
-            if g > seen {
-                if let Some(c) = out[start..]
-                    .iter_mut()
-                    .filter(|c| matches!(c.what, What::Created | What::Updated))
-                    .max_by_key(|c| c.at)
-                {
-                    let note = format!(
-                        "generation {g} not yet observed by its controller (observedGeneration {seen})"
-                    );
-                    c.detail = Some(match c.detail.take() {
-                        Some(d) => format!("{d}; {note}"),
-                        None => note,
-                    });
-                }
-            }
+        if let (Some(g), Some(seen)) = (generation, observed)
+            && g > seen
+            && let Some(c) = out[start..]
+                .iter_mut()
+                .filter(|c| matches!(c.what, What::Created | What::Updated))
+                .max_by_key(|c| c.at)
+        {
+            let note = format!(
+                "generation {g} not yet observed by its controller (observedGeneration {seen})"
+            );
+            c.detail = Some(match c.detail.take() {
+                Some(d) => format!("{d}; {note}"),
+                None => note,
+            });
         }
     }
     out.sort_by(|a, b| {
@@ -387,10 +385,10 @@ fn certificates(o: &Value, now: At, out: &mut Vec<Change>) {
                 .into_iter()
                 .flatten()
             {
-                if let Some(b) = w.pointer("/clientConfig/caBundle").and_then(Value::as_str) {
-                    if let Ok(c) = certs::parse_b64_pem(b) {
-                        found.push((format!("webhook {} caBundle", str_at(w, "/name")), c));
-                    }
+                if let Some(b) = w.pointer("/clientConfig/caBundle").and_then(Value::as_str)
+                    && let Ok(c) = certs::parse_b64_pem(b)
+                {
+                    found.push((format!("webhook {} caBundle", str_at(w, "/name")), c));
                 }
             }
         }

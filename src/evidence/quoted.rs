@@ -1,0 +1,109 @@
+//! Statuses other tools quote in text no parser claims: Linkerd tap
+//! responses, gRPC clients, istio.io's per-pair `curl -w` lines, prose.
+//! The matcher treats each as a symptom of the causes that answer with it.
+
+/// A status another tool quotes in a line that no parser claimed: a
+/// `linkerd viz tap` response (`rsp id=… proxy=out … :status=504 …`), a
+/// gRPC client that got a non-gRPC HTTP answer (`HTTP status code 503;
+/// transport: missing content-type field`: a proxy, not the gRPC server,
+/// answered), istio.io's `sleep.foo to httpbin.bar: 503`, a status named in
+/// prose (`HTTP status 426`), or a gRPC client's PermissionDenied /
+/// Unauthenticated. Only 4xx/5xx.
+pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
+    let three = |s: &str| -> Option<u16> {
+        let d = s.get(..3)?;
+        let after = s[3..].chars().next();
+        (d.bytes().all(|b| b.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit()))
+            .then(|| d.parse().ok())
+            .flatten()
+            .filter(|c| (400..600).contains(c))
+    };
+    let t = line.trim_start();
+    if t.starts_with("rsp id=") && (t.contains(" proxy=out ") || t.contains(" proxy=in ")) {
+        let i = t.find(" :status=")?;
+        return three(&t[i + 9..]).map(|c| (c, "in a Linkerd tap response"));
+    }
+    // A gRPC client that got a non-gRPC HTTP answer: `HTTP status code 503;
+    // transport: missing content-type field` (a proxy answered, not the
+    // gRPC server).
+    if let Some(i) = line.find("HTTP status code ")
+        && let Some(code) = three(&line[i + 17..])
+        && line[i..].contains("transport: ")
+    {
+        return Some((
+            code,
+            "answered to a gRPC client by something other than the gRPC server",
+        ));
+    }
+    // `sleep.foo to httpbin.legacy: 503`: istio.io's tasks print each
+    // client-server pair's status with `curl -w`.
+    if let Some((pair, code)) = line.trim().rsplit_once(": ") {
+        let mut w = pair.split(' ');
+        if let (Some(_), Some("to"), Some(_), None) = (w.next(), w.next(), w.next(), w.next())
+            && let Some(c) = three(code).filter(|_| code.len() == 3)
+        {
+            return Some((c, "printed by a client for a source-destination pair"));
+        }
+    }
+    // A status named in prose: `Getting HTTP status 426`, `(status code 503)`.
+    let lower = line.to_ascii_lowercase();
+    for key in [
+        "http status code ",
+        "http status ",
+        "status code ",
+        "response code ",
+        "http ",
+    ] {
+        if let Some(i) = lower.find(key) {
+            let rest = line[i + key.len()..].trim_start_matches([':', '=', ' ']);
+            if let Some(c) = three(rest) {
+                return Some((c, "named in a message"));
+            }
+        }
+    }
+    // A gRPC client's error in the words of grpc-go (`rpc error: code =
+    // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
+    // a mesh's authorization answers a gRPC call with (Linkerd's
+    // `unauthorized request on route` is grpc-status 7, Istio's RBAC too).
+    for (name, code) in [("PermissionDenied", 403), ("Unauthenticated", 401)] {
+        if line.contains(&format!("rpc error: code = {name} desc =")) {
+            return Some((
+                code,
+                "a gRPC client's status, the gRPC form of this HTTP status",
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_quoted_by_tools_and_prose_are_read_only_4xx_5xx() {
+        for (line, code) in [
+            (
+                "rsp id=0:1 proxy=out src=10.0.0.1:5000 dst=10.0.0.2:80 tls=true :status=504 latency=10001ms",
+                504,
+            ),
+            (
+                "rpc error: code = Unavailable desc = HTTP status code 503; transport: missing content-type field",
+                503,
+            ),
+            ("sleep.foo to httpbin.legacy: 503", 503),
+            ("Getting HTTP status 426", 426),
+            ("sidecar readiness probe fail (status code 503)", 503),
+            ("rpc error: code = PermissionDenied desc =", 403),
+        ] {
+            assert_eq!(quoted_status(line).map(|(c, _)| c), Some(code), "{line}");
+        }
+        for quiet in [
+            "sleep.foo to httpbin.foo: 200",
+            "HTTP status 200",
+            "status code 4000",
+        ] {
+            assert_eq!(quoted_status(quiet), None, "{quiet}");
+        }
+    }
+}
