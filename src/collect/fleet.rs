@@ -249,7 +249,7 @@ pub async fn runtime(
                 None
             }
         },
-        PromChoice::Discover => discover(&client, &mut rt).await,
+        PromChoice::Discover => discover(&client, timeout, &mut rt).await,
     };
     if let Some(p) = prom {
         match query_families(&p, workloads, namespaces, since, &mut rt).await {
@@ -277,9 +277,13 @@ pub async fn runtime(
 /// Probes each [`prometheus::CANDIDATES`] with `vector(1)`; the first that
 /// answers is used. What did not answer is a note, not a failure: most
 /// clusters have one of them at most.
-async fn discover(client: &kube::Client, rt: &mut Runtime) -> Option<Prometheus> {
+async fn discover(
+    client: &kube::Client,
+    timeout: Duration,
+    rt: &mut Runtime,
+) -> Option<Prometheus> {
     for (ns, svc, port) in prometheus::CANDIDATES {
-        let p = Prometheus::service_proxy(client.clone(), ns, svc, *port);
+        let p = Prometheus::service_proxy(client.clone(), ns, svc, *port, timeout);
         rt.api_requests += 1;
         rt.queries.push("vector(1)".into());
         match p.query("vector(1)").await {
