@@ -290,3 +290,139 @@ fn all_namespaces_lists_cluster_wide_and_scrapes_within_the_budget() {
         .count();
     assert_eq!(per_ns, 0, "{reqs:#?}");
 }
+
+/// The row of `workload` (`ns/name`).
+pub fn row_of<'a>(r: &'a Run, workload: &str) -> &'a Value {
+    r.json["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| {
+            format!(
+                "{}/{}",
+                w["namespace"].as_str().unwrap_or(""),
+                w["name"].as_str().unwrap_or("")
+            ) == workload
+        })
+        .unwrap_or_else(|| panic!("{workload} not ranked: {}", r.json))
+}
+
+/// What [`scenarios::mixed_fleet`] ranks to, however its runtime signals
+/// were read (pod-proxy scrapes, or a real Prometheus scraping the same
+/// pages): Envoy's causes from `response_flags`, Linkerd's beside them, and
+/// the older proxies' series ranked by status code with no cause made up.
+pub fn assert_mixed_fleet(r: &Run) {
+    let rows = rows(r);
+    let ctx = || format!("{rows:?}\n{}", r.stderr);
+    assert_eq!(
+        rows[0],
+        (
+            "bookinfo/productpage-v1".into(),
+            "envoy-no-healthy-upstream".into()
+        ),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        rows[1],
+        ("shop/client".into(), "linkerd-fail-fast".into()),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        rows[2],
+        (
+            "bookinfo/ratings-v1".into(),
+            "envoy-upstream-connect-failure".into()
+        ),
+        "{}",
+        ctx()
+    );
+    let pct = |w: &str| row_of(r, w)["failing_percent"].as_f64();
+    let close = |w: &str, want: f64| {
+        let got = pct(w).unwrap_or_else(|| panic!("{w}: no failing share: {}", row_of(r, w)));
+        assert!((got - want).abs() < 0.05, "{w}: {got} % not {want} %");
+    };
+    close("bookinfo/productpage-v1", 90.0);
+    close("shop/client", 81.2);
+    close("bookinfo/ratings-v1", 60.0);
+    let productpage = row_of(r, "bookinfo/productpage-v1");
+    assert_eq!(productpage["mesh"], "istio");
+    assert!(
+        productpage["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("450 of 500 outbound requests failed"),
+        "{productpage}"
+    );
+    // An older Linkerd proxy (no `classification`, no `error`): its 503s
+    // count as failures by status code, and the one cause that reads
+    // status codes alone names them.
+    close("shop/legacy", 30.0);
+    let legacy = row_of(r, "shop/legacy");
+    assert_eq!(
+        legacy["top_cause"], "linkerd-503-from-application",
+        "{legacy}"
+    );
+    assert!(
+        legacy["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("300 of 1,000 outbound requests failed"),
+        "{legacy}"
+    );
+    // Istio without `response_flags`: the 503s still rank details-v1 above
+    // the healthy workloads, but no flag means no Envoy cause.
+    close("bookinfo/details-v1", 25.0);
+    let details = row_of(r, "bookinfo/details-v1");
+    assert!(details.get("top_cause").is_none(), "{details}");
+    assert_eq!(details["findings"], serde_json::json!([]), "{details}");
+    assert!(
+        details["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("100 of 400 inbound requests failed"),
+        "{details}"
+    );
+    for healthy in ["shop/web", "shop/cart"] {
+        assert!(
+            position(&rows, healthy) > position(&rows, "bookinfo/details-v1"),
+            "{}",
+            ctx()
+        );
+        assert_eq!(pct(healthy), Some(0.0));
+    }
+    // No workload gets the other mesh's cause (reviews-v1 has no endpoint,
+    // which Linkerd's fail-fast rule reads for a Linkerd Service).
+    for w in r.json["workloads"].as_array().unwrap() {
+        let Some(mesh) = w["mesh"].as_str() else {
+            continue;
+        };
+        for f in w["findings"].as_array().unwrap() {
+            assert!(
+                f["mesh"] == mesh || f["mesh"] == "any",
+                "{}/{} ({mesh}) given {} ({})",
+                w["namespace"],
+                w["name"],
+                f["id"],
+                f["mesh"]
+            );
+        }
+    }
+}
+
+#[test]
+fn older_proxies_without_classification_or_response_flags_are_ranked_by_status_code() {
+    let server = ApiServer::start(scenarios::mixed_fleet());
+    let r = triage(&server, &["-A", "--no-prometheus", "-o", "json"]);
+    assert_mixed_fleet(&r);
+    assert!(
+        r.json["runtime"]
+            .as_str()
+            .unwrap()
+            .contains("proxy scrapes"),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.code, 1);
+}
