@@ -288,6 +288,20 @@ async fn discover(
         rt.queries.push("vector(1)".into());
         match p.query("vector(1)").await {
             Ok(_) => return Some(p),
+            // Something answers there, too slowly: a failure to read, not
+            // an absence.
+            Err(e @ prometheus::PromError::Timeout(..)) => {
+                rt.failures.push(Failure {
+                    what: format!("Prometheus at {}", p.describe()),
+                    reason: e.to_string(),
+                    family: Fam::Metrics,
+                    resource: None,
+                    namespace: None,
+                });
+                rt.notes.push(format!(
+                    "{e}; fell back to proxy scrapes through the pod proxy unless another Prometheus answers"
+                ));
+            }
             Err(e) => rt.notes.push(format!("no Prometheus found: {e}")),
         }
     }

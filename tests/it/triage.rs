@@ -426,3 +426,126 @@ fn older_proxies_without_classification_or_response_flags_are_ranked_by_status_c
     );
     assert_eq!(r.code, 1);
 }
+
+/// An HTTP server on loopback that accepts every request and answers none
+/// within `delay` (a Prometheus busy on a heavy query); its thread is left
+/// to end with the test binary.
+fn slow_server(delay: std::time::Duration) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(move || async move {
+                tokio::time::sleep(delay).await;
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#
+            });
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            let _ = axum::serve(l, app).await;
+        });
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_slow_prometheus_times_out_and_triage_falls_back_to_the_budgeted_scrapes() {
+    let slow = slow_server(std::time::Duration::from_secs(60));
+    let server = ApiServer::start(scenarios::shop_fleet());
+    let t = std::time::Instant::now();
+    let r = triage(
+        &server,
+        &[
+            "ns/shop",
+            "--prometheus",
+            &slow,
+            "--timeout",
+            "2s",
+            "--max-requests",
+            "2",
+            "-o",
+            "json",
+        ],
+    );
+    let took = t.elapsed();
+    // One --timeout for the (concurrent) queries, the scrapes after.
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "took {took:?}:\n{}",
+        r.stderr
+    );
+    assert_eq!(
+        rows(&r)[0],
+        ("shop/client".into(), "linkerd-fail-fast".into()),
+        "{}",
+        r.json
+    );
+    let notes = r.json["notes"].to_string();
+    assert!(
+        notes.contains(&format!("Prometheus at {slow} could not be queried"))
+            && notes.contains("fell back to proxy scrapes"),
+        "{notes}"
+    );
+    let missing = r.json["missing"].to_string();
+    assert!(
+        missing.contains(&format!(
+            "Prometheus at {slow} did not answer within the --timeout of 2s"
+        )),
+        "{missing}"
+    );
+    // The fallback keeps to the scrape budget.
+    assert!(
+        missing.contains("over the --max-requests budget of 2"),
+        "{missing}"
+    );
+    assert_eq!(
+        r.json["runtime"],
+        "proxy scrapes through the pod proxy (2 of 3 meshed workloads)"
+    );
+    let scrapes = server
+        .requests()
+        .iter()
+        .filter(|q| q.path.contains("/pods/") && q.path.contains("/proxy/"))
+        .count();
+    assert_eq!(scrapes, 2);
+}
+
+#[test]
+fn a_slow_prometheus_behind_the_service_proxy_times_out_too() {
+    let mut s = scenarios::shop_fleet();
+    // Longer than --timeout, short enough for the fixture to shut down soon.
+    s.fault(Fault::slow(
+        "/api/v1/namespaces/linkerd-viz/services/prometheus:9090/proxy/*",
+        std::time::Duration::from_secs(6),
+    ));
+    let server = ApiServer::start(s);
+    let t = std::time::Instant::now();
+    let r = triage(&server, &["ns/shop", "--timeout", "1s", "-o", "json"]);
+    let took = t.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}:\n{}",
+        r.stderr
+    );
+    assert_eq!(rows(&r)[0].1, "linkerd-fail-fast", "{}", r.json);
+    let viz = "Prometheus at service linkerd-viz/prometheus:9090 (API server proxy) did not answer within the --timeout of 1s";
+    assert!(r.json["missing"].to_string().contains(viz), "{}", r.json);
+    assert!(
+        r.json["notes"]
+            .to_string()
+            .contains("fell back to proxy scrapes"),
+        "{}",
+        r.json["notes"]
+    );
+    assert!(
+        r.json["runtime"]
+            .as_str()
+            .unwrap()
+            .starts_with("proxy scrapes"),
+        "{}",
+        r.json
+    );
+}
