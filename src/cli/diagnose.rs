@@ -76,6 +76,8 @@ pub struct DiagnoseArgs {
     #[arg(long, default_value_t = 2000)]
     pub tail: u64,
     /// Give up collecting after this long and diagnose what was gathered.
+    /// With ns/NAME or -A it bounds each LIST, each Prometheus query (by
+    /// URL or through the service proxy) and the proxy scrapes.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Which mesh's evidence to collect.

@@ -65,7 +65,8 @@ pub struct ServeArgs {
     /// Read request counters over this window (30s, 5m, 1h).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub since: Duration,
-    /// Give up a run's reads after this long and rank what was gathered.
+    /// Give up a run's reads after this long and rank what was gathered:
+    /// each LIST, each Prometheus query and the proxy scrapes.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Which mesh's evidence to collect.

@@ -252,7 +252,7 @@ pub async fn runtime(
                 None
             }
         },
-        PromChoice::Discover => discover(&client, &mut rt).await,
+        PromChoice::Discover => discover(&client, timeout, &mut rt).await,
     };
     if let Some(p) = prom {
         match query_families(&p, workloads, namespaces, since, &mut rt).await {
@@ -280,13 +280,31 @@ pub async fn runtime(
 /// Probes each [`prometheus::CANDIDATES`] with `vector(1)`; the first that
 /// answers is used. What did not answer is a note, not a failure: most
 /// clusters have one of them at most.
-async fn discover(client: &kube::Client, rt: &mut Runtime) -> Option<Prometheus> {
+async fn discover(
+    client: &kube::Client,
+    timeout: Duration,
+    rt: &mut Runtime,
+) -> Option<Prometheus> {
     for (ns, svc, port) in prometheus::CANDIDATES {
-        let p = Prometheus::service_proxy(client.clone(), ns, svc, *port);
+        let p = Prometheus::service_proxy(client.clone(), ns, svc, *port, timeout);
         rt.api_requests += 1;
         rt.queries.push("vector(1)".into());
         match p.query("vector(1)").await {
             Ok(_) => return Some(p),
+            // Something answers there, too slowly: a failure to read, not
+            // an absence.
+            Err(e @ prometheus::PromError::Timeout(..)) => {
+                rt.failures.push(Failure {
+                    what: format!("Prometheus at {}", p.describe()),
+                    reason: e.to_string(),
+                    family: Fam::Metrics,
+                    resource: None,
+                    namespace: None,
+                });
+                rt.notes.push(format!(
+                    "{e}; fell back to proxy scrapes through the pod proxy unless another Prometheus answers"
+                ));
+            }
             Err(e) => rt.notes.push(format!("no Prometheus found: {e}")),
         }
     }

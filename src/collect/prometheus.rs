@@ -41,6 +41,9 @@ pub struct Prometheus {
     pub endpoint: Endpoint,
     /// Queries sent so far (each is one HTTP request).
     pub queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How long one query may take, whichever way it goes (the kube
+    /// client's own read timeout is minutes): `--timeout`.
+    pub timeout: Duration,
 }
 
 /// One series of an instant vector.
@@ -61,6 +64,8 @@ pub enum PromError {
     Query(String, String),
     #[error("Prometheus at {0} sent an answer that is not a query result: {1}")]
     Decode(String, String),
+    #[error("Prometheus at {0} did not answer within the --timeout of {1}")]
+    Timeout(String, String),
 }
 
 impl Prometheus {
@@ -75,11 +80,19 @@ impl Prometheus {
         Ok(Prometheus {
             endpoint: Endpoint::Url { base, http },
             queries: Default::default(),
+            timeout,
         })
     }
 
-    /// A Prometheus behind Service `namespace/service:port`, through the API server.
-    pub fn service_proxy(client: kube::Client, namespace: &str, service: &str, port: u16) -> Self {
+    /// A Prometheus behind Service `namespace/service:port`, through the
+    /// API server; each query gives up after `timeout`.
+    pub fn service_proxy(
+        client: kube::Client,
+        namespace: &str,
+        service: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Self {
         Prometheus {
             endpoint: Endpoint::ServiceProxy {
                 client,
@@ -88,6 +101,7 @@ impl Prometheus {
                 port,
             },
             queries: Default::default(),
+            timeout,
         }
     }
 
@@ -110,19 +124,29 @@ impl Prometheus {
     }
 
     /// Runs one instant query; the result must be a vector (or a scalar,
-    /// returned as one series without labels).
+    /// returned as one series without labels). A query that takes longer
+    /// than [`Prometheus::timeout`] fails with [`PromError::Timeout`].
     pub async fn query(&self, promql: &str) -> Result<Vec<Series>, PromError> {
         self.queries
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match tokio::time::timeout(self.timeout, self.query_once(promql)).await {
+            Ok(r) => r,
+            Err(_) => Err(PromError::Timeout(self.describe(), seconds(self.timeout))),
+        }
+    }
+
+    async fn query_once(&self, promql: &str) -> Result<Vec<Series>, PromError> {
         let path = format!("api/v1/query?query={}", encode(promql));
         let body = match &self.endpoint {
             Endpoint::Url { base, http } => {
                 let url = format!("{base}/{path}");
-                let r = http
-                    .get(&url)
-                    .send()
-                    .await
-                    .map_err(|e| PromError::Unreachable(self.describe(), error_chain(&e)))?;
+                let r = http.get(&url).send().await.map_err(|e| {
+                    if e.is_timeout() {
+                        PromError::Timeout(self.describe(), seconds(self.timeout))
+                    } else {
+                        PromError::Unreachable(self.describe(), error_chain(&e))
+                    }
+                })?;
                 let status = r.status().as_u16();
                 let text = r
                     .text()
@@ -159,6 +183,15 @@ impl Prometheus {
             Parsed::Rejected(m) => PromError::Query(self.describe(), m),
             Parsed::Bad(m) => PromError::Decode(self.describe(), m),
         })
+    }
+}
+
+/// `30s`, `1.5s`: a timeout as `--timeout` reads it.
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 
@@ -510,6 +543,33 @@ mod tests {
             value: 1.0,
         };
         assert!(attribute(fam, &bare).is_empty());
+    }
+
+    #[test]
+    fn a_prometheus_that_does_not_answer_times_out_within_the_timeout() {
+        crate::collect::cluster::client::install_crypto_provider();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // Accepts connections and never answers.
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let hold = tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((c, _)) = l.accept().await {
+                    held.push(c);
+                }
+            });
+            let p = Prometheus::url(&format!("http://{addr}"), Duration::from_millis(300)).unwrap();
+            let t = std::time::Instant::now();
+            let e = p.query("vector(1)").await.unwrap_err();
+            assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+            assert!(matches!(e, PromError::Timeout(..)), "{e}");
+            assert!(e.to_string().contains("--timeout of 0.3s"), "{e}");
+            hold.abort();
+        });
     }
 
     #[test]

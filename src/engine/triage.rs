@@ -300,7 +300,14 @@ pub fn rank(
         });
         let w = Workload { mesh, ..w.clone() };
         let mut findings = runtime_findings(rules, &w, samples);
-        findings.extend(std::mem::take(&mut per[i]));
+        // An object-level finding of the other mesh's rules (a Linkerd
+        // fail-fast for a Service without endpoints in an Istio namespace)
+        // is no cause of this workload's.
+        findings.extend(
+            std::mem::take(&mut per[i])
+                .into_iter()
+                .filter(|f| mesh.is_none_or(|m| f.mesh == Mesh::Any || f.mesh == m)),
+        );
         rows.push(row(&w, samples, findings));
     }
     for (ns, findings) in per_ns {

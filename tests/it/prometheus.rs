@@ -9,7 +9,7 @@
 
 use crate::support::apiserver::ApiServer;
 use crate::support::scenarios;
-use crate::triage::{rows, triage};
+use crate::triage::{assert_mixed_fleet, row_of, rows, triage};
 use axum::extract::{Path, State};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -358,4 +358,201 @@ fn a_real_prometheus_scrapes_serve_and_promql_returns_the_finding_series() {
         alerts += 1;
     }
     assert!(alerts >= 2);
+}
+
+/// Pages and scrape targets of [`scenarios::mixed_fleet`]'s meshed pods, with
+/// the labels each mesh's Prometheus adds: linkerd-viz's `linkerd-proxy` job
+/// (`namespace`, `deployment`, `pod` from the pod's metadata), and the
+/// `kubernetes-pods` job of Istio's Prometheus addon (`namespace`, `pod`,
+/// and the pod's labels through `labelmap`, Istio's own among them).
+type Target = (String, Vec<(String, String)>);
+
+fn mixed_fleet_pages() -> (HashMap<String, String>, Vec<Target>) {
+    let mut pages = HashMap::new();
+    let mut targets = Vec::new();
+    let own = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    for (deploy, body) in [
+        (
+            "client",
+            scenarios::linkerd_failfast_metrics("shop", "payments", 812, 188),
+        ),
+        ("web", scenarios::linkerd_healthy_metrics(1000)),
+        ("cart", scenarios::linkerd_healthy_metrics(40)),
+        (
+            "legacy",
+            scenarios::linkerd_legacy_metrics("shop", "inventory", 300, 700),
+        ),
+    ] {
+        let pod = format!("{deploy}-5f7b9c-00000");
+        pages.insert(deploy.to_string(), body);
+        targets.push((
+            deploy.to_string(),
+            own(&[("namespace", "shop"), ("deployment", deploy), ("pod", &pod)]),
+        ));
+    }
+    for (deploy, pod, body) in scenarios::bookinfo_istio_pages() {
+        let app = deploy.trim_end_matches("-v1");
+        pages.insert(deploy.to_string(), body);
+        targets.push((
+            deploy.to_string(),
+            own(&[
+                ("namespace", "bookinfo"),
+                ("pod", pod),
+                ("app", app),
+                ("version", "v1"),
+                ("pod_template_hash", "5f7b9c"),
+                ("security_istio_io_tlsMode", "istio"),
+                ("service_istio_io_canonical_name", app),
+                ("service_istio_io_canonical_revision", "v1"),
+            ]),
+        ));
+    }
+    (pages, targets)
+}
+
+/// A real Prometheus scraping every meshed pod of the mixed fleet, each
+/// target scraped twice already.
+fn mixed_fleet_prometheus(bin: &std::path::Path) -> (Exporter, Prom) {
+    let (pages, targets) = mixed_fleet_pages();
+    let exp = exporter(pages);
+    let labels: Vec<Vec<(&str, &str)>> = targets
+        .iter()
+        .map(|(_, l)| l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+        .collect();
+    let t: Vec<(&str, &[(&str, &str)])> = targets
+        .iter()
+        .zip(&labels)
+        .map(|((p, _), l)| (p.as_str(), l.as_slice()))
+        .collect();
+    let prom = start_prometheus(bin, exp.addr, &t);
+    wait_for_scrapes(&prom, t.len());
+    (exp, prom)
+}
+
+/// The API server with the mixed fleet's objects but no pod-proxy pages, so
+/// every runtime signal must come through PromQL.
+fn objects_only(mut s: crate::support::apiserver::Scenario) -> ApiServer {
+    s.proxy.clear();
+    ApiServer::start(s)
+}
+
+fn pod_scrapes(server: &ApiServer) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.contains("/pods/") && q.path.contains("/proxy/"))
+        .map(|q| q.path)
+        .collect()
+}
+
+#[test]
+fn a_real_prometheus_ranks_istio_workloads_by_their_envoy_flags_beside_the_linkerd_ones() {
+    let test =
+        "a_real_prometheus_ranks_istio_workloads_by_their_envoy_flags_beside_the_linkerd_ones";
+    let Some(bin) = prometheus_binary(test) else {
+        return;
+    };
+    let (_exp, prom) = mixed_fleet_prometheus(&bin);
+    let server = objects_only(scenarios::mixed_fleet());
+
+    // One Istio namespace: selected by either end of the request.
+    let r = triage(
+        &server,
+        &["ns/bookinfo", "--prometheus", &prom.url, "-o", "json"],
+    );
+    let rows = rows(&r);
+    assert_eq!(
+        rows[0],
+        (
+            "bookinfo/productpage-v1".into(),
+            "envoy-no-healthy-upstream".into()
+        ),
+        "{rows:?}\n{}",
+        r.stderr
+    );
+    assert_eq!(
+        rows[1],
+        (
+            "bookinfo/ratings-v1".into(),
+            "envoy-upstream-connect-failure".into()
+        ),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|(w, _)| w.starts_with("bookinfo/")),
+        "{rows:?}"
+    );
+    let pp = row_of(&r, "bookinfo/productpage-v1");
+    assert!(
+        (pp["failing_percent"].as_f64().unwrap() - 90.0).abs() < 0.05,
+        "{pp}"
+    );
+    let q = r.json["queries"].to_string();
+    assert!(
+        q.contains("source_workload_namespace=\\\"bookinfo\\\"")
+            && q.contains("destination_workload_namespace=\\\"bookinfo\\\""),
+        "{q}"
+    );
+
+    // The whole cluster: the Istio workloads beside the Linkerd ones, as the
+    // pod-proxy scrapes of the same pages rank them.
+    let r = triage(&server, &["-A", "--prometheus", &prom.url, "-o", "json"]);
+    assert_mixed_fleet(&r);
+    assert!(
+        r.json["runtime"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Prometheus {}", prom.url)),
+        "{}",
+        r.json
+    );
+    assert!(r.json.get("missing").is_none(), "{}", r.json);
+    assert_eq!(pod_scrapes(&server), Vec::<String>::new());
+}
+
+#[test]
+fn without_prometheus_given_the_real_one_is_found_through_the_service_proxy() {
+    let test = "without_prometheus_given_the_real_one_is_found_through_the_service_proxy";
+    let Some(bin) = prometheus_binary(test) else {
+        return;
+    };
+    let (_exp, prom) = mixed_fleet_prometheus(&bin);
+    let mut s = scenarios::mixed_fleet();
+    s.service_proxy("linkerd-viz", "prometheus", 9090, &prom.url);
+    let server = objects_only(s);
+    let r = triage(&server, &["-A", "-o", "json"]);
+    assert_mixed_fleet(&r);
+    let families = meshdoc::collect::prometheus::FAMILIES.len();
+    assert_eq!(
+        r.json["runtime"],
+        format!(
+            "Prometheus service linkerd-viz/prometheus:9090 (API server proxy) ({} PromQL queries)",
+            families + 1
+        ),
+        "{}",
+        r.json
+    );
+    assert!(r.json.get("missing").is_none(), "{}", r.json);
+    // The probe and one query per family, all through the service proxy
+    // (and so counted as API requests); no pod was scraped.
+    let reqs = server.requests();
+    let via: Vec<_> = reqs
+        .iter()
+        .filter(|q| {
+            q.path == "/api/v1/namespaces/linkerd-viz/services/prometheus:9090/proxy/api/v1/query"
+        })
+        .collect();
+    assert_eq!(via.len(), families + 1, "{via:#?}");
+    assert_eq!(via[0].param("query").as_deref(), Some("vector(1)"));
+    assert!(
+        !reqs
+            .iter()
+            .any(|q| q.path.contains("istio-system/services")),
+        "probed on after linkerd-viz's answered: {reqs:#?}"
+    );
+    assert_eq!(pod_scrapes(&server), Vec::<String>::new());
 }

@@ -290,3 +290,259 @@ fn all_namespaces_lists_cluster_wide_and_scrapes_within_the_budget() {
         .count();
     assert_eq!(per_ns, 0, "{reqs:#?}");
 }
+
+/// The row of `workload` (`ns/name`).
+pub fn row_of<'a>(r: &'a Run, workload: &str) -> &'a Value {
+    r.json["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| {
+            format!(
+                "{}/{}",
+                w["namespace"].as_str().unwrap_or(""),
+                w["name"].as_str().unwrap_or("")
+            ) == workload
+        })
+        .unwrap_or_else(|| panic!("{workload} not ranked: {}", r.json))
+}
+
+/// What [`scenarios::mixed_fleet`] ranks to, however its runtime signals
+/// were read (pod-proxy scrapes, or a real Prometheus scraping the same
+/// pages): Envoy's causes from `response_flags`, Linkerd's beside them, and
+/// the older proxies' series ranked by status code with no cause made up.
+/// Counts are checked as served when the pages were scraped; through
+/// Prometheus they are increases (the fixture's counters grow each scrape),
+/// so only the shares and the wording are.
+pub fn assert_mixed_fleet(r: &Run) {
+    let rows = rows(r);
+    let scraped = r.json["runtime"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("proxy scrapes"));
+    let says = |w: &Value, counts: &str, rest: &str| {
+        let e = w["evidence"].as_str().unwrap_or("");
+        let want = if scraped {
+            format!("{counts} {rest}")
+        } else {
+            rest.to_string()
+        };
+        assert!(e.contains(&want), "{want:?} not in {w}");
+    };
+    let ctx = || format!("{rows:?}\n{}", r.stderr);
+    assert_eq!(
+        rows[0],
+        (
+            "bookinfo/productpage-v1".into(),
+            "envoy-no-healthy-upstream".into()
+        ),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        rows[1],
+        ("shop/client".into(), "linkerd-fail-fast".into()),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        rows[2],
+        (
+            "bookinfo/ratings-v1".into(),
+            "envoy-upstream-connect-failure".into()
+        ),
+        "{}",
+        ctx()
+    );
+    let pct = |w: &str| row_of(r, w)["failing_percent"].as_f64();
+    let close = |w: &str, want: f64| {
+        let got = pct(w).unwrap_or_else(|| panic!("{w}: no failing share: {}", row_of(r, w)));
+        assert!((got - want).abs() < 0.05, "{w}: {got} % not {want} %");
+    };
+    close("bookinfo/productpage-v1", 90.0);
+    close("shop/client", 81.2);
+    close("bookinfo/ratings-v1", 60.0);
+    let productpage = row_of(r, "bookinfo/productpage-v1");
+    assert_eq!(productpage["mesh"], "istio");
+    says(productpage, "450 of 500", "outbound requests failed");
+    // An older Linkerd proxy (no `classification`, no `error`): its 503s
+    // count as failures by status code, and the one cause that reads
+    // status codes alone names them.
+    close("shop/legacy", 30.0);
+    let legacy = row_of(r, "shop/legacy");
+    assert_eq!(
+        legacy["top_cause"], "linkerd-503-from-application",
+        "{legacy}"
+    );
+    says(legacy, "300 of 1,000", "outbound requests failed");
+    // Istio without `response_flags`: the 503s still rank details-v1 above
+    // the healthy workloads, but no flag means no Envoy cause.
+    close("bookinfo/details-v1", 25.0);
+    let details = row_of(r, "bookinfo/details-v1");
+    assert!(details.get("top_cause").is_none(), "{details}");
+    assert_eq!(details["findings"], serde_json::json!([]), "{details}");
+    says(details, "100 of 400", "inbound requests failed");
+    for healthy in ["shop/web", "shop/cart"] {
+        assert!(
+            position(&rows, healthy) > position(&rows, "bookinfo/details-v1"),
+            "{}",
+            ctx()
+        );
+        assert_eq!(pct(healthy), Some(0.0));
+    }
+    // No workload gets the other mesh's cause (reviews-v1 has no endpoint,
+    // which Linkerd's fail-fast rule reads for a Linkerd Service).
+    for w in r.json["workloads"].as_array().unwrap() {
+        let Some(mesh) = w["mesh"].as_str() else {
+            continue;
+        };
+        for f in w["findings"].as_array().unwrap() {
+            assert!(
+                f["mesh"] == mesh || f["mesh"] == "any",
+                "{}/{} ({mesh}) given {} ({})",
+                w["namespace"],
+                w["name"],
+                f["id"],
+                f["mesh"]
+            );
+        }
+    }
+}
+
+#[test]
+fn older_proxies_without_classification_or_response_flags_are_ranked_by_status_code() {
+    let server = ApiServer::start(scenarios::mixed_fleet());
+    let r = triage(&server, &["-A", "--no-prometheus", "-o", "json"]);
+    assert_mixed_fleet(&r);
+    assert!(
+        r.json["runtime"]
+            .as_str()
+            .unwrap()
+            .contains("proxy scrapes"),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.code, 1);
+}
+
+/// An HTTP server on loopback that accepts every request and answers none
+/// within `delay` (a Prometheus busy on a heavy query); its thread is left
+/// to end with the test binary.
+fn slow_server(delay: std::time::Duration) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(move || async move {
+                tokio::time::sleep(delay).await;
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#
+            });
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            let _ = axum::serve(l, app).await;
+        });
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_slow_prometheus_times_out_and_triage_falls_back_to_the_budgeted_scrapes() {
+    let slow = slow_server(std::time::Duration::from_secs(60));
+    let server = ApiServer::start(scenarios::shop_fleet());
+    let t = std::time::Instant::now();
+    let r = triage(
+        &server,
+        &[
+            "ns/shop",
+            "--prometheus",
+            &slow,
+            "--timeout",
+            "2s",
+            "--max-requests",
+            "2",
+            "-o",
+            "json",
+        ],
+    );
+    let took = t.elapsed();
+    // One --timeout for the (concurrent) queries, the scrapes after.
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "took {took:?}:\n{}",
+        r.stderr
+    );
+    assert_eq!(
+        rows(&r)[0],
+        ("shop/client".into(), "linkerd-fail-fast".into()),
+        "{}",
+        r.json
+    );
+    let notes = r.json["notes"].to_string();
+    assert!(
+        notes.contains(&format!("Prometheus at {slow} could not be queried"))
+            && notes.contains("fell back to proxy scrapes"),
+        "{notes}"
+    );
+    let missing = r.json["missing"].to_string();
+    assert!(
+        missing.contains(&format!(
+            "Prometheus at {slow} did not answer within the --timeout of 2s"
+        )),
+        "{missing}"
+    );
+    // The fallback keeps to the scrape budget.
+    assert!(
+        missing.contains("over the --max-requests budget of 2"),
+        "{missing}"
+    );
+    assert_eq!(
+        r.json["runtime"],
+        "proxy scrapes through the pod proxy (2 of 3 meshed workloads)"
+    );
+    let scrapes = server
+        .requests()
+        .iter()
+        .filter(|q| q.path.contains("/pods/") && q.path.contains("/proxy/"))
+        .count();
+    assert_eq!(scrapes, 2);
+}
+
+#[test]
+fn a_slow_prometheus_behind_the_service_proxy_times_out_too() {
+    let mut s = scenarios::shop_fleet();
+    // Longer than --timeout, short enough for the fixture to shut down soon.
+    s.fault(Fault::slow(
+        "/api/v1/namespaces/linkerd-viz/services/prometheus:9090/proxy/*",
+        std::time::Duration::from_secs(6),
+    ));
+    let server = ApiServer::start(s);
+    let t = std::time::Instant::now();
+    let r = triage(&server, &["ns/shop", "--timeout", "1s", "-o", "json"]);
+    let took = t.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}:\n{}",
+        r.stderr
+    );
+    assert_eq!(rows(&r)[0].1, "linkerd-fail-fast", "{}", r.json);
+    let viz = "Prometheus at service linkerd-viz/prometheus:9090 (API server proxy) did not answer within the --timeout of 1s";
+    assert!(r.json["missing"].to_string().contains(viz), "{}", r.json);
+    assert!(
+        r.json["notes"]
+            .to_string()
+            .contains("fell back to proxy scrapes"),
+        "{}",
+        r.json["notes"]
+    );
+    assert!(
+        r.json["runtime"]
+            .as_str()
+            .unwrap()
+            .starts_with("proxy scrapes"),
+        "{}",
+        r.json
+    );
+}

@@ -3,7 +3,10 @@
 //! responses, list responses with `kind: XList`, `metadata.resourceVersion`,
 //! `limit`/`continue` pagination, label and field selectors, and discovery
 //! (`/api`, `/apis`, `/apis/{group}/{version}`) for kubectl. Faults (403, 404,
-//! slow) can be injected per path, and every request is recorded.
+//! slow) can be injected per path, and every request is recorded. A
+//! Service's proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/…`)
+//! can forward to a real server ([`Scenario::service_proxy`]), as the API
+//! server forwards to the Service's endpoint.
 //!
 //! It is written from the API conventions, not from meshdoc's resource table,
 //! so that a wrong path or parameter in meshdoc shows up as a failed test;
@@ -249,6 +252,8 @@ pub struct Scenario {
     pub log_times: HashMap<(String, String, String, bool), Vec<String>>,
     /// (namespace, pod, port, path without leading `/`) → body (served as 200).
     pub proxy: HashMap<(String, String, u16, String), String>,
+    /// (namespace, service, port) → base URL the service proxy forwards to.
+    pub service_proxies: HashMap<(String, String, u16), String>,
     /// CRD groups installed besides the built-in groups.
     pub crd_groups: BTreeSet<String>,
     pub faults: Vec<Fault>,
@@ -299,6 +304,15 @@ impl Scenario {
     pub fn proxy(&mut self, ns: &str, pod: &str, port: u16, path: &str, body: &str) -> &mut Self {
         self.proxy
             .insert((ns.into(), pod.into(), port, path.into()), body.into());
+        self
+    }
+    /// Serves `/api/v1/namespaces/{ns}/services/{svc}:{port}/proxy/{rest}` by
+    /// forwarding GET `{base}/{rest}?{query}` and returning its status and body.
+    pub fn service_proxy(&mut self, ns: &str, svc: &str, port: u16, base: &str) -> &mut Self {
+        self.service_proxies.insert(
+            (ns.into(), svc.into(), port),
+            base.trim_end_matches('/').into(),
+        );
         self
     }
     pub fn crds(&mut self, groups: &[&str]) -> &mut Self {
@@ -506,8 +520,73 @@ async fn handle(State(st): State<Arc<St>>, method: Method, uri: Uri) -> Response
     if method != Method::GET {
         return status(405, "MethodNotAllowed", "the fixture only serves GET");
     }
+    if let Some(r) = forward_service_proxy(&st, &path, &query).await {
+        return r;
+    }
     let q = parse_query(&query);
     route(&st, &path, &q)
+}
+
+/// A service-proxy request for a Service the scenario forwards, answered by
+/// the server behind it (`None`: not such a request).
+async fn forward_service_proxy(st: &St, path: &str, query: &str) -> Option<Response> {
+    let parts: Vec<&str> = path.trim_start_matches('/').splitn(8, '/').collect();
+    let [
+        "api",
+        "v1",
+        "namespaces",
+        ns,
+        "services",
+        name,
+        "proxy",
+        rest,
+    ] = parts.as_slice()
+    else {
+        return None;
+    };
+    // `name:port`, or `scheme:name:port`.
+    let mut it = name.rsplitn(3, ':');
+    let port: u16 = it.next()?.parse().ok()?;
+    let svc = it.next()?;
+    let base = st
+        .scenario
+        .service_proxies
+        .get(&(ns.to_string(), svc.to_string(), port))?;
+    let url = if query.is_empty() {
+        format!("{base}/{rest}")
+    } else {
+        format!("{base}/{rest}?{query}")
+    };
+    meshdoc::collect::cluster::client::install_crypto_provider();
+    let answer = async {
+        let r = reqwest::Client::new().get(&url).send().await?;
+        let code = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("text/plain")
+            .to_string();
+        Ok::<_, reqwest::Error>((code, ct, r.bytes().await?))
+    };
+    Some(match answer.await {
+        Ok((code, ct, body)) => {
+            let mut r = (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY),
+                body,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&ct) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        Err(e) => status(
+            503,
+            "ServiceUnavailable",
+            &format!("error trying to reach service: {e}"),
+        ),
+    })
 }
 
 fn installed(st: &St, group: &str) -> bool {

@@ -1163,3 +1163,181 @@ pub fn fleet(namespaces: usize, pods_per_ns: usize, netpols_per_ns: usize) -> Sc
     }
     s
 }
+
+/// One `istio_requests_total` series as an Istio 1.2x sidecar exports it on
+/// `:15020/stats/prometheus`: the label set (and order) of the shared
+/// corpus's `istio/stats/istio_requests_total-exposition.prom`, with the
+/// source and destination workloads, the code and the flags given.
+/// `flags: None` leaves `response_flags` out, as a telemetry config that
+/// drops it (or an old proxy) exports.
+pub fn istio_series(
+    reporter: &str,
+    src: (&str, &str),
+    dst: (&str, &str),
+    code: u16,
+    flags: Option<&str>,
+    n: u64,
+) -> String {
+    let ((src_ns, src_wl), (dst_ns, dst_wl)) = (src, dst);
+    // The destination Service is the workload's name less a `-v1` suffix.
+    let svc = dst_wl.trim_end_matches("-v1");
+    let flags = flags
+        .map(|f| format!("response_flags=\"{f}\","))
+        .unwrap_or_default();
+    format!(
+        "istio_requests_total{{response_code=\"{code}\",reporter=\"{reporter}\",source_workload=\"{src_wl}\",source_workload_namespace=\"{src_ns}\",source_principal=\"spiffe://cluster.local/ns/{src_ns}/sa/{src_wl}\",source_app=\"{src_wl}\",source_version=\"unknown\",source_cluster=\"Kubernetes\",destination_workload=\"{dst_wl}\",destination_workload_namespace=\"{dst_ns}\",destination_principal=\"unknown\",destination_app=\"unknown\",destination_version=\"unknown\",destination_service=\"{svc}.{dst_ns}.svc.cluster.local\",destination_service_name=\"{svc}\",destination_service_namespace=\"{dst_ns}\",destination_cluster=\"Kubernetes\",request_protocol=\"http\",{flags}grpc_response_status=\"\",connection_security_policy=\"unknown\",source_canonical_service=\"{src_wl}\",destination_canonical_service=\"{svc}\",source_canonical_revision=\"latest\",destination_canonical_revision=\"latest\"}} {n}\n"
+    )
+}
+
+/// Linkerd proxy metrics of an older proxy: `response_total` by
+/// `status_code` only, without `classification` or `error`, `failed` 503s
+/// from `svc` and `ok` 200s; no `outbound_http_errors_total`.
+pub fn linkerd_legacy_metrics(ns: &str, svc: &str, failed: u64, ok: u64) -> String {
+    format!(
+        "# TYPE response_total counter\n\
+response_total{{direction=\"outbound\",authority=\"{svc}.{ns}.svc.cluster.local:8080\",dst_namespace=\"{ns}\",dst_service=\"{svc}\",status_code=\"503\",tls=\"true\"}} {failed}\n\
+response_total{{direction=\"outbound\",authority=\"web.{ns}.svc.cluster.local:8080\",dst_namespace=\"{ns}\",dst_service=\"web\",status_code=\"200\",tls=\"true\"}} {ok}\n"
+    )
+}
+
+/// The Istio workloads of [`mixed_fleet`]'s `bookinfo`: (Deployment, pod,
+/// the sidecar's `stats/prometheus` page).
+/// - `productpage-v1` calls `reviews` (scaled to zero): 450 × 503 `UH`,
+///   and `details` 50 × 200: 90 % of its outbound requests fail;
+/// - `ratings-v1` calls `mongodb`, which refuses connections: 120 × 503
+///   `UF` and 80 × 200: 60 %;
+/// - `details-v1` serves productpage, 300 × 200 and 100 × 503 with no
+///   `response_flags` label at all (25 %).
+pub fn bookinfo_istio_pages() -> Vec<(&'static str, &'static str, String)> {
+    let ns = "bookinfo";
+    let head = "# TYPE istio_requests_total counter\n";
+    vec![
+        (
+            "productpage-v1",
+            "productpage-v1-5f7b9c-00000",
+            format!(
+                "{head}{}{}",
+                istio_series(
+                    "source",
+                    (ns, "productpage-v1"),
+                    (ns, "unknown"),
+                    503,
+                    Some("UH"),
+                    450
+                ),
+                istio_series(
+                    "source",
+                    (ns, "productpage-v1"),
+                    (ns, "details-v1"),
+                    200,
+                    Some("-"),
+                    50
+                ),
+            ),
+        ),
+        (
+            "ratings-v1",
+            "ratings-v1-5f7b9c-00000",
+            format!(
+                "{head}{}{}",
+                istio_series(
+                    "source",
+                    (ns, "ratings-v1"),
+                    (ns, "mongodb-v1"),
+                    503,
+                    Some("UF"),
+                    120
+                ),
+                istio_series(
+                    "source",
+                    (ns, "ratings-v1"),
+                    (ns, "details-v1"),
+                    200,
+                    Some("-"),
+                    80
+                ),
+            ),
+        ),
+        (
+            "details-v1",
+            "details-v1-5f7b9c-00000",
+            format!(
+                "{head}{}{}",
+                istio_series(
+                    "destination",
+                    (ns, "productpage-v1"),
+                    (ns, "details-v1"),
+                    200,
+                    None,
+                    300
+                ),
+                istio_series(
+                    "destination",
+                    (ns, "productpage-v1"),
+                    (ns, "details-v1"),
+                    503,
+                    None,
+                    100
+                ),
+            ),
+        ),
+    ]
+}
+
+/// [`shop_fleet`] (Linkerd) plus `shop/legacy`, whose older proxy exports
+/// [`linkerd_legacy_metrics`] (300 of 1,000 outbound requests 503), plus an
+/// Istio namespace `bookinfo` with the workloads of
+/// [`bookinfo_istio_pages`] and `reviews-v1` scaled to zero behind its
+/// Service. Every meshed pod serves its page through the pod proxy too.
+pub fn mixed_fleet() -> Scenario {
+    let mut s = shop_fleet();
+    let p = "legacy-5f7b9c-00000";
+    s.objects.extend(deployment("shop", "legacy", "legacy", 1));
+    s.objects.push(pod(
+        "shop",
+        p,
+        "legacy",
+        "legacy",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    ));
+    s.proxy(
+        "shop",
+        p,
+        4191,
+        "metrics",
+        &linkerd_legacy_metrics("shop", "inventory", 300, 700),
+    );
+    let ns = "bookinfo";
+    s.crds(&["networking.istio.io", "security.istio.io"]);
+    s.objects.push(namespace(
+        ns,
+        json!({}),
+        json!({"istio-injection": "enabled"}),
+    ));
+    s.objects
+        .push(namespace("istio-system", json!({}), json!({})));
+    for (deploy, pod_name, page) in bookinfo_istio_pages() {
+        let app = deploy.trim_end_matches("-v1");
+        s.objects.extend(deployment(ns, deploy, app, 1));
+        s.objects.push(pod(
+            ns,
+            pod_name,
+            app,
+            deploy,
+            9080,
+            Some("istio"),
+            Health::Running,
+        ));
+        s.objects.push(service(ns, app, app, 9080, "http"));
+        s.objects
+            .push(endpointslice(ns, app, 9080, &[(pod_name, true)]));
+        s.proxy(ns, pod_name, 15020, "stats/prometheus", &page);
+    }
+    s.objects.extend(deployment(ns, "reviews-v1", "reviews", 0));
+    s.objects
+        .push(service(ns, "reviews", "reviews", 9080, "http"));
+    s.objects.push(endpointslice(ns, "reviews", 9080, &[]));
+    s
+}
