@@ -15,9 +15,7 @@
 
 use super::triage::{TriageOptions, prom_choice, render_json, rules_for, triage};
 use super::{Code, Global, note};
-use crate::collect::cluster::{
-    self, MeshChoice, Namespaces, client::ClientOptions, target::parse_duration,
-};
+use crate::collect::cluster::{self, MeshChoice, Namespaces, target::parse_duration};
 use crate::report::exposition::{self, Exposition, Kind};
 use crate::report::triage::{Stale, TriageReport};
 use anyhow::{Context, bail};
@@ -455,21 +453,11 @@ async fn shutdown_signal() {
 pub fn run(a: ServeArgs, g: &Global) -> anyhow::Result<Code> {
     let o = a.triage_options()?;
     let rules = rules_for(g, a.mesh)?;
-    let opts = ClientOptions {
-        kubeconfig: a.kubeconfig.clone(),
-        context: a.context.clone(),
-        namespace: None,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let (client, server) = rt
-        .block_on(async {
-            let (client, _ns, server) = cluster::client::connect(&opts).await?;
-            anyhow::Ok((client, server))
-        })
-        .context("cannot load the cluster configuration")?;
+    let (rt, client, server) = super::triage::connect(
+        a.kubeconfig.clone(),
+        a.context.clone(),
+        "cannot load the cluster configuration",
+    )?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(a.listen))
         .with_context(|| format!("cannot listen on {}", a.listen))?;

@@ -167,20 +167,16 @@ pub fn rules_for(g: &Global, mesh: MeshChoice) -> anyhow::Result<RuleSet> {
     Ok(super::load_rules(g)?.for_mesh(mesh_of(mesh)))
 }
 
-pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
-    let o = options(a)?;
-    if matches!(g.output, Format::Sarif | Format::Junit | Format::Github) {
-        bail!("`diagnose` over a namespace or cluster prints table, json, yaml or markdown");
-    }
-    if a.save_bundle.is_some() {
-        bail!(
-            "--save-bundle writes one workload's evidence; diagnose deploy/NAME --save-bundle DIR"
-        );
-    }
-    let rules = rules_for(g, a.mesh)?;
+/// The runtime and client of a whole-cluster read (`diagnose ns/…`, `-A`,
+/// `serve`): the kubeconfig and context as kubectl reads them, no namespace.
+pub fn connect(
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
+    failure: &'static str,
+) -> anyhow::Result<(tokio::runtime::Runtime, kube::Client, String)> {
     let opts = ClientOptions {
-        kubeconfig: a.kubeconfig.clone(),
-        context: a.context.clone(),
+        kubeconfig,
+        context,
         namespace: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -192,7 +188,26 @@ pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
             let (client, _ns, server) = cluster::client::connect(&opts).await?;
             anyhow::Ok((client, server))
         })
-        .context("cannot connect to the cluster")?;
+        .context(failure)?;
+    Ok((rt, client, server))
+}
+
+pub fn run(a: &DiagnoseArgs, g: &Global) -> anyhow::Result<Code> {
+    let o = options(a)?;
+    if matches!(g.output, Format::Sarif | Format::Junit | Format::Github) {
+        bail!("`diagnose` over a namespace or cluster prints table, json, yaml or markdown");
+    }
+    if a.save_bundle.is_some() {
+        bail!(
+            "--save-bundle writes one workload's evidence; diagnose deploy/NAME --save-bundle DIR"
+        );
+    }
+    let rules = rules_for(g, a.mesh)?;
+    let (rt, client, server) = connect(
+        a.kubeconfig.clone(),
+        a.context.clone(),
+        "cannot connect to the cluster",
+    )?;
     let t = rt.block_on(triage(&client, &server, &rules, &o))?;
     note(&format!(
         "meshdoc: looked at {} workload(s) in {} ({} API requests, {} PromQL queries, {:.1}s)",
