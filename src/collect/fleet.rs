@@ -258,13 +258,7 @@ pub async fn runtime(
         match query_families(&p, workloads, namespaces, since, &mut rt).await {
             Ok(()) => return rt,
             Err(e) => {
-                rt.failures.push(Failure {
-                    what: format!("Prometheus at {}", p.describe()),
-                    reason: e.to_string(),
-                    family: Fam::Metrics,
-                    resource: None,
-                    namespace: None,
-                });
+                rt.prometheus_failed(&p, &e);
                 rt.notes.push(format!(
                     "Prometheus at {} could not be queried; fell back to proxy scrapes through the pod proxy",
                     p.describe()
@@ -275,6 +269,20 @@ pub async fn runtime(
     }
     scrape(client, workloads, max_requests, timeout, &mut rt).await;
     rt
+}
+
+impl Runtime {
+    /// A Prometheus that was found but could not be read: a failure of the
+    /// metrics family, reported with the rest.
+    fn prometheus_failed(&mut self, p: &Prometheus, e: &prometheus::PromError) {
+        self.failures.push(Failure {
+            what: format!("Prometheus at {}", p.describe()),
+            reason: e.to_string(),
+            family: Fam::Metrics,
+            resource: None,
+            namespace: None,
+        });
+    }
 }
 
 /// Probes each [`prometheus::CANDIDATES`] with `vector(1)`; the first that
@@ -294,13 +302,7 @@ async fn discover(
             // Something answers there, too slowly: a failure to read, not
             // an absence.
             Err(e @ prometheus::PromError::Timeout(..)) => {
-                rt.failures.push(Failure {
-                    what: format!("Prometheus at {}", p.describe()),
-                    reason: e.to_string(),
-                    family: Fam::Metrics,
-                    resource: None,
-                    namespace: None,
-                });
+                rt.prometheus_failed(&p, &e);
                 rt.notes.push(format!(
                     "{e}; fell back to proxy scrapes through the pod proxy unless another Prometheus answers"
                 ));
