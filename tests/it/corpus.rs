@@ -31,6 +31,44 @@ fn rows(dir: &Path) -> Vec<Row> {
     labelled_rows(dir, &dir.join("labels.tsv"), "shared:")
 }
 
+/// The input a `labels.tsv` row names in its file's `content`: the whole
+/// file (`@file`), a range (`@file:A-B`), or line `lineno`, checked against
+/// the row's text (a tab written `\t`; a literal backslash as it is, or
+/// doubled).
+pub(crate) fn label_input(
+    case: &str,
+    rel: &str,
+    content: String,
+    text: &str,
+    lineno: &str,
+) -> String {
+    if text == "@file" {
+        return content;
+    }
+    if let Some(range) = text.strip_prefix("@file:") {
+        let (a, b) = range.split_once('-').expect("range A-B");
+        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+        return content
+            .lines()
+            .skip(a - 1)
+            .take(b + 1 - a)
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let n: usize = lineno.parse().expect("line number");
+    let from_file = content.lines().nth(n - 1).unwrap_or_default().to_string();
+    let line = from_file.trim_end_matches('\r');
+    let text = text.trim_end_matches('\r');
+    if line != text && line != text.replace("\\\\", "\\") {
+        assert_eq!(
+            line,
+            unescape_tabs(text).trim_end_matches('\r'),
+            "{case}: labels.tsv text differs from {rel}:{n}"
+        );
+    }
+    from_file
+}
+
 /// Rows of one `labels.tsv`; `file` columns are `PREFIX` + a path under `dir`.
 fn labelled_rows(dir: &Path, labels: &Path, prefix: &str) -> Vec<Row> {
     let text = std::fs::read_to_string(labels).expect("labels.tsv is readable");
@@ -47,34 +85,7 @@ fn labelled_rows(dir: &Path, labels: &Path, prefix: &str) -> Vec<Row> {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => panic!("{case}: cannot read {}: {e}", path.display()),
         };
-        let input = if text == "@file" {
-            content
-        } else if let Some(range) = text.strip_prefix("@file:") {
-            let (a, b) = range.split_once('-').expect("range A-B");
-            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
-            content
-                .lines()
-                .skip(a - 1)
-                .take(b + 1 - a)
-                .collect::<Vec<_>>()
-                .join("\n")
-        } else {
-            let n: usize = lineno.parse().expect("line number");
-            let from_file = content.lines().nth(n - 1).unwrap_or_default().to_string();
-            // A tab in the line is written `\t` in labels.tsv; a line that
-            // holds a literal backslash (an escaped log message) is written
-            // as it is, or with the backslash doubled.
-            let line = from_file.trim_end_matches('\r');
-            let text = text.trim_end_matches('\r');
-            if line != text && line != text.replace("\\\\", "\\") {
-                assert_eq!(
-                    line,
-                    unescape_tabs(text).trim_end_matches('\r'),
-                    "{case}: labels.tsv text differs from {rel}:{n}"
-                );
-            }
-            from_file
-        };
+        let input = label_input(case, rel, content, text, lineno);
         out.push(Row {
             case: case.to_string(),
             expected: expected.split('|').map(str::to_string).collect(),

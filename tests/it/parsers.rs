@@ -450,27 +450,7 @@ fn labelled_inputs_read_as_their_kind() {
             continue;
         };
         let whole = String::from_utf8_lossy(&bytes).into_owned();
-        let input: String = if *text == "@file" {
-            whole.clone()
-        } else if let Some(r) = text.strip_prefix("@file:") {
-            let (a, b) = r.split_once('-').expect("range");
-            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
-            whole
-                .lines()
-                .skip(a - 1)
-                .take(b + 1 - a)
-                .collect::<Vec<_>>()
-                .join("\n")
-        } else {
-            let n: usize = line.parse().unwrap();
-            let l = whole.lines().nth(n - 1).expect("line").to_string();
-            assert_eq!(
-                l,
-                text.replace("\\t", "\t"),
-                "{case}: label text differs from the file"
-            );
-            l
-        };
+        let input = crate::corpus::label_input(case, file, whole, text, line);
         let (ev, _) = read_text(&input, InputKind::Auto, &Origin::Arg);
         let ok = |pred: &dyn Fn(&Item) -> bool| !ev.is_empty() && ev.iter().all(|e| pred(&e.item));
         let good = match *kind {
