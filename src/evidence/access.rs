@@ -536,7 +536,9 @@ const FRAGMENT_KEYS: &[&str] = &[
 pub fn parse_fragment(line: &str) -> Option<AccessRecord> {
     let mut r = AccessRecord::default();
     keyed_fields(line, &mut r);
-    if r.flags.is_empty() {
+    // Every unclaimed line comes here: the token walks below only run on a
+    // line that holds some token of Envoy's flags.
+    if r.flags.is_empty() && has_flag_token(line) {
         if let Some((status, flags)) = status_and_flags(line) {
             r.status = r.status.or(Some(status));
             r.flags = flags;
@@ -683,6 +685,13 @@ fn prose_tokens(line: &str) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// `true` when some word of `line` (letters, digits and commas) is Envoy's
+/// flags; no allocation.
+fn has_flag_token(line: &str) -> bool {
+    line.split(|c: char| !(c.is_ascii_alphanumeric() || c == ','))
+        .any(|t| as_flags(t.trim_end_matches(',')).is_some())
 }
 
 /// A token that is Envoy's flags, also in the plural (`UHs`).

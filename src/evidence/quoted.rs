@@ -46,7 +46,6 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         }
     }
     // A status named in prose: `Getting HTTP status 426`, `(status code 503)`.
-    let lower = line.to_ascii_lowercase();
     for key in [
         "http status code ",
         "http status ",
@@ -54,7 +53,7 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         "response code ",
         "http ",
     ] {
-        if let Some(i) = lower.find(key) {
+        if let Some(i) = find_ascii_ci(line, key) {
             let rest = line[i + key.len()..].trim_start_matches([':', '=', ' ']);
             if let Some(c) = three(rest) {
                 return Some((c, "named in a message"));
@@ -74,6 +73,15 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         }
     }
     None
+}
+
+/// The first place `needle` (lower-case ASCII) stands in `hay` in any
+/// case, without a lower-cased copy of `hay`.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    (h.len() >= n.len())
+        .then(|| h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n)))
+        .flatten()
 }
 
 #[cfg(test)]
