@@ -9,6 +9,7 @@ use crate::report::Report;
 use crate::rules::RuleSet;
 
 pub use crate::evidence::access::ENVOY_FLAGS;
+use crate::evidence::access::flag_code;
 
 /// Flags that qualify the flag beside them rather than name a cause: Envoy
 /// adds `URX` when the retries or connect attempts that another flag's
@@ -35,8 +36,9 @@ pub fn parse_query(input: &str, rules: &RuleSet) -> Option<Vec<Query>> {
             }
             return None;
         }
-        let flags: Vec<&str> = tok.split(',').collect();
-        if flags.iter().all(|f| ENVOY_FLAGS.contains(f)) {
+        // Short codes or long names (`NoHealthyUpstream`), as Envoy writes them.
+        let flags: Option<Vec<&str>> = tok.split(',').map(flag_code).collect();
+        if let Some(flags) = flags {
             let primary = flags.iter().any(|f| !MODIFIER_FLAGS.contains(f));
             out.extend(flags.into_iter().map(|f| {
                 if primary && MODIFIER_FLAGS.contains(&f) {

@@ -30,6 +30,109 @@ pub const ENVOY_FLAGS: &[&str] = &[
     "UDO",
 ];
 
+/// Each flag's long name, as `%RESPONSE_FLAGS_LONG%` (Envoy 1.28+) writes it
+/// (`ResponseFlagUtils` in Envoy's `source/common/stream_info/utility.h`), and
+/// its field in the `ResponseFlags` message of gRPC access-log records
+/// (`envoy/data/accesslog/v3/accesslog.proto`), snake_case as in the proto;
+/// protobuf JSON writes it in lowerCamelCase.
+pub const ENVOY_FLAG_NAMES: &[(&str, &str, &str)] = &[
+    ("LH", "FailedLocalHealthCheck", "failed_local_healthcheck"),
+    ("UH", "NoHealthyUpstream", "no_healthy_upstream"),
+    ("UT", "UpstreamRequestTimeout", "upstream_request_timeout"),
+    ("LR", "LocalReset", "local_reset"),
+    ("UR", "UpstreamRemoteReset", "upstream_remote_reset"),
+    (
+        "UF",
+        "UpstreamConnectionFailure",
+        "upstream_connection_failure",
+    ),
+    (
+        "UC",
+        "UpstreamConnectionTermination",
+        "upstream_connection_termination",
+    ),
+    ("UO", "UpstreamOverflow", "upstream_overflow"),
+    ("NR", "NoRouteFound", "no_route_found"),
+    ("DI", "DelayInjected", "delay_injected"),
+    ("FI", "FaultInjected", "fault_injected"),
+    ("RL", "RateLimited", "rate_limited"),
+    (
+        "UAEX",
+        "UnauthorizedExternalService",
+        "unauthorized_details",
+    ),
+    ("RLSE", "RateLimitServiceError", "rate_limit_service_error"),
+    (
+        "DC",
+        "DownstreamConnectionTermination",
+        "downstream_connection_termination",
+    ),
+    (
+        "URX",
+        "UpstreamRetryLimitExceeded",
+        "upstream_retry_limit_exceeded",
+    ),
+    ("SI", "StreamIdleTimeout", "stream_idle_timeout"),
+    (
+        "IH",
+        "InvalidEnvoyRequestHeaders",
+        "invalid_envoy_request_headers",
+    ),
+    (
+        "DPE",
+        "DownstreamProtocolError",
+        "downstream_protocol_error",
+    ),
+    (
+        "UMSDR",
+        "UpstreamMaxStreamDurationReached",
+        "upstream_max_stream_duration_reached",
+    ),
+    (
+        "RFCF",
+        "ResponseFromCacheFilter",
+        "response_from_cache_filter",
+    ),
+    ("NFCF", "NoFilterConfigFound", "no_filter_config_found"),
+    ("DT", "DurationTimeout", "duration_timeout"),
+    ("UPE", "UpstreamProtocolError", "upstream_protocol_error"),
+    ("NC", "NoClusterFound", "no_cluster_found"),
+    ("OM", "OverloadManagerTerminated", "overload_manager"),
+    ("DF", "DnsResolutionFailed", "dns_resolution_failure"),
+    ("DO", "DropOverload", "drop_overload"),
+    ("DR", "DownstreamRemoteReset", "downstream_remote_reset"),
+    (
+        "UDO",
+        "UnconditionalDropOverload",
+        "unconditional_drop_overload",
+    ),
+];
+
+/// The short code of one flag written short (`UH`) or long
+/// (`NoHealthyUpstream`).
+pub fn flag_code(t: &str) -> Option<&'static str> {
+    if t.len() <= 5 {
+        return ENVOY_FLAGS.iter().find(|f| **f == t).copied();
+    }
+    // Long names are CamelCase words of 10 or more letters.
+    if !t.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return None;
+    }
+    ENVOY_FLAG_NAMES
+        .iter()
+        .find(|(_, long, _)| *long == t)
+        .map(|(short, _, _)| *short)
+}
+
+/// The short code of a `ResponseFlags` field (`no_healthy_upstream` or
+/// `noHealthyUpstream`).
+fn flag_field_code(k: &str) -> Option<&'static str> {
+    ENVOY_FLAG_NAMES
+        .iter()
+        .find(|(_, _, field)| *field == k || snake_to_camel(field) == k)
+        .map(|(short, _, _)| *short)
+}
+
 /// Parses one line; `None` when it is not an access-log record.
 pub fn parse_line(line: &str) -> Option<AccessRecord> {
     parse_line_as(line, false)
@@ -92,7 +195,7 @@ fn split_flags(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
         .filter(|f| !f.is_empty())
-        .map(str::to_string)
+        .map(|f| flag_code(f).unwrap_or(f).to_string())
         .collect()
 }
 
@@ -100,7 +203,8 @@ fn is_flags(v: &str) -> bool {
     v == "-"
         || (!v.is_empty()
             && v.split(',').all(|f| {
-                !f.is_empty() && f.len() <= 6 && f.bytes().all(|c| c.is_ascii_uppercase())
+                (!f.is_empty() && f.len() <= 6 && f.bytes().all(|c| c.is_ascii_uppercase()))
+                    || flag_code(f).is_some()
             }))
 }
 
@@ -307,7 +411,14 @@ pub fn parse_json(s: &str) -> Option<AccessRecord> {
 /// Maps a decoded JSON object to a record; `None` unless it has a
 /// `response_code` or `response_flags` key.
 pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
-    let o = v.as_object()?;
+    let top = v.as_object()?;
+    // A gRPC access-log record (`HTTPAccessLogEntry` as protobuf JSON) keeps
+    // the response in `response` and the flags in `commonProperties`.
+    let nested = ["response", "commonProperties", "common_properties"]
+        .into_iter()
+        .filter_map(|k| top.get(k)?.as_object());
+    let objects: Vec<&serde_json::Map<String, serde_json::Value>> =
+        std::iter::once(top).chain(nested).collect();
     // Envoy's command operators as keys, in the spelling the operator chose:
     // `response_code`, `response-code` (Pomerium, Ambassador), `responseCode`,
     // and shortened to `resp_code`.
@@ -317,9 +428,11 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
             .into_iter()
             .flatten()
             .find_map(|k| {
-                o.get(&k)
-                    .or_else(|| o.get(&k.replace('_', "-")))
-                    .or_else(|| o.get(&snake_to_camel(&k)))
+                objects.iter().find_map(|o| {
+                    o.get(&k)
+                        .or_else(|| o.get(&k.replace('_', "-")))
+                        .or_else(|| o.get(&snake_to_camel(&k)))
+                })
             })
     };
     if get("response_code").is_none() && get("response_flags").is_none() {
@@ -347,9 +460,19 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
                 // "-" / absent response code on TCP records means none sent.
                 get("response_code").map(|_| 0)
             }),
-        flags: s("response_flags")
-            .map(|f| split_flags(&f))
-            .unwrap_or_default(),
+        flags: match get("response_flags") {
+            // `ResponseFlags` as an object: the fields that are set.
+            Some(serde_json::Value::Object(f)) => f
+                .iter()
+                .filter(|(_, v)| {
+                    !matches!(v, serde_json::Value::Bool(false) | serde_json::Value::Null)
+                })
+                .filter_map(|(k, _)| flag_field_code(k).map(str::to_string))
+                .collect(),
+            _ => s("response_flags")
+                .map(|f| split_flags(&f))
+                .unwrap_or_default(),
+        },
         details: s("response_code_details"),
         termination: s("connection_termination_details"),
         transport_failure: s("upstream_transport_failure_reason"),
@@ -414,6 +537,10 @@ fn parse_json_lite(s: &str) -> Option<AccessRecord> {
     }
     let l: Lite = serde_json::from_str(s).ok()?;
     if l.response_code.is_none() && l.response_flags.is_none() {
+        return None;
+    }
+    // `ResponseFlags` as an object is read by `from_json` alone.
+    if matches!(l.response_flags, Some(Value::Object(_))) {
         return None;
     }
     // As `from_json` reads a value: strings through `opt`, `null` as none,
@@ -553,9 +680,10 @@ pub fn parse_fragment(line: &str) -> Option<AccessRecord> {
     Some(r)
 }
 
-/// `true` when every comma-separated part is one of Envoy's flags.
+/// `true` when every comma-separated part is one of Envoy's flags, short or
+/// long.
 fn known_flags(v: &str) -> bool {
-    !v.is_empty() && v.split(',').all(|f| ENVOY_FLAGS.contains(&f))
+    !v.is_empty() && v.split(',').all(|f| flag_code(f).is_some())
 }
 
 /// `key<separators>value` for each of [`FRAGMENT_KEYS`]: the key bounded by
@@ -654,7 +782,7 @@ fn named_flags(line: &str) -> Option<Vec<String>> {
     };
     toks.iter().enumerate().find_map(|(i, t)| {
         let t = as_flags(t)?;
-        let joined = t.contains(',');
+        let joined = t.contains(',') || is_telling_long_name(t);
         let beside = (i > 0 && is_flag_word(&toks[i - 1]))
             || toks.get(i + 1).is_some_and(|n| is_flag_word(n))
             || (toks
@@ -663,6 +791,17 @@ fn named_flags(line: &str) -> Option<Vec<String>> {
                 && toks.get(i + 2).is_some_and(|n| is_flag_word(n)));
         (joined || beside).then(|| split_flags(t))
     })
+}
+
+/// A flag's long name that no prose would use for anything else: three
+/// words or more (`NoHealthyUpstream`), or one about the stream's ends
+/// (`UpstreamOverflow`). `RateLimited` or `LocalReset` alone stay prose.
+fn is_telling_long_name(t: &str) -> bool {
+    t.len() > 5
+        && flag_code(t).is_some()
+        && (t.bytes().filter(u8::is_ascii_uppercase).count() >= 3
+            || t.starts_with("Upstream")
+            || t.starts_with("Downstream"))
 }
 
 /// The first `STATUS FLAGS` pair of whitespace tokens: `503 UAEX`,
@@ -722,6 +861,43 @@ mod tests {
             (Some(503), vec!["UH".to_string()])
         );
         assert_eq!(r.upstream_cluster.as_deref(), Some("outbound|80||web"));
+    }
+
+    #[test]
+    fn long_flag_names_read_as_their_short_codes() {
+        // `%RESPONSE_FLAGS_LONG%` in a text line and a JSON record.
+        let text = r#"[2024-05-01T10:00:00.123Z] "GET / HTTP/1.1" 503 UpstreamConnectionFailure,UpstreamRetryLimitExceeded - - "-" 0 91 3 - "-" "curl/8.5.0" "r" "a" "10.0.0.1:80" outbound|80||a - 10.0.0.2:80 10.0.0.3:1 - -"#;
+        assert_eq!(parse_line(text).unwrap().flags, ["UF", "URX"]);
+        let json = r#"{"response_code":503,"response_flags":"NoHealthyUpstream"}"#;
+        assert_eq!(parse_line(json).unwrap().flags, ["UH"]);
+        assert_eq!(parse_line_lite(json).unwrap().flags, ["UH"]);
+        // A gRPC access-log record as protobuf JSON: nested, flags as fields.
+        let als = r#"{"commonProperties":{"responseFlags":{"noHealthyUpstream":true,"delayInjected":false}},"response":{"responseCode":503}}"#;
+        let r = parse_line(als).unwrap();
+        assert_eq!(
+            (r.status, r.flags.as_slice()),
+            (Some(503), &["UH".to_string()][..])
+        );
+        let snake = r#"{"response_code":503,"response_flags":{"unauthorized_details":{"reason":"EXTERNAL_SERVICE"}}}"#;
+        assert_eq!(parse_line(snake).unwrap().flags, ["UAEX"]);
+        assert!(
+            parse_line_lite(snake).is_none(),
+            "an object is left to the full parse"
+        );
+        // In prose: a telling long name alone, a generic one only beside `flag`.
+        assert_eq!(
+            parse_fragment("gateway logs say NoHealthyUpstream")
+                .unwrap()
+                .flags,
+            ["UH"]
+        );
+        assert!(parse_fragment("the client is RateLimited by the API").is_none());
+        assert_eq!(
+            parse_fragment("response flag RateLimited").unwrap().flags,
+            ["RL"]
+        );
+        assert_eq!(flag_code("UpstreamOverflow"), Some("UO"));
+        assert_eq!(flag_code("Upstream"), None);
     }
 
     #[test]

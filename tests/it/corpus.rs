@@ -455,14 +455,15 @@ fn the_evidence_decides_the_mesh() {
     assert!(linkerd(&ids) && istio(&ids), "503: {ids:?}");
 }
 
-/// The rows of one blind round (`tests/corpus-blind/<round>-istio` and
-/// `-linkerd`), in that order.
+/// The rows of one blind round: every `tests/corpus-blind/<round>-<part>`
+/// folder (`-istio`, `-linkerd`, and parts split by source kind such as
+/// `-pages`), in name order.
 fn blind_round(round: &str) -> Vec<Row> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
     let mut all = Vec::new();
-    for mesh in ["istio", "linkerd"] {
-        let labels = dir.join(format!("{round}-{mesh}")).join("labels.tsv");
+    for part in round_parts(&dir, round) {
         // A round is merged one part at a time; a part not yet merged is absent.
+        let labels = dir.join(&part).join("labels.tsv");
         if labels.exists() {
             all.extend(labelled_rows(&dir, &labels, "blind:"));
         }
@@ -470,20 +471,33 @@ fn blind_round(round: &str) -> Vec<Row> {
     all
 }
 
-/// Scores a blind round, printing each mesh's figures and the whole; the
+/// The folders of one round, `<round>-<part>`, sorted.
+fn round_parts(dir: &Path, round: &str) -> Vec<String> {
+    let prefix = format!("{round}-");
+    let mut parts: Vec<String> = std::fs::read_dir(dir)
+        .expect("tests/corpus-blind is readable")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    parts.sort();
+    parts
+}
+
+/// Scores a blind round, printing each part's figures and the whole; the
 /// misses only of a round released to the working set (a held-out round's
 /// misses are never shown).
 fn score_round(rules: &meshdoc::rules::RuleSet, round: &str, all: &[Row], released: bool) -> Score {
     let name = round.to_uppercase();
-    for mesh in ["istio", "linkerd"] {
-        let part: Vec<&Row> = all
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus-blind");
+    for part in round_parts(&dir, round) {
+        let rows: Vec<Row> = all
             .iter()
-            .filter(|r| r.file.contains(&format!("{round}-{mesh}/")))
+            .filter(|r| r.file.starts_with(&format!("{part}/")))
+            .cloned()
             .collect();
-        let rows: Vec<Row> = part.into_iter().cloned().collect();
         println!(
             "{}",
-            evaluate(rules, &rows).summary(&format!("{name} {round}-{mesh}"))
+            evaluate(rules, &rows).summary(&format!("{name} {part}"))
         );
     }
     let sc = evaluate(rules, all);

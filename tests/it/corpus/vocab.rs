@@ -450,6 +450,16 @@ pub fn bases(row: &Row) -> Vec<(&'static str, String, bool)> {
             let status = status_of(row.col("typical_status"));
             out.push(("flag", f.clone(), true));
             out.extend(access_lines(status, &f, "-"));
+            // `%RESPONSE_FLAGS_LONG%` (Envoy 1.28+) writes the long name.
+            let long = row.col("long_name").to_string();
+            if !long.is_empty() && long != "-" {
+                out.push(("flag-long", long.clone(), true));
+                out.extend(
+                    access_lines(status, &long, "-")
+                        .into_iter()
+                        .map(|(name, text, line)| (long_shape(name), text, line)),
+                );
+            }
         }
         "envoy-stats.tsv" => {
             // Compound cells: `a: N (downstream); b (upstream)`, `a / b`.
@@ -475,6 +485,15 @@ pub fn bases(row: &Row) -> Vec<(&'static str, String, bool)> {
         _ => {}
     }
     out
+}
+
+/// The shape name of an access line written with long flag names.
+fn long_shape(name: &str) -> &'static str {
+    match name {
+        "access-text" => "access-text-long",
+        "access-no-ts" => "access-no-ts-long",
+        _ => "access-json-long",
+    }
 }
 
 fn json_str(s: &str) -> String {
