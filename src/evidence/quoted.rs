@@ -60,6 +60,13 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
             }
         }
     }
+    // A status with its reason phrase, as a client, a browser or a title
+    // quotes it (`状态码: 431 Request Header Fields Too Large`, `got a 503
+    // Service Unavailable`). Only the 5xx and the 4xx a mesh itself answers
+    // with: an application's 401/403/404 is its own everyday answer.
+    if let Some(c) = status_with_reason(line) {
+        return Some((c, "named with its reason phrase"));
+    }
     // A gRPC client's error in the words of grpc-go (`rpc error: code =
     // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
     // a mesh's authorization answers a gRPC call with (Linkerd's
@@ -71,6 +78,43 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
                 "a gRPC client's status, the gRPC form of this HTTP status",
             ));
         }
+    }
+    None
+}
+
+/// Reason phrases (RFC 9110, RFC 6585) of the statuses
+/// [`status_with_reason`] reads.
+const REASONS: &[(u16, &str)] = &[
+    (426, "upgrade required"),
+    (429, "too many requests"),
+    (431, "request header fields too large"),
+    (500, "internal server error"),
+    (502, "bad gateway"),
+    (503, "service unavailable"),
+    (504, "gateway timeout"),
+];
+
+/// The first `NNN Reason Phrase` of [`REASONS`] in `line`, the digits
+/// standing alone.
+fn status_with_reason(line: &str) -> Option<u16> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i + 4 < b.len() {
+        let d = &b[i..i + 3];
+        let alone = (i == 0 || !b[i - 1].is_ascii_alphanumeric()) && b[i + 3] == b' ';
+        if alone && matches!(d[0], b'4' | b'5') && d[1..].iter().all(u8::is_ascii_digit) {
+            let code =
+                u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
+            if let Some((_, phrase)) = REASONS.iter().find(|(c, _)| *c == code) {
+                let rest = &b[i + 4..];
+                if rest.len() >= phrase.len()
+                    && rest[..phrase.len()].eq_ignore_ascii_case(phrase.as_bytes())
+                {
+                    return Some(code);
+                }
+            }
+        }
+        i += 1;
     }
     None
 }
@@ -103,6 +147,8 @@ mod tests {
             ("Getting HTTP status 426", 426),
             ("sidecar readiness probe fail (status code 503)", 503),
             ("rpc error: code = PermissionDenied desc =", 403),
+            ("状态码: 431 Request Header Fields Too Large", 431),
+            ("we get a 503 service unavailable from the gateway", 503),
         ] {
             assert_eq!(quoted_status(line).map(|(c, _)| c), Some(code), "{line}");
         }
@@ -110,6 +156,8 @@ mod tests {
             "sleep.foo to httpbin.foo: 200",
             "HTTP status 200",
             "status code 4000",
+            "GET /login 401 Unauthorized",
+            "1503 Service Unavailable",
         ] {
             assert_eq!(quoted_status(quiet), None, "{quiet}");
         }

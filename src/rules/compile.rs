@@ -444,8 +444,11 @@ pub fn compile(
                         .filter(|d| d.trim_end_matches('*').len() >= 4)
                         .map(|d| {
                             // Up to the brace: inside it, `_` may be a space.
+                            // Without the first letter, which a sentence
+                            // may capitalise.
                             let d = d.trim_end_matches('*');
-                            d.split('{').next().unwrap_or(d).to_string()
+                            let head = d.split('{').next().unwrap_or(d);
+                            head.get(1..).unwrap_or(head).to_string()
                         })
                         .collect(),
                 ),
@@ -576,6 +579,13 @@ fn details_alternatives(details: &[String], in_text: bool) -> Option<String> {
             let mut p = String::new();
             if in_text && tok.starts_with(word) {
                 p.push_str(r"(?:^|[^0-9A-Za-z_])");
+            }
+            // A title or sentence may capitalise the token's first letter
+            // (`Upstream_reset_before_response_started{…}`).
+            let mut tok = tok;
+            if in_text && let Some(first) = tok.chars().next().filter(char::is_ascii_lowercase) {
+                p.push_str(&format!("[{}{}]", first, first.to_ascii_uppercase()));
+                tok = &tok[1..];
             }
             match tok.split_once('{').filter(|_| in_text) {
                 // Envoy's debug log prints the reset reason with its spaces

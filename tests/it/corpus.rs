@@ -823,14 +823,18 @@ fn scan_fast_path_changes_no_finding() {
 /// The twelfth blind round (`tests/corpus-blind/round12-*`: Istio and
 /// Linkerd issue threads, and a part from docs pages, vendor workshops and
 /// blogs with both meshes), collected at the start of stop 20 and labelled
-/// and committed before meshdoc ran on it.
+/// and committed before meshdoc ran on it. Held out whole for its first
+/// run, released when round 13 was collected.
 #[test]
 fn explain_recognises_the_twelfth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round12"));
-    let sc = score_round(&rules, "round12", &all, false);
+    let sc = score_round(&rules, "round12", &all, true);
     // First run, at the merge of all three parts' labels (665d527): 73.4 %
     // top 3, 67.9 % rank 1, 0 of 119 quiet rows raised; Istio 79.4 % /
     // 73.5 % (68 labelled), Linkerd 63.4 % / 58.5 % (41); by part: issue
-    // threads Istio 81.2 %, Linkerd 56.7 %, docs/blogs 77.4 %.
-    sc.assert_at_least("blind round 12", 73.0, 67.0, 0);
+    // threads Istio 81.2 %, Linkerd 56.7 %, docs/blogs 77.4 %. Released
+    // and fixed: 90.8 %, 81.7 %, 0. Labels this project disagrees with:
+    // b12-is-kubeflow5271-1/2 (`1/1 Running` rows: no line says the sidecar
+    // is missing) and b12-is-istio58349-1 (a bare `SSL_ERROR_SYSCALL`).
+    sc.assert_at_least("blind round 12", 89.0, 80.0, 0);
 }

@@ -68,6 +68,26 @@ pub const DISAGREE: &[(&str, &str, &str)] = &[
     // matched where Linkerd writes it (`error=no route`, `l5d-proxy-error:
     // no route`), not bare.
     ("linkerd-proxy-messages.tsv", "no route", GENERIC),
+    // `linkerd check`'s proxy-init and CNI checks say what fails: under the
+    // docker runtime a non-root proxy-init cannot install the iptables
+    // rules, and a node without a ready linkerd-cni pod starts pods without
+    // them. Both are mesh-traffic-redirection-failed (an id newer than the
+    // vocabulary), not identity (the first) or nothing (the second).
+    (
+        "linkerd-control-plane-messages.tsv",
+        "proxy-init container runs as root user if docker container runtime is used",
+        REDIRECTION,
+    ),
+    (
+        "linkerd-control-plane-messages.tsv",
+        "l5d-proxy-init-run-as-root",
+        REDIRECTION,
+    ),
+    (
+        "linkerd-control-plane-messages.tsv",
+        "cni plugin pod is running on all nodes",
+        REDIRECTION,
+    ),
     // A control-plane pod that is not ready: the sibling rows of the same
     // `linkerd check` message are mapped to linkerd-control-plane-unreachable.
     (
@@ -120,6 +140,7 @@ pub const DISAGREE: &[(&str, &str, &str)] = &[
 const NOT_A_MESSAGE: &str = "a description of an endpoint's behaviour, not text a proxy prints";
 const RECOVERED: &str = "a recovery/health message, not a fault (corpus labels it none)";
 const GENERIC: &str = "too generic alone; recognised in the context the proxy writes it";
+const REDIRECTION: &str = "the check fails when the pod's iptables redirection cannot be installed: mesh-traffic-redirection-failed";
 
 pub fn vocab_dir() -> Option<PathBuf> {
     crate::support::shared::dir("vocab", "README.md")
