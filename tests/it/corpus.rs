@@ -838,3 +838,18 @@ fn explain_recognises_the_twelfth_blind_round() {
     // is missing) and b12-is-istio58349-1 (a bare `SSL_ERROR_SYSCALL`).
     sc.assert_at_least("blind round 12", 89.0, 80.0, 0);
 }
+
+/// The thirteenth blind round (`tests/corpus-blind/round13-*`: Istio and
+/// Linkerd issue threads, and a part from docs pages, workshops and blogs
+/// with both meshes), collected while round 12 was being learnt from,
+/// labelled and committed before meshdoc ran on it.
+#[test]
+fn explain_recognises_the_thirteenth_blind_round() {
+    let (rules, all) = (disk_rules(), blind_round("round13"));
+    let sc = score_round(&rules, "round13", &all, false);
+    // First run, at the merge of all three parts' labels (2ab49f8): 52.1 %
+    // top 3, 49.0 % rank 1, 1 of 125 quiet rows raised; Istio 56.1 % /
+    // 51.5 % (66 labelled), Linkerd 43.3 % / 43.3 % (30); by part: issue
+    // threads Istio 53.7 %, Linkerd 36.4 %, docs/blogs 60.6 %.
+    sc.assert_at_least("blind round 13", 52.0, 49.0, 1);
+}
