@@ -764,8 +764,9 @@ fn is_details(v: &str) -> bool {
 }
 
 /// Flags named in prose without a status: a token of two or more of Envoy's
-/// flags joined by commas (`UC,URX`) anywhere, or one beside the word
-/// `flag(s)` or `status(es)` (`response flags UO`, `the DC statuses`).
+/// flags joined by commas (`UC,URX`) anywhere, or one beside (or up to four
+/// words after) the word `flag(s)` or `status(es)` (`response flags UO`,
+/// `the DC statuses`, `response flags of "-" and "UC"`).
 fn named_flags(line: &str) -> Option<Vec<String>> {
     let toks = prose_tokens(line);
     let is_flag_word = |t: &str| {
@@ -783,7 +784,9 @@ fn named_flags(line: &str) -> Option<Vec<String>> {
     toks.iter().enumerate().find_map(|(i, t)| {
         let t = as_flags(t)?;
         let joined = t.contains(',') || is_telling_long_name(t);
-        let beside = (i > 0 && is_flag_word(&toks[i - 1]))
+        // Beside the word, or a few words after it (`response flags of "-"
+        // and "UC"`).
+        let beside = toks[i.saturating_sub(4)..i].iter().any(|w| is_flag_word(w))
             || toks.get(i + 1).is_some_and(|n| is_flag_word(n))
             || (toks
                 .get(i + 1)
@@ -897,6 +900,9 @@ mod tests {
             ["RL"]
         );
         assert_eq!(flag_code("UpstreamOverflow"), Some("UO"));
+        // A few words after `flags`.
+        let r = parse_fragment(r#"can see the response flags of "-" and "UC" in prometheus"#);
+        assert_eq!(r.unwrap().flags, ["UC"]);
         assert_eq!(flag_code("Upstream"), None);
     }
 

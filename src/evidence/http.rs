@@ -91,9 +91,13 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             in_request_headers = true;
             continue;
         }
-        if line.starts_with("$ ")
-            || line.starts_with("# $ ")
+        // Docs indent their transcripts (`    $ kubectl exec …`); a command
+        // pasted without its prompt still names its write-out format.
+        let cmd = line.trim_start();
+        if cmd.starts_with("$ ")
+            || cmd.starts_with("# $ ")
             || super::text::prompt_prefix(line).is_some()
+            || (cmd.contains("curl ") && cmd.contains("%{"))
         {
             // Shell prompt line of a pasted transcript.
             saw_anything = true;
@@ -337,8 +341,9 @@ pub fn looks_like(text: &str) -> bool {
     if first.starts_with("Aborting because error ") && embedded_status(first).is_some() {
         return true;
     }
-    // `$ … curl …` / `$ … grpcurl …` shell transcript with output.
-    if let Some(cmd) = first.strip_prefix("$ ") {
+    // `$ … curl …` / `$ … grpcurl …` shell transcript with output, also as
+    // docs indent it.
+    if let Some(cmd) = first.trim_start().strip_prefix("$ ") {
         let is_client = cmd
             .split_whitespace()
             .any(|w| matches!(w, "curl" | "grpcurl" | "wget" | "http" | "fortio"));

@@ -14,6 +14,9 @@
 //!   the engine ignores non-finite values in sums).
 //! * Envoy admin `/stats` text `cluster.outbound|8000||httpbin….upstream_rq_pending_overflow: 12`:
 //!   name = the dotted stat, no labels.
+//! * Envoy admin `/stats?format=json` (`{"stats":[{"name": "cluster.x.upstream_cx_overflow",
+//!   "value": 17}, …]}`), pretty-printed or compact, whole or cut: each `name`/`value`
+//!   pair is read as the `/stats` text line it stands for.
 //! * Envoy admin `/clusters` text `outbound|9000||svc::10.244.25.4:9000::rq_error::2`:
 //!   name = the stat (`rq_error`), labels `cluster` and `host`; a non-numeric
 //!   value (`health_flags::healthy`) gives value 1 with the text in label `value`.
@@ -23,6 +26,9 @@ use super::MetricSample;
 /// Parses an exposition; returns the samples and the number of lines that
 /// could not be read. A truncated file yields what parsed.
 pub fn parse(text: &str) -> (Vec<MetricSample>, u64) {
+    if let Some(samples) = json_stats(text) {
+        return (samples, 0);
+    }
     let mut out = Vec::new();
     let mut bad = 0;
     for line in text.lines() {
@@ -275,6 +281,38 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
     })
 }
 
+/// The `name`/`value` pairs of Envoy's admin `/stats?format=json`, each read
+/// as the `/stats` text line it stands for; `None` unless the text is made of
+/// such pairs (JSON punctuation and the `stats` wrapper aside).
+fn json_stats(text: &str) -> Option<Vec<MetricSample>> {
+    use std::sync::LazyLock;
+    static PAIR: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#""name"\s*:\s*"([^"\s]+)"\s*,\s*"value"\s*:\s*(-?[0-9][0-9.eE+-]*)"#)
+            .expect("valid pattern")
+    });
+    if !text.contains("\"name\"") || !text.contains("\"value\"") {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut rest = String::with_capacity(text.len());
+    let mut last = 0;
+    for c in PAIR.captures_iter(text) {
+        let m = c.get(0)?;
+        rest.push_str(&text[last..m.start()]);
+        last = m.end();
+        if let Some(s) = envoy_stat(&format!("{}: {}", &c[1], &c[2])) {
+            out.push(s);
+        }
+    }
+    rest.push_str(&text[last..]);
+    // Whatever is left must be JSON punctuation or the `stats` wrapper.
+    let leftover = rest.replace("\"stats\"", "");
+    let clean = leftover
+        .chars()
+        .all(|c| c.is_whitespace() || "{}[],:".contains(c));
+    (!out.is_empty() && clean).then_some(out)
+}
+
 /// Envoy's default Prometheus tag names (`envoy_cluster_name`) as Istio's
 /// `stats_tags` name them (`cluster_name`), so one metric condition reads
 /// both; Istio's response code class is `5xx` where Envoy's is `5`.
@@ -433,6 +471,9 @@ fn envoy_clusters(t: &str) -> Option<MetricSample> {
 /// lines, or most of the first non-blank lines read as samples of a
 /// metric-looking name (with labels, or with `_`, `.` or `:` in it).
 pub fn looks_like(text: &str) -> bool {
+    if json_stats(text).is_some() {
+        return true;
+    }
     let mut seen = 0;
     let mut samples = 0;
     for line in text
@@ -461,6 +502,22 @@ pub fn looks_like(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envoy_admin_json_stats_read_as_stats_lines() {
+        let pretty =
+            "{\n    \"name\": \"cluster.local_app.upstream_cx_overflow\",\n    \"value\": 17\n},\n";
+        assert!(looks_like(pretty));
+        let (s, bad) = parse(pretty);
+        assert_eq!(bad, 0);
+        assert_eq!(s[0].name, "envoy_cluster_upstream_cx_overflow");
+        assert_eq!(s[0].label("cluster_name"), Some("local_app"));
+        assert_eq!(s[0].value, 17.0);
+        let compact = r#"{"stats":[{"name":"http.ingress_http.rbac.denied","value":3},{"name":"server.live","value":1}]}"#;
+        assert_eq!(parse(compact).0.len(), 2);
+        // A JSON log record is not a stats dump.
+        assert!(json_stats(r#"{"name":"web","value":3,"msg":"x"}"#).is_none());
+    }
 
     #[test]
     fn label_values_keep_commas_braces_and_escapes() {

@@ -49,6 +49,7 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
     for key in [
         "http status code ",
         "http status ",
+        "http error ",
         "status code ",
         "response code ",
         "http ",
@@ -145,6 +146,7 @@ mod tests {
             ),
             ("sleep.foo to httpbin.legacy: 503", 503),
             ("Getting HTTP status 426", 426),
+            ("the proxy request fails with HTTP error 426 as", 426),
             ("sidecar readiness probe fail (status code 503)", 503),
             ("rpc error: code = PermissionDenied desc =", 403),
             ("状态码: 431 Request Header Fields Too Large", 431),

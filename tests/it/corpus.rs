@@ -833,23 +833,30 @@ fn explain_recognises_the_twelfth_blind_round() {
     // top 3, 67.9 % rank 1, 0 of 119 quiet rows raised; Istio 79.4 % /
     // 73.5 % (68 labelled), Linkerd 63.4 % / 58.5 % (41); by part: issue
     // threads Istio 81.2 %, Linkerd 56.7 %, docs/blogs 77.4 %. Released
-    // and fixed: 90.8 %, 81.7 %, 0. Labels this project disagrees with:
+    // and fixed: 90.8 %, 81.7 %, 0 (92.7 %, 83.5 % after round 13's
+    // fixes). Labels this project disagrees with:
     // b12-is-kubeflow5271-1/2 (`1/1 Running` rows: no line says the sidecar
     // is missing) and b12-is-istio58349-1 (a bare `SSL_ERROR_SYSCALL`).
-    sc.assert_at_least("blind round 12", 89.0, 80.0, 0);
+    sc.assert_at_least("blind round 12", 91.0, 82.0, 0);
 }
 
 /// The thirteenth blind round (`tests/corpus-blind/round13-*`: Istio and
 /// Linkerd issue threads, and a part from docs pages, workshops and blogs
 /// with both meshes), collected while round 12 was being learnt from,
-/// labelled and committed before meshdoc ran on it.
+/// labelled and committed before meshdoc ran on it. Held out whole for its
+/// first run, then released.
 #[test]
 fn explain_recognises_the_thirteenth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round13"));
-    let sc = score_round(&rules, "round13", &all, false);
+    let sc = score_round(&rules, "round13", &all, true);
     // First run, at the merge of all three parts' labels (2ab49f8): 52.1 %
     // top 3, 49.0 % rank 1, 1 of 125 quiet rows raised; Istio 56.1 % /
     // 51.5 % (66 labelled), Linkerd 43.3 % / 43.3 % (30); by part: issue
-    // threads Istio 53.7 %, Linkerd 36.4 %, docs/blogs 60.6 %.
-    sc.assert_at_least("blind round 13", 52.0, 49.0, 1);
+    // threads Istio 53.7 %, Linkerd 36.4 %, docs/blogs 60.6 %. Released
+    // and fixed: 83.3 %, 75.0 %, 0. Labels this project disagrees with (the
+    // line alone does not show the cause): b13-is-istio42288-1 (a title
+    // asking how to debug), b13-is-envoy4124-1 (a routine async-client
+    // debug line), b13-pg-egcb-2 (a `hey` latency histogram), b13-pg-egfo-2
+    // (a `jq` parse error).
+    sc.assert_at_least("blind round 13", 82.0, 74.0, 0);
 }

@@ -88,6 +88,27 @@ pub const DISAGREE: &[(&str, &str, &str)] = &[
         "cni plugin pod is running on all nodes",
         REDIRECTION,
     ),
+    // A mirrored service (or the gateway's mirror) without endpoints: the
+    // proxies calling it have nothing to balance over and fail fast, as two
+    // independent blind labellers read `linkerd multicluster check`
+    // (b12-ld-wsts-25, b13-ld-wsx-7).
+    (
+        "linkerd-control-plane-messages.tsv",
+        "Some gateway mirrors do not have endpoints:\\n    %s",
+        "a mirror without endpoints makes its callers fail fast",
+    ),
+    (
+        "linkerd-control-plane-messages.tsv",
+        "Some mirror services do not have endpoints:\\n    %s",
+        "a mirror without endpoints makes its callers fail fast",
+    ),
+    // istiod cannot fetch an issuer's JWKS: it hands the proxies a JWKS that
+    // matches no token, and every request with that issuer's JWT gets 401.
+    (
+        "istio-agent-messages.tsv",
+        "Cannot fetch JWT public key from %q, %v",
+        "requests with that issuer's tokens are rejected: istio-jwt-authn-failed",
+    ),
     // A control-plane pod that is not ready: the sibling rows of the same
     // `linkerd check` message are mapped to linkerd-control-plane-unreachable.
     (
