@@ -30,82 +30,43 @@ pub const ENVOY_FLAGS: &[&str] = &[
     "UDO",
 ];
 
-/// Each flag's long name, as `%RESPONSE_FLAGS_LONG%` (Envoy 1.28+) writes it
+/// Each flag's long name, as `%RESPONSE_FLAGS_LONG%` of recent Envoy releases writes it
 /// (`ResponseFlagUtils` in Envoy's `source/common/stream_info/utility.h`), and
 /// its field in the `ResponseFlags` message of gRPC access-log records
 /// (`envoy/data/accesslog/v3/accesslog.proto`), snake_case as in the proto;
 /// protobuf JSON writes it in lowerCamelCase.
+#[rustfmt::skip]
 pub const ENVOY_FLAG_NAMES: &[(&str, &str, &str)] = &[
-    ("LH", "FailedLocalHealthCheck", "failed_local_healthcheck"),
-    ("UH", "NoHealthyUpstream", "no_healthy_upstream"),
-    ("UT", "UpstreamRequestTimeout", "upstream_request_timeout"),
-    ("LR", "LocalReset", "local_reset"),
-    ("UR", "UpstreamRemoteReset", "upstream_remote_reset"),
-    (
-        "UF",
-        "UpstreamConnectionFailure",
-        "upstream_connection_failure",
-    ),
-    (
-        "UC",
-        "UpstreamConnectionTermination",
-        "upstream_connection_termination",
-    ),
-    ("UO", "UpstreamOverflow", "upstream_overflow"),
-    ("NR", "NoRouteFound", "no_route_found"),
-    ("DI", "DelayInjected", "delay_injected"),
-    ("FI", "FaultInjected", "fault_injected"),
-    ("RL", "RateLimited", "rate_limited"),
-    (
-        "UAEX",
-        "UnauthorizedExternalService",
-        "unauthorized_details",
-    ),
-    ("RLSE", "RateLimitServiceError", "rate_limit_service_error"),
-    (
-        "DC",
-        "DownstreamConnectionTermination",
-        "downstream_connection_termination",
-    ),
-    (
-        "URX",
-        "UpstreamRetryLimitExceeded",
-        "upstream_retry_limit_exceeded",
-    ),
-    ("SI", "StreamIdleTimeout", "stream_idle_timeout"),
-    (
-        "IH",
-        "InvalidEnvoyRequestHeaders",
-        "invalid_envoy_request_headers",
-    ),
-    (
-        "DPE",
-        "DownstreamProtocolError",
-        "downstream_protocol_error",
-    ),
-    (
-        "UMSDR",
-        "UpstreamMaxStreamDurationReached",
-        "upstream_max_stream_duration_reached",
-    ),
-    (
-        "RFCF",
-        "ResponseFromCacheFilter",
-        "response_from_cache_filter",
-    ),
-    ("NFCF", "NoFilterConfigFound", "no_filter_config_found"),
-    ("DT", "DurationTimeout", "duration_timeout"),
-    ("UPE", "UpstreamProtocolError", "upstream_protocol_error"),
-    ("NC", "NoClusterFound", "no_cluster_found"),
-    ("OM", "OverloadManagerTerminated", "overload_manager"),
-    ("DF", "DnsResolutionFailed", "dns_resolution_failure"),
-    ("DO", "DropOverload", "drop_overload"),
-    ("DR", "DownstreamRemoteReset", "downstream_remote_reset"),
-    (
-        "UDO",
-        "UnconditionalDropOverload",
-        "unconditional_drop_overload",
-    ),
+    ("LH",    "FailedLocalHealthCheck",           "failed_local_healthcheck"),
+    ("UH",    "NoHealthyUpstream",                "no_healthy_upstream"),
+    ("UT",    "UpstreamRequestTimeout",           "upstream_request_timeout"),
+    ("LR",    "LocalReset",                       "local_reset"),
+    ("UR",    "UpstreamRemoteReset",              "upstream_remote_reset"),
+    ("UF",    "UpstreamConnectionFailure",        "upstream_connection_failure"),
+    ("UC",    "UpstreamConnectionTermination",    "upstream_connection_termination"),
+    ("UO",    "UpstreamOverflow",                 "upstream_overflow"),
+    ("NR",    "NoRouteFound",                     "no_route_found"),
+    ("DI",    "DelayInjected",                    "delay_injected"),
+    ("FI",    "FaultInjected",                    "fault_injected"),
+    ("RL",    "RateLimited",                      "rate_limited"),
+    ("UAEX",  "UnauthorizedExternalService",      "unauthorized_details"),
+    ("RLSE",  "RateLimitServiceError",            "rate_limit_service_error"),
+    ("DC",    "DownstreamConnectionTermination",  "downstream_connection_termination"),
+    ("URX",   "UpstreamRetryLimitExceeded",       "upstream_retry_limit_exceeded"),
+    ("SI",    "StreamIdleTimeout",                "stream_idle_timeout"),
+    ("IH",    "InvalidEnvoyRequestHeaders",       "invalid_envoy_request_headers"),
+    ("DPE",   "DownstreamProtocolError",          "downstream_protocol_error"),
+    ("UMSDR", "UpstreamMaxStreamDurationReached", "upstream_max_stream_duration_reached"),
+    ("RFCF",  "ResponseFromCacheFilter",          "response_from_cache_filter"),
+    ("NFCF",  "NoFilterConfigFound",              "no_filter_config_found"),
+    ("DT",    "DurationTimeout",                  "duration_timeout"),
+    ("UPE",   "UpstreamProtocolError",            "upstream_protocol_error"),
+    ("NC",    "NoClusterFound",                   "no_cluster_found"),
+    ("OM",    "OverloadManagerTerminated",        "overload_manager"),
+    ("DF",    "DnsResolutionFailed",              "dns_resolution_failure"),
+    ("DO",    "DropOverload",                     "drop_overload"),
+    ("DR",    "DownstreamRemoteReset",            "downstream_remote_reset"),
+    ("UDO",   "UnconditionalDropOverload",        "unconditional_drop_overload"),
 ];
 
 /// The short code of one flag written short (`UH`) or long

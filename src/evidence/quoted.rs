@@ -96,28 +96,26 @@ const REASONS: &[(u16, &str)] = &[
 ];
 
 /// The first `NNN Reason Phrase` of [`REASONS`] in `line`, the digits
-/// standing alone.
+/// standing alone. Every line no parser claims comes here: one
+/// case-insensitive automaton over the phrases finds them, and only a hit
+/// looks at the digits before it.
 fn status_with_reason(line: &str) -> Option<u16> {
+    use aho_corasick::AhoCorasick;
+    use std::sync::LazyLock;
+    static PHRASES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(REASONS.iter().map(|(_, p)| format!(" {p}")))
+            .expect("reason phrases build an automaton")
+    });
     let b = line.as_bytes();
-    let mut i = 0;
-    while i + 4 < b.len() {
-        let d = &b[i..i + 3];
-        let alone = (i == 0 || !b[i - 1].is_ascii_alphanumeric()) && b[i + 3] == b' ';
-        if alone && matches!(d[0], b'4' | b'5') && d[1..].iter().all(u8::is_ascii_digit) {
-            let code =
-                u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0');
-            if let Some((_, phrase)) = REASONS.iter().find(|(c, _)| *c == code) {
-                let rest = &b[i + 4..];
-                if rest.len() >= phrase.len()
-                    && rest[..phrase.len()].eq_ignore_ascii_case(phrase.as_bytes())
-                {
-                    return Some(code);
-                }
-            }
-        }
-        i += 1;
-    }
-    None
+    PHRASES.find_iter(line).find_map(|m| {
+        let (code, _) = REASONS[m.pattern().as_usize()];
+        let at = m.start();
+        let d = b.get(at.checked_sub(3)?..at)?;
+        let alone = at < 4 || !b[at - 4].is_ascii_alphanumeric();
+        (alone && d == code.to_string().as_bytes()).then_some(code)
+    })
 }
 
 /// The first place `needle` (lower-case ASCII) stands in `hay` in any

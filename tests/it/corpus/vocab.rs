@@ -492,7 +492,7 @@ pub fn bases(row: &Row) -> Vec<(&'static str, String, bool)> {
             let status = status_of(row.col("typical_status"));
             out.push(("flag", f.clone(), true));
             out.extend(access_lines(status, &f, "-"));
-            // `%RESPONSE_FLAGS_LONG%` (Envoy 1.28+) writes the long name.
+            // `%RESPONSE_FLAGS_LONG%` of recent Envoy releases writes the long name.
             let long = row.col("long_name").to_string();
             if !long.is_empty() && long != "-" {
                 out.push(("flag-long", long.clone(), true));
