@@ -33,6 +33,8 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
     let mut in_grpc_error = false;
     // A `curl -w '%{http_code}'` command prints the status alone on a line.
     let mut write_out_code = false;
+    // The command line before ended with `\`: this one continues it.
+    let mut continued = false;
     // The status came from a client's own words, not a status line.
     let mut quoted = false;
     let mut saw_anything = false;
@@ -94,15 +96,21 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
         // Docs indent their transcripts (`    $ kubectl exec …`); a command
         // pasted without its prompt still names its write-out format.
         let cmd = line.trim_start();
-        if cmd.starts_with("$ ")
+        if continued
+            || cmd.starts_with("$ ")
             || cmd.starts_with("# $ ")
             || super::text::prompt_prefix(line).is_some()
             || (cmd.contains("curl ") && cmd.contains("%{"))
+            || ((cmd.starts_with("curl ") || cmd.starts_with("kubectl exec "))
+                && cmd.ends_with('\\'))
         {
-            // Shell prompt line of a pasted transcript.
+            // Shell prompt line of a pasted transcript, or a line of a
+            // command continued with `\`.
             saw_anything = true;
             in_grpc_error = false;
-            write_out_code = line.contains("%{http_code}") || line.contains("%{response_code}");
+            let names = line.contains("%{http_code}") || line.contains("%{response_code}");
+            write_out_code = names || (continued && write_out_code);
+            continued = cmd.ends_with('\\');
             continue;
         }
         if write_out_code && r.status.is_none() {
@@ -339,6 +347,14 @@ pub fn looks_like(text: &str) -> bool {
         return true;
     }
     if first.starts_with("Aborting because error ") && embedded_status(first).is_some() {
+        return true;
+    }
+    // A curl (or `kubectl exec … -- curl`) command pasted without a prompt,
+    // maybe continued over lines, that prints the status with `-w`.
+    let t = first.trim_start();
+    if (t.starts_with("curl ") || t.starts_with("kubectl exec "))
+        && (text.contains("%{http_code}") || text.contains("%{response_code}"))
+    {
         return true;
     }
     // `$ … curl …` / `$ … grpcurl …` shell transcript with output, also as

@@ -54,11 +54,30 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         "response code ",
         "http ",
     ] {
-        if let Some(i) = find_ascii_ci(line, key) {
+        // Every place the key stands: `HTTP 1.0 requests are rejected with
+        // HTTP 426` names its status at the second.
+        let mut from = 0;
+        while let Some(i) = find_ascii_ci(&line[from..], key).map(|i| from + i) {
             let rest = line[i + key.len()..].trim_start_matches([':', '=', ' ']);
             if let Some(c) = three(rest) {
                 return Some((c, "named in a message"));
             }
+            from = i + key.len();
+        }
+    }
+    // A load generator's tally of the statuses it got: fortio's `Code 503 :
+    // 41 (82.0 %)`, `Non ok http code 503 (HTTP/1.1 503)`.
+    if let Some(rest) = t.strip_prefix("Code ")
+        && let Some(c) = three(rest)
+        && rest[3..].starts_with(" : ")
+    {
+        return Some((c, "counted by a load generator"));
+    }
+    for key in ["Non ok http code ", "Parsed non ok code "] {
+        if let Some(i) = line.find(key)
+            && let Some(c) = three(&line[i + key.len()..])
+        {
+            return Some((c, "counted by a load generator"));
         }
     }
     // A status with its reason phrase, as a client, a browser or a title
@@ -145,6 +164,15 @@ mod tests {
             ("sleep.foo to httpbin.legacy: 503", 503),
             ("Getting HTTP status 426", 426),
             ("the proxy request fails with HTTP error 426 as", 426),
+            (
+                "HTTP 1.0 requests are rejected with HTTP 426 from pods",
+                426,
+            ),
+            ("Code 500 : 41 (82.0 %)", 500),
+            (
+                "15:04:22 W http_client.go:922> [1] Non ok http code 503 (HTTP/1.1 503)",
+                503,
+            ),
             ("sidecar readiness probe fail (status code 503)", 503),
             ("rpc error: code = PermissionDenied desc =", 403),
             ("状态码: 431 Request Header Fields Too Large", 431),
@@ -158,6 +186,7 @@ mod tests {
             "status code 4000",
             "GET /login 401 Unauthorized",
             "1503 Service Unavailable",
+            "Code 200 : 9 (18.0 %)",
         ] {
             assert_eq!(quoted_status(quiet), None, "{quiet}");
         }

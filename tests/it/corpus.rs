@@ -865,14 +865,19 @@ fn explain_recognises_the_thirteenth_blind_round() {
 /// issue threads, and a part from workshops, docs pages and blogs with both
 /// meshes; no Linkerd issue-thread part, the public threads being used up),
 /// collected while round 13 was being learnt from, labelled and committed
-/// before meshdoc ran on it.
+/// before meshdoc ran on it. Held out whole for its first run, then
+/// released (the last round of stop 20).
 #[test]
 fn explain_recognises_the_fourteenth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round14"));
-    let sc = score_round(&rules, "round14", &all, false);
+    let sc = score_round(&rules, "round14", &all, true);
     // First run, at the merge of both parts' labels (b4046c3): 70.8 % top 3,
     // 63.1 % rank 1, 1 of 78 quiet rows raised; Istio/Envoy 70.0 % / 61.7 %
     // (60 labelled), Linkerd 4 of 5; by part: issue threads 81.2 %, docs and
-    // workshops 60.6 %.
-    sc.assert_at_least("blind round 14", 70.0, 63.0, 1);
+    // workshops 60.6 %. Released and fixed: 86.2 %, 76.9 %, 1. The alarm,
+    // b14-is-istioinaction2-3, is a label this project disagrees with: an
+    // ADS stream closed with `14, no healthy upstream` says the proxy could
+    // not reach istiod at all (unlike `14, transport is closing`, the server
+    // closing the stream, which stays quiet).
+    sc.assert_at_least("blind round 14", 85.0, 76.0, 1);
 }
