@@ -575,20 +575,30 @@ impl<'r> Matcher<'r> {
                 // Only a body-less local reply: a body names its own cause
                 // (text signals read it), and an unknown body (a CSRF or
                 // OAuth filter's) is no evidence for the catalog's causes.
+                let local = is_envoy_local_reply(h);
+                // Behind a proxy (`x-envoy-upstream-service-time`), the reply
+                // may still be the upstream's sidecar's own (an RBAC 403 of
+                // 19 bytes reaches the client through its sidecar): only its
+                // length can tell, so it is read but not counted as a local
+                // reply.
+                let relayed = !local && names_envoy(h) && !h.via_upstream;
                 if let Some(code) = h
                     .status
-                    .filter(|c| *c >= 400 && is_envoy_local_reply(h) && !has_body(h))
+                    .filter(|c| *c >= 400 && (local || relayed) && !has_body(h))
                 {
-                    self.observe_status(code, "answered by Envoy itself (a local reply)");
+                    if local {
+                        self.observe_status(code, "answered by Envoy itself (a local reply)");
+                    }
                     // `curl -I`, a header-only paste: Envoy's fixed reply
                     // bodies are told apart by their length.
                     let len = h
                         .header("content-length")
                         .and_then(|v| v.trim().parse::<usize>().ok());
+                    let whose = if local { "Envoy's" } else { "an Envoy proxy's" };
                     for body in local_reply_bodies(code, len.unwrap_or(0)) {
                         let matched = self.matching(body);
                         let shown = format!(
-                            "{body} (the body of Envoy's {code} local reply, told by its content-length: {})",
+                            "{body} (the body of {whose} {code} local reply, told by its content-length: {})",
                             body.len()
                         );
                         self.record(TextSource::Body, &matched, &shown, &ev.origin, None, &vars);
@@ -1380,12 +1390,15 @@ fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
 /// debug dump) says Envoy, and it lacks `x-envoy-upstream-service-time`, the
 /// header Envoy adds only to what came from the upstream.
 fn is_envoy_local_reply(h: &crate::evidence::HttpResponse) -> bool {
+    names_envoy(h) && !h.via_upstream && h.header("x-envoy-upstream-service-time").is_none()
+}
+
+/// The response names Envoy as its server, or came from Envoy's own log.
+fn names_envoy(h: &crate::evidence::HttpResponse) -> bool {
     let server = h
         .header("server")
         .is_some_and(|s| s.eq_ignore_ascii_case("envoy") || s.eq_ignore_ascii_case("istio-envoy"));
-    (server || h.envoy_log)
-        && !h.via_upstream
-        && h.header("x-envoy-upstream-service-time").is_none()
+    server || h.envoy_log
 }
 
 /// The HTTP status a Linkerd proxy log line says the proxy answered with

@@ -196,6 +196,13 @@ fn push_body(r: &mut HttpResponse, line: &str) {
     if r.body.len() >= BODY_CAP {
         return;
     }
+    // A body without a final newline has curl's next `* …` message glued to
+    // it (`fault filter abort* Closing connection 0`).
+    let line = ["* Connection ", "* Closing connection"]
+        .iter()
+        .filter_map(|m| line.find(m).filter(|&i| i > 0))
+        .min()
+        .map_or(line, |i| &line[..i]);
     let room = BODY_CAP - r.body.len();
     r.body
         .push_str(super::text::clip(line, room.saturating_sub(1)));

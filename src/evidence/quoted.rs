@@ -47,6 +47,7 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
     }
     // A status named in prose: `Getting HTTP status 426`, `(status code 503)`.
     for key in [
+        "response status code does not indicate success: ",
         "http status code ",
         "http status ",
         "http error ",
