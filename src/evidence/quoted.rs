@@ -81,6 +81,11 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
             return Some((c, "counted by a load generator"));
         }
     }
+    // A 5xx a sentence says somebody got (`the client also received a 504`,
+    // `it returns 503 intermittently`).
+    if let Some(c) = prose_5xx(line) {
+        return Some((c, "named in a sentence"));
+    }
     // A status with its reason phrase, as a client, a browser or a title
     // quotes it (`状态码: 431 Request Header Fields Too Large`, `got a 503
     // Service Unavailable`). Only the 5xx and the 4xx a mesh itself answers
@@ -138,6 +143,90 @@ fn status_with_reason(line: &str) -> Option<u16> {
     })
 }
 
+/// Words that say a status was received or answered, just before it.
+const GOT: &[&str] = &[
+    "a ",
+    "got ",
+    "get ",
+    "gets ",
+    "getting ",
+    "received ",
+    "receive ",
+    "receives ",
+    "receiving ",
+    "returns ",
+    "returned ",
+    "return ",
+    "returning ",
+    "throws ",
+    "gives ",
+];
+
+/// Units a number in prose may carry: `a 500 ms timeout` is no status.
+const UNITS: &[&str] = &[
+    "ms",
+    "s",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "millisecond",
+    "milliseconds",
+    "mb",
+    "kb",
+    "gb",
+    "mib",
+    "kib",
+    "bytes",
+    "b",
+    "rps",
+    "qps",
+    "req",
+    "requests",
+    "times",
+    "pods",
+    "replicas",
+    "connections",
+    "lines",
+    "users",
+    "%",
+];
+
+/// A 5xx standing alone right after one of [`GOT`] (any case), not followed by
+/// a unit. Every line no parser claims comes here: only a `5` followed by two
+/// digits is looked at.
+fn prose_5xx(line: &str) -> Option<u16> {
+    let b = line.as_bytes();
+    memchr::memchr_iter(b'5', b).find_map(|i| {
+        let d = b.get(i..i + 3)?;
+        if !d[1..].iter().all(u8::is_ascii_digit)
+            || (i > 0 && b[i - 1].is_ascii_alphanumeric())
+            || b.get(i + 3).is_some_and(|c| {
+                c.is_ascii_alphanumeric()
+                    || *c == b'.' && b.get(i + 4).is_some_and(u8::is_ascii_digit)
+            })
+        {
+            return None;
+        }
+        let before = &line[..i];
+        let got = GOT.iter().any(|w| {
+            before.len() >= w.len()
+                && before.as_bytes()[before.len() - w.len()..].eq_ignore_ascii_case(w.as_bytes())
+                && (before.len() == w.len()
+                    || !before.as_bytes()[before.len() - w.len() - 1].is_ascii_alphanumeric())
+        });
+        let next = line[i + 3..]
+            .trim_start()
+            .split(|c: char| !(c.is_alphanumeric() || c == '%'))
+            .next()
+            .unwrap_or("");
+        let unit = UNITS.iter().any(|u| next.eq_ignore_ascii_case(u));
+        (got && !unit)
+            .then(|| line[i..i + 3].parse().ok())
+            .flatten()
+    })
+}
+
 /// The first place `needle` (lower-case ASCII) stands in `hay` in any
 /// case, without a lower-cased copy of `hay`.
 fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
@@ -178,6 +267,15 @@ mod tests {
             ("rpc error: code = PermissionDenied desc =", 403),
             ("状态码: 431 Request Header Fields Too Large", 431),
             ("we get a 503 service unavailable from the gateway", 503),
+            (
+                "Response status code does not indicate success: 401 (Unauthorized).",
+                401,
+            ),
+            (
+                "the client I used to send requests also received a 504 error code",
+                504,
+            ),
+            ("Our gateway returns 503 intermittently", 503),
         ] {
             assert_eq!(quoted_status(line).map(|(c, _)| c), Some(code), "{line}");
         }
@@ -188,6 +286,10 @@ mod tests {
             "GET /login 401 Unauthorized",
             "1503 Service Unavailable",
             "Code 200 : 9 (18.0 %)",
+            "we set a 500 ms timeout",
+            "it returned 502.5 on average",
+            "got 5000 requests",
+            "a 504x",
         ] {
             assert_eq!(quoted_status(quiet), None, "{quiet}");
         }

@@ -886,7 +886,7 @@ fn explain_recognises_the_fourteenth_blind_round() {
 /// issue threads, Kuma among them, and a part from workshops, docs pages and
 /// blogs with both meshes), collected while round 14 was being learnt from,
 /// labelled and committed before meshdoc ran on it. Held out whole for its
-/// first run, then released (the last round of stop 20).
+/// first run, then released when round 16 was collected.
 #[test]
 fn explain_recognises_the_fifteenth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round15"));
@@ -901,13 +901,19 @@ fn explain_recognises_the_fifteenth_blind_round() {
 /// The sixteenth blind round (`tests/corpus-blind/round16-mixed`: Envoy-based
 /// products' threads, Kuma most of all, and a few Linkerd rows), collected
 /// while round 15 was being learnt from, labelled and committed before
-/// meshdoc ran on it.
+/// meshdoc ran on it. Held out whole for its first run, then released (the
+/// last round of stop 20).
 #[test]
 fn explain_recognises_the_sixteenth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round16"));
-    let sc = score_round(&rules, "round16", &all, false);
+    let sc = score_round(&rules, "round16", &all, true);
     // First run, at the merge of its labels (1851346): 52.0 % top 3, 44.0 %
     // rank 1, 1 of 29 quiet rows raised; 24 of the 25 labelled rows are
-    // Envoy-based products' (17 of 44 sources are Kuma's).
-    sc.assert_at_least("blind round 16", 52.0, 44.0, 1);
+    // Envoy-based products' (17 of 44 sources are Kuma's). Released and
+    // fixed: 92.0 %, 84.0 %, 1: b16-mx-eg8784-1, an xDS stream closed with
+    // a data-plane details token (`upstream_reset_after_response_started
+    // {connection_termination}`), still raises the connection-termination
+    // cause: the token is read wherever it stands, and the line is about
+    // the control-plane connection.
+    sc.assert_at_least("blind round 16", 91.0, 83.0, 1);
 }
