@@ -910,10 +910,13 @@ fn explain_recognises_the_sixteenth_blind_round() {
     // First run, at the merge of its labels (1851346): 52.0 % top 3, 44.0 %
     // rank 1, 1 of 29 quiet rows raised; 24 of the 25 labelled rows are
     // Envoy-based products' (17 of 44 sources are Kuma's). Released and
-    // fixed: 92.0 %, 84.0 %, 1: b16-mx-eg8784-1, an xDS stream closed with
+    // fixed: 88.0 %, 80.0 %, 1 (a prose signal tying expired certificates to
+    // upstream connect errors was dropped again: its case-insensitive
+    // literals made healthy access lines candidates and cost a fifth of the
+    // scan's speed). The alarm, b16-mx-eg8784-1, is an xDS stream closed with
     // a data-plane details token (`upstream_reset_after_response_started
     // {connection_termination}`), still raises the connection-termination
     // cause: the token is read wherever it stands, and the line is about
     // the control-plane connection.
-    sc.assert_at_least("blind round 16", 91.0, 83.0, 1);
+    sc.assert_at_least("blind round 16", 87.0, 79.0, 1);
 }
