@@ -431,6 +431,22 @@ mod tests {
         // Without `-w`, a number on its own is output like any other.
         let t = "$ kubectl exec sleep -- curl -s http://web/count\n504\n";
         assert_eq!(parse(t).unwrap().status, None);
+        // Indented as docs print it, without a prompt, or continued with `\`.
+        for t in [
+            "    $ curl -s -o /dev/null -w \"%{http_code}\\n\" http://web/\n    403\n",
+            "curl -s -o /dev/null -w \"%{http_code}\\n\" http://web/\n403\n",
+            "kubectl exec deploy/sleep -c sleep -- \\\n curl -sSL -w \"\\n%{http_code}\\n\" \\\n  web/api\n\nerror calling Catalog service\n500\n",
+            "curl -H \"Host: web\" \\\n-sS -o /dev/null -w \"%{http_code}\\n\" localhost/api\n\n403\n",
+        ] {
+            assert!(looks_like(t), "{t}");
+            assert!(parse(t).unwrap().status.is_some(), "{t}");
+        }
+    }
+
+    #[test]
+    fn curl_messages_glued_to_a_body_are_not_the_body() {
+        let t = "< HTTP/1.1 503 Service Unavailable\n< content-length: 18\n<\nfault filter abort* Closing connection 0\n";
+        assert_eq!(parse(t).unwrap().body.trim_end(), "fault filter abort");
     }
 
     #[test]
