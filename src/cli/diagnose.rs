@@ -100,18 +100,8 @@ pub struct DiagnoseArgs {
     /// (like ns/NAME, cluster-wide).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// ns/NAME, -A: Prometheus to read the proxies' metrics from (default:
-    /// linkerd-viz's or istio-system's `prometheus` Service, through the API
-    /// server's service proxy; else proxy scrapes through the pod proxy).
-    #[arg(long, value_name = "URL")]
-    pub prometheus: Option<String>,
-    /// ns/NAME, -A: do not look for Prometheus; scrape proxies.
-    #[arg(long, conflicts_with = "prometheus")]
-    pub no_prometheus: bool,
-    /// ns/NAME, -A without Prometheus: at most this many proxy scrapes
-    /// (one pod per workload, worst first).
-    #[arg(long, value_name = "N", default_value_t = 24)]
-    pub max_requests: usize,
+    #[command(flatten)]
+    pub metrics_source: super::triage::MetricsSource,
     /// ns/NAME, -A: expand the worst N workloads into full diagnoses (with logs).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub top: usize,

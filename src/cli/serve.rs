@@ -13,7 +13,7 @@
 //! like every command: only GET and LIST reach the API server. Progress goes
 //! to stderr.
 
-use super::triage::{TriageOptions, prom_choice, render_json, rules_for, triage};
+use super::triage::{MetricsSource, TriageOptions, render_json, rules_for, triage};
 use super::{Code, Global, note};
 use crate::collect::cluster::{self, MeshChoice, Namespaces, target::parse_duration};
 use crate::report::exposition::{self, Exposition, Kind};
@@ -48,18 +48,8 @@ pub struct ServeArgs {
     /// Triage only this namespace (repeatable).
     #[arg(short = 'n', long, value_name = "NAMESPACE")]
     pub namespace: Vec<String>,
-    /// Prometheus to read the proxies' metrics from (default: linkerd-viz's
-    /// or istio-system's `prometheus` Service, through the API server's
-    /// service proxy; else proxy scrapes through the pod proxy).
-    #[arg(long, value_name = "URL")]
-    pub prometheus: Option<String>,
-    /// Do not look for Prometheus; scrape proxies.
-    #[arg(long, conflicts_with = "prometheus")]
-    pub no_prometheus: bool,
-    /// Without Prometheus: at most this many proxy scrapes per run (one pod
-    /// per workload, worst first).
-    #[arg(long, value_name = "N", default_value_t = 24)]
-    pub max_requests: usize,
+    #[command(flatten)]
+    pub metrics_source: MetricsSource,
     /// Read request counters over this window (30s, 5m, 1h).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub since: Duration,
@@ -102,10 +92,10 @@ impl ServeArgs {
                 Namespaces::Only(names)
             },
             mesh: self.mesh,
-            prometheus: prom_choice(self.prometheus.as_deref(), self.no_prometheus),
+            prometheus: self.metrics_source.choice(),
             since: self.since,
             timeout: self.timeout,
-            max_requests: self.max_requests,
+            max_requests: self.metrics_source.max_requests,
             top: 0,
             tail: 0,
         })

@@ -144,21 +144,42 @@ pub fn options(a: &DiagnoseArgs) -> anyhow::Result<TriageOptions> {
     Ok(TriageOptions {
         scope,
         mesh: a.mesh,
-        prometheus: prom_choice(a.prometheus.as_deref(), a.no_prometheus),
+        prometheus: a.metrics_source.choice(),
         since: a.since,
         timeout: a.timeout,
-        max_requests: a.max_requests,
+        max_requests: a.metrics_source.max_requests,
         top: a.top,
         tail: a.tail,
     })
 }
 
-/// `--prometheus URL` / `--no-prometheus` / neither.
-pub fn prom_choice(url: Option<&str>, off: bool) -> PromChoice {
-    match (url, off) {
-        (Some(u), _) => PromChoice::Url(u.to_string()),
-        (None, true) => PromChoice::Off,
-        (None, false) => PromChoice::Discover,
+/// Where a whole-cluster triage (`diagnose ns/NAME`, `-A`, `serve`) reads
+/// the proxies' request counters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MetricsSource {
+    /// Fleet triage (ns/NAME, -A, serve): Prometheus to read the proxies' metrics from
+    /// (default: linkerd-viz's or istio-system's `prometheus` Service,
+    /// through the API server's service proxy; else proxy scrapes through
+    /// the pod proxy).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Fleet triage: do not look for Prometheus; scrape proxies.
+    #[arg(long, conflicts_with = "prometheus")]
+    pub no_prometheus: bool,
+    /// Fleet triage without Prometheus: at most this many proxy scrapes per
+    /// run (one pod per workload, worst first).
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub max_requests: usize,
+}
+
+impl MetricsSource {
+    /// `--prometheus URL` / `--no-prometheus` / neither.
+    pub fn choice(&self) -> PromChoice {
+        match (&self.prometheus, self.no_prometheus) {
+            (Some(u), _) => PromChoice::Url(u.clone()),
+            (None, true) => PromChoice::Off,
+            (None, false) => PromChoice::Discover,
+        }
     }
 }
 
