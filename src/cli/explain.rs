@@ -8,7 +8,9 @@
 
 use super::{Code, Global, emit, note, print};
 use crate::engine::Matcher;
-pub use crate::engine::explain::{ENVOY_FLAGS, MODIFIER_FLAGS, explain_text, parse_query};
+pub use crate::engine::explain::{
+    ENVOY_FLAGS, MODIFIER_FLAGS, explain_text, explain_text_or_words, parse_query,
+};
 use crate::evidence::{InputKind, Origin, ReadStats, detect};
 use crate::report::{Format, Report};
 use crate::rules::{Rule, RuleSet};
@@ -116,7 +118,7 @@ pub fn run(a: ExplainArgs, g: &Global) -> anyhow::Result<Code> {
                 Some(q) if a.kind == KindArg::Auto && parse_query(text.trim(), &q).is_some() => q,
                 _ => super::load_rules(g)?.for_mesh(a.mesh.mesh()),
             };
-            let (report, stats) = explain_text(&rules, &text, a.kind.into(), &Origin::Arg);
+            let (report, stats) = explain_text_or_words(&rules, &text, a.kind.into(), &Origin::Arg);
             (report, stats, Some(text))
         }
     };

@@ -90,6 +90,54 @@ fn known_details(tok: &str, rules: &RuleSet) -> bool {
     })
 }
 
+/// [`explain_text`], and when nothing explains the text, the causes its words
+/// name ([`super::words`]): candidates at info severity, never an error. The
+/// CLI's `explain` of an argument and the corpus tests use it; rule examples
+/// and files use [`explain_text`], whose answer rests on evidence alone.
+pub fn explain_text_or_words(
+    rules: &RuleSet,
+    text: &str,
+    kind: InputKind,
+    origin: &Origin,
+) -> (Report, ReadStats) {
+    let (mut report, stats) = explain_text(rules, text, kind, origin);
+    if !report.findings.is_empty() || text.len() > WORDS_MAX {
+        return (report, stats);
+    }
+    // Only prose: a line a parser claimed (a log line, an access record, a
+    // transcript) and that no signal read is no fault.
+    let (items, _) = detect::read_text(text, kind, origin);
+    if !items
+        .iter()
+        .all(|ev| matches!(ev.item, crate::evidence::Item::AppLog { .. }))
+    {
+        return (report, stats);
+    }
+    let hints = super::words::hints(rules, text, WORDS_SHOWN);
+    if hints.is_empty() {
+        return (report, stats);
+    }
+    let mut m = Matcher::new(rules);
+    for h in &hints {
+        m.observe_words(h);
+    }
+    report.findings = m.finish();
+    for f in &mut report.findings {
+        f.severity = crate::rules::Severity::Info;
+    }
+    report.notes.push(
+        "no proxy message, field or status recognised: the causes below are named by the text's words only"
+            .to_string(),
+    );
+    (report, stats)
+}
+
+/// The longest text whose words are read when its evidence names nothing: a
+/// paragraph or a transcript, not a log file.
+const WORDS_MAX: usize = 8 * 1024;
+/// How many causes a text's words may name.
+const WORDS_SHOWN: usize = 3;
+
 /// Explains one input text against the rules; the library entry point used by
 /// the CLI and the corpus tests.
 pub fn explain_text(

@@ -16,6 +16,7 @@ pub mod scan;
 pub mod score;
 pub mod timeline;
 pub mod triage;
+pub mod words;
 
 use crate::evidence::time::At;
 use crate::evidence::{AccessRecord, Evidence, Item, MetricSample, Origin};
@@ -768,6 +769,19 @@ impl<'r> Matcher<'r> {
                 }
             }
         }
+    }
+
+    /// Feeds what a text's words name (see [`words`]): a symptom of the
+    /// rule, as a keyword query would be, weighed by how telling the words are.
+    pub fn observe_words(&mut self, hint: &words::WordHint) {
+        let shown: Vec<String> = hint.words.iter().map(|w| format!("`{w}`")).collect();
+        self.acc[hint.rule].symptoms.push((
+            format!(
+                "the text's words {} name this cause; no proxy message, field or status was recognised",
+                shown.join(", ")
+            ),
+            0.8 * hint.weight,
+        ));
     }
 
     /// Feeds a bare symptom.

@@ -107,6 +107,34 @@ fn explain_puts_the_catalog_ids_of_each_symptom_first() {
 }
 
 #[test]
+fn explain_of_a_paragraph_names_candidates_by_its_words_at_info() {
+    // An issue's sentence: no proxy message, field or status to read.
+    let text = "After we meshed the api with Linkerd, every call to the payments service times out";
+    let (v, code) = json(&["explain", text]);
+    assert_eq!(
+        code, 0,
+        "candidates by words are info: nothing at or above the threshold"
+    );
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "linkerd-response-timeout");
+    assert_eq!(f["severity"], "info");
+    assert_eq!(f["confidence"], "candidate");
+    assert!(
+        ids(&v)
+            .iter()
+            .all(|id| !id.starts_with("envoy-") && !id.starts_with("istio-")),
+        "the text names Linkerd: {:?}",
+        ids(&v)
+    );
+    // A log line no signal reads is not prose: no guess, the usual answer.
+    meshdoc()
+        .args(["explain", "[2024-05-01 10:00:00.000][1][info][main] starting main dispatch loop, timeout 5s errors 0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no rule explains"));
+}
+
+#[test]
 fn rules_list_json_contains_every_catalog_id() {
     let Some(cat) = catalog() else { return };
     let (v, code) = json(&["rules", "list"]);

@@ -5,7 +5,7 @@
 //! 90 % top-3 over labelled rows, or when a `none` row yields any finding above
 //! `info`.
 
-use meshdoc::cli::explain::explain_text;
+use meshdoc::cli::explain::{explain_text, explain_text_or_words};
 use meshdoc::evidence::{InputKind, Origin};
 use meshdoc::rules::{Severity, load_builtin};
 use std::collections::BTreeMap;
@@ -110,6 +110,10 @@ struct Score {
     alarms: BTreeMap<String, u32>,
     misses: Vec<String>,
     alarm_rows: Vec<String>,
+    /// Labelled rows in the top 3 only by their words (`engine::words`).
+    words_top3: u32,
+    /// Quiet rows whose words named a cause (info, so no alarm).
+    words_quiet: u32,
 }
 
 impl Score {
@@ -148,6 +152,9 @@ impl Score {
             self.pct(self.top1),
             self.quiet,
             self.alarm_rows.len()
+        ) + &format!(
+            "; by words only: top-3 {}, quiet rows named {}",
+            self.words_top3, self.words_quiet
         )
     }
 
@@ -192,7 +199,8 @@ fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
     let mut sc = Score::default();
     for row in rows {
         let origin = Origin::file(row.file.clone(), None);
-        let (report, _) = explain_text(rules, &row.input, InputKind::Auto, &origin);
+        let (report, _) = explain_text_or_words(rules, &row.input, InputKind::Auto, &origin);
+        let by_words = report.notes.iter().any(|n| n.contains("words only"));
         let top: Vec<&str> = report
             .findings
             .iter()
@@ -201,6 +209,7 @@ fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
             .collect();
         if row.expected == ["none"] {
             sc.quiet += 1;
+            sc.words_quiet += u32::from(by_words);
             let loud: Vec<&str> = report
                 .findings
                 .iter()
@@ -222,6 +231,7 @@ fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
         sc.labelled += 1;
         if row.expected.iter().any(|e| top.contains(&e.as_str())) {
             sc.top3 += 1;
+            sc.words_top3 += u32::from(by_words);
         } else {
             sc.misses.push(format!(
                 "{}: expected {} got [{}]",

@@ -67,6 +67,15 @@ const TABLE: &[(&str, &[Run])] = &[
         )],
     ),
     (
+        "meshdoc explain 'every call through linkerd times out'",
+        &[(
+            &["explain", "every call through linkerd times out"],
+            None,
+            // Info candidates: exit 0, the cause printed first.
+            Expect::Prints(0, "1   linkerd-response-timeout"),
+        )],
+    ),
+    (
         "meshdoc explain --file proxy.log",
         &[(
             &["explain", "--file", "proxy.log"],
