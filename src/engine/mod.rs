@@ -998,7 +998,13 @@ impl<'r> Matcher<'r> {
                 let matching: Vec<&(Origin, MetricSample)> = self
                     .metrics
                     .iter()
-                    .filter(|(_, m)| sel(&c.name, &c.labels, m))
+                    .filter(|(_, m)| {
+                        sel(&c.name, &c.labels, m)
+                            && !c
+                                .labels_not
+                                .iter()
+                                .any(|(k, re)| re.is_match(m.label(k).unwrap_or("")))
+                    })
                     .collect();
                 let sum: f64 = matching
                     .iter()

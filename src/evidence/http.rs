@@ -22,6 +22,25 @@ use super::HttpResponse;
 pub const BODY_CAP: usize = 16 * 1024;
 
 /// Parses a transcript or header block; `None` when it holds no response.
+/// The literal text a curl write-out format prints before the status code on
+/// the code's line: `HTTP Response: ` in `-w "HTTP Response: %{http_code}\n"`,
+/// nothing in `-w "\n%{http_code}"`.
+fn code_prefix(cmd: &str) -> &str {
+    let Some(at) = cmd
+        .find("%{http_code}")
+        .or_else(|| cmd.find("%{response_code}"))
+    else {
+        return "";
+    };
+    let before = &cmd[..at];
+    let start = ["\"", "'", "\\n", "}"]
+        .iter()
+        .filter_map(|d| before.rfind(d).map(|i| i + d.len()))
+        .max()
+        .unwrap_or(0);
+    before[start..].trim()
+}
+
 pub fn parse(text: &str) -> Option<HttpResponse> {
     let mut r = HttpResponse::default();
     // After a raw status line (no `<`), `name: value` lines are headers until
@@ -33,6 +52,9 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
     let mut in_grpc_error = false;
     // A `curl -w '%{http_code}'` command prints the status alone on a line.
     let mut write_out_code = false;
+    // What the write-out format prints before the code on its line
+    // (`-w "HTTP Response: %{http_code}\n"`).
+    let mut write_out_prefix = String::new();
     // The command line before ended with `\`: this one continues it.
     let mut continued = false;
     // The status came from a client's own words, not a status line.
@@ -109,6 +131,9 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             saw_anything = true;
             in_grpc_error = false;
             let names = line.contains("%{http_code}") || line.contains("%{response_code}");
+            if names {
+                write_out_prefix = code_prefix(line).to_string();
+            }
             write_out_code = names || (continued && write_out_code);
             continued = cmd.ends_with('\\');
             continue;
@@ -116,6 +141,10 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
         if write_out_code && r.status.is_none() {
             // zsh marks output without a final newline with `%`.
             let t = line.trim().trim_end_matches('%');
+            let t = t
+                .strip_prefix(write_out_prefix.as_str())
+                .unwrap_or(t)
+                .trim();
             if t.len() == 3
                 && t.bytes().all(|b| b.is_ascii_digit())
                 && let Ok(st) = t.parse::<u16>()
@@ -332,11 +361,29 @@ pub(super) fn is_request_line(line: &str) -> bool {
 }
 
 /// `true` when the text looks like a curl transcript or a header block.
+/// `NAME=value` or `export NAME=value`, as a transcript sets its variables.
+fn is_shell_assignment(line: &str) -> bool {
+    let t = line.trim_start();
+    let t = t.strip_prefix("export ").unwrap_or(t);
+    let Some((name, _)) = t.split_once('=') else {
+        return false;
+    };
+    !name.is_empty()
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 pub fn looks_like(text: &str) -> bool {
+    // Shell variables set before the command (`TOKEN=$(…)`, `export
+    // INGRESS=…`) are part of the transcript, not its first line.
     let mut lines = text
         .lines()
         .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty());
+        .filter(|l| !l.trim().is_empty())
+        .skip_while(|l| is_shell_assignment(l));
     let Some(first) = lines.next() else {
         return false;
     };
@@ -437,6 +484,8 @@ mod tests {
             "curl -s -o /dev/null -w \"%{http_code}\\n\" http://web/\n403\n",
             "kubectl exec deploy/sleep -c sleep -- \\\n curl -sSL -w \"\\n%{http_code}\\n\" \\\n  web/api\n\nerror calling Catalog service\n500\n",
             "curl -H \"Host: web\" \\\n-sS -o /dev/null -w \"%{http_code}\\n\" localhost/api\n\n403\n",
+            "curl -s -o /dev/null -w \"HTTP Response: %{http_code}\\n\" https://$INGRESS/\nHTTP Response: 403\n",
+            "TOKEN=$(get-token alice)\nexport HOST=web\ncurl -H \"Authorization: Bearer $TOKEN\" -s -o /dev/null -w \"%{http_code}\\n\" $HOST\n401\n",
         ] {
             assert!(looks_like(t), "{t}");
             assert!(parse(t).unwrap().status.is_some(), "{t}");

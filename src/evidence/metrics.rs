@@ -60,6 +60,11 @@ pub fn parse_line(line: &str) -> Line {
     }
     // Prometheus UI pastes may start with a marker glyph (`✔`).
     let t = t.trim_start_matches(|c: char| !c.is_ascii());
+    // A sample pasted as one Markdown code span (`` `name: 3` ``).
+    let t = match t.strip_prefix('`').and_then(|l| l.strip_suffix('`')) {
+        Some(inner) if !inner.contains('`') => inner.trim(),
+        _ => t,
+    };
     if let Some(s) = prom_sample(t) {
         return Line::Sample(s);
     }
@@ -410,6 +415,7 @@ fn split_cluster_stat(name: &str) -> Option<(&str, &str)> {
 /// The first segments of Envoy's cluster statistics, each after its dot.
 const CLUSTER_STEMS: &[&str] = &[
     ".upstream_",
+    ".ssl.",
     ".circuit_breakers.",
     ".membership_",
     ".lb_",
@@ -628,6 +634,11 @@ mod tests {
         assert_eq!(s[0].name, "rq_error");
         assert_eq!(s[0].label("host"), Some("10.244.25.4:9000"));
         assert_eq!(s[1].label("value"), Some("healthy"));
+        // A plain Envoy cluster name with `/` and `|`, pasted in a Markdown code span.
+        let (s, _) = parse("`cluster.demo/fortio|8080.ssl.fail_verify_error: 50`\n");
+        assert_eq!(s[0].name, "envoy_cluster_ssl_fail_verify_error");
+        assert_eq!(s[0].label("cluster_name"), Some("demo/fortio|8080"));
+        assert_eq!(s[0].value, 50.0);
     }
 
     #[test]

@@ -318,8 +318,13 @@ pub fn compile(
                 body,
             }))
         } else if let Some(m) = &sig.metric {
-            let mut labels = Vec::new();
+            let (mut labels, mut labels_not) = (Vec::new(), Vec::new());
             for (k, v) in &m.labels {
+                // `!regex`: the series' label must not match.
+                let (v, not) = match v.strip_prefix('!') {
+                    Some(rest) => (rest, true),
+                    None => (v.as_str(), false),
+                };
                 if let Some(r) = regex(
                     &mut ctx,
                     s,
@@ -327,7 +332,11 @@ pub fn compile(
                     &field(&format!("metric.labels.{k}")),
                     &format!("^(?:{v})$"),
                 ) {
-                    labels.push((k.clone(), r));
+                    if not {
+                        labels_not.push((k.clone(), r));
+                    } else {
+                        labels.push((k.clone(), r));
+                    }
                 }
             }
             let over = m.over.as_ref().map(|o| {
@@ -348,6 +357,7 @@ pub fn compile(
             Some(SignalKind::Metric(MetricCond {
                 name: m.name.clone(),
                 labels,
+                labels_not,
                 above: m.above,
                 below: m.below,
                 over,

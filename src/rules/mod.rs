@@ -249,6 +249,8 @@ pub struct HttpCond {
 pub struct MetricCond {
     pub name: String,
     pub labels: Vec<(String, Regex)>,
+    /// Labels that must not match (a value written `!regex`).
+    pub labels_not: Vec<(String, Regex)>,
     pub above: f64,
     /// Some matching series below this, instead of the sum above `above`.
     pub below: Option<f64>,

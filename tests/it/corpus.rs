@@ -930,3 +930,21 @@ fn explain_recognises_the_sixteenth_blind_round() {
     // the control-plane connection.
     sc.assert_at_least("blind round 16", 87.0, 79.0, 1);
 }
+
+/// The seventeenth blind round (`tests/corpus-blind/round17-*`: old istio/istio
+/// threads, envoyproxy/envoy's tracker, Envoy-based meshes (Kuma, Cilium,
+/// Contour, OSM), other projects' trackers and docs/workshop pages),
+/// collected by five collectors in parallel, labelled and committed before
+/// meshdoc ran on it. Held out whole for its first run, then released.
+#[test]
+fn explain_recognises_the_seventeenth_blind_round() {
+    let (rules, all) = (disk_rules(), blind_round("round17"));
+    let sc = score_round(&rules, "round17", &all, true);
+    // First run, at the merge of its labels (86359d6, the words of prose
+    // already read): 58.7 % top 3 (81 of 138), 54.3 % rank 1, 2 of 221
+    // quiet rows raised; 7 of the 81 hits by words only (53.6 % without
+    // them), no quiet row named by words. By part: old istio/istio threads
+    // 65.5 %, envoyproxy/envoy 56.4 %, Envoy-based meshes 65.8 %, other
+    // projects' trackers 4 of 7, docs and workshops 44.0 %; Linkerd 1 of 5.
+    sc.assert_at_least("blind round 17", 0.0, 0.0, 999);
+}
