@@ -1370,11 +1370,7 @@ fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
             let names = |p: &str| h.headers.iter().any(|(k, _)| k.starts_with(p));
             if names("l5d-") {
                 Some(Mesh::Linkerd)
-            } else if names("x-envoy-")
-                || h.header("server").is_some_and(|s| {
-                    s.eq_ignore_ascii_case("envoy") || s.starts_with("istio-envoy")
-                })
-            {
+            } else if names("x-envoy-") || h.header("server").is_some_and(envoy_server) {
                 Some(Mesh::Istio)
             } else {
                 None
@@ -1415,10 +1411,16 @@ fn is_envoy_local_reply(h: &crate::evidence::HttpResponse) -> bool {
 
 /// The response names Envoy as its server, or came from Envoy's own log.
 fn names_envoy(h: &crate::evidence::HttpResponse) -> bool {
-    let server = h
-        .header("server")
-        .is_some_and(|s| s.eq_ignore_ascii_case("envoy") || s.eq_ignore_ascii_case("istio-envoy"));
-    server || h.envoy_log
+    h.header("server").is_some_and(envoy_server) || h.envoy_log
+}
+
+/// A `server` header an Envoy proxy sends: `envoy`, Istio's `istio-envoy`,
+/// and Kuma's built-in gateway, which names itself `Kuma Gateway`.
+fn envoy_server(s: &str) -> bool {
+    let s = s.trim();
+    s.eq_ignore_ascii_case("envoy")
+        || s.starts_with("istio-envoy")
+        || s.eq_ignore_ascii_case("kuma gateway")
 }
 
 /// The HTTP status a Linkerd proxy log line says the proxy answered with

@@ -609,6 +609,10 @@ const FRAGMENT_KEYS: &[&str] = &[
     "response_code_details",
     "response_flags",
     "response_flag",
+    // Operators' own spellings (`"respflags":"UPE"`, `resp_flags=UF`).
+    "responseFlags",
+    "resp_flags",
+    "respflags",
     "response_code",
     "upstream_transport_failure_reason",
     "connection_termination_details",
@@ -651,7 +655,7 @@ fn known_flags(v: &str) -> bool {
 /// non-word bytes, then up to four of `"':= ` and the value up to a quote,
 /// blank, comma (details and flags may hold commas: see below) or brace.
 fn keyed_fields(line: &str, r: &mut AccessRecord) {
-    if !line.contains("response_") && !line.contains("_details") && !line.contains("_reason") {
+    if !line.contains("resp") && !line.contains("_details") && !line.contains("_reason") {
         return;
     }
     let b = line.as_bytes();
@@ -674,7 +678,10 @@ fn keyed_fields(line: &str, r: &mut AccessRecord) {
                 continue;
             }
             match *key {
-                "response_flags" | "response_flag" if r.flags.is_empty() && known_flags(value) => {
+                "response_flags" | "response_flag" | "responseFlags" | "resp_flags"
+                | "respflags"
+                    if r.flags.is_empty() && known_flags(value) =>
+                {
                     r.flags = split_flags(value);
                 }
                 "response_code" if r.status.is_none() => r.status = is_status(value),
@@ -869,6 +876,12 @@ mod tests {
 
     #[test]
     fn fragments_name_envoy_fields_in_any_separator_shape() {
+        // An operator's own key, in a record too broken to decode.
+        let r = parse_fragment(
+            r#"{"status":200,","respflags":"UPE","bytes":0,""protocol":"HTTP/1.1"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.flags, ["UPE"]);
         let r = parse_fragment(r#"response_flags":"UF,URX""#).unwrap();
         assert_eq!(r.flags, vec!["UF", "URX"]);
         let r = parse_fragment("saw `503 UAEX` on every request").unwrap();

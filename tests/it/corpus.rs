@@ -946,5 +946,9 @@ fn explain_recognises_the_seventeenth_blind_round() {
     // them), no quiet row named by words. By part: old istio/istio threads
     // 65.5 %, envoyproxy/envoy 56.4 %, Envoy-based meshes 65.8 %, other
     // projects' trackers 4 of 7, docs and workshops 44.0 %; Linkerd 1 of 5.
-    sc.assert_at_least("blind round 17", 0.0, 0.0, 999);
+    // Released and fixed: 79.0 %, 72.5 %, 1. The alarm, b17-ev-14591-1, is
+    // `gRPC config stream closed: 14, no healthy upstream`, which this round
+    // labels routine and the shared corpus (is-error-envoy-legacy-format-2)
+    // labels a sidecar that cannot reach istiod: the shared label stands.
+    sc.assert_at_least("blind round 17", 78.0, 71.0, 1);
 }
