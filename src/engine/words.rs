@@ -248,15 +248,19 @@ fn usable(k: &str) -> bool {
     k.chars().count() >= 3 && !k.chars().all(|c| c.is_ascii_digit()) && !NEUTRAL.contains(&k)
 }
 
-/// `true` when `phrase` stands in `text` as whole words: no letter, digit,
-/// `_` or `-` touches it on either side, and no `=` follows it (`timeout` in
-/// `timeouts`, `rq-timeout-ms` or `timeout=3s` is a name, not a word).
+/// `true` when `phrase` stands in `text` as whole words, maybe in the plural:
+/// no letter, digit, `_` or `-` touches it on either side, and no `=`
+/// follows it (`timeout` in `timeoutms`, `rq-timeout-ms` or `timeout=3s` is a
+/// name, not a word; `connection failures` is `connection failure`).
 fn has_phrase(text: &str, phrase: &str) -> bool {
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
     let mut from = 0;
     while let Some(i) = text[from..].find(phrase) {
         let start = from + i;
-        let end = start + phrase.len();
+        let mut end = start + phrase.len();
+        if text[end..].starts_with('s') && !word(text[end + 1..].chars().next()) {
+            end += 1;
+        }
         let next = text[end..].chars().next();
         if !word(text[..start].chars().next_back()) && !word(next) && next != Some('=') {
             return true;
@@ -323,6 +327,7 @@ mod tests {
         assert!(!ids(&r, "Linkerd: opaque transport fails").is_empty());
         assert!(ids(&r, "timeoutms").is_empty());
         assert!(has_phrase("a timeout.", "timeout"));
+        assert!(has_phrase("more connection failures", "connection failure"));
         assert!(!has_phrase("timeout_ms", "timeout"));
         assert!(!has_phrase("delay=0s timeout=3s", "timeout"));
         assert!(!has_phrase("x-envoy-expected-rq-timeout-ms", "timeout"));

@@ -138,7 +138,9 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
             continued = cmd.ends_with('\\');
             continue;
         }
-        if write_out_code && r.status.is_none() {
+        // A loop prints one code per request: the first failing one is the
+        // evidence (`200 200 429 429`), else the first.
+        if write_out_code && (r.status.is_none() || (quoted && r.status.is_some_and(|s| s < 400))) {
             // zsh marks output without a final newline with `%`.
             let t = line.trim().trim_end_matches('%');
             let t = t
@@ -149,8 +151,14 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
                 && t.bytes().all(|b| b.is_ascii_digit())
                 && let Ok(st) = t.parse::<u16>()
             {
-                set_status(&mut r, st);
+                if r.status.is_none() || st >= 400 {
+                    set_status(&mut r, st);
+                }
                 quoted = true;
+                continue;
+            }
+            // `kubectl port-forward` in the same terminal says so per connection.
+            if line.starts_with("Handling connection for ") {
                 continue;
             }
         }
@@ -485,11 +493,15 @@ mod tests {
             "kubectl exec deploy/sleep -c sleep -- \\\n curl -sSL -w \"\\n%{http_code}\\n\" \\\n  web/api\n\nerror calling Catalog service\n500\n",
             "curl -H \"Host: web\" \\\n-sS -o /dev/null -w \"%{http_code}\\n\" localhost/api\n\n403\n",
             "curl -s -o /dev/null -w \"HTTP Response: %{http_code}\\n\" https://$INGRESS/\nHTTP Response: 403\n",
+            "$ while true; do curl -s -o /dev/null -w '%{http_code}\\n' localhost:8080/; done\nHandling connection for 8080\n200\nHandling connection for 8080\n429\n",
             "TOKEN=$(get-token alice)\nexport HOST=web\ncurl -H \"Authorization: Bearer $TOKEN\" -s -o /dev/null -w \"%{http_code}\\n\" $HOST\n401\n",
         ] {
             assert!(looks_like(t), "{t}");
             assert!(parse(t).unwrap().status.is_some(), "{t}");
         }
+        // A loop's codes: the first failing one is the answer.
+        let t = "$ for i in 1 2 3; do curl -s -o /dev/null -w '%{http_code}\\n' web/; done\n200\n200\n429\n503\n";
+        assert_eq!(parse(t).unwrap().status, Some(429));
     }
 
     #[test]

@@ -952,3 +952,22 @@ fn explain_recognises_the_seventeenth_blind_round() {
     // labels a sidecar that cannot reach istiod: the shared label stands.
     sc.assert_at_least("blind round 17", 78.0, 71.0, 1);
 }
+
+/// The eighteenth blind round (`tests/corpus-blind/round18-*`: istio/istio
+/// threads from #30000 on and ztunnel's, Envoy-based products' trackers
+/// (Emissary, Gloo/kgateway, Envoy Gateway, App Mesh, Consul) and Q&A pages
+/// and blogs), collected by three collectors while round 17 was being learnt
+/// from, labelled and committed before meshdoc ran on it. Held out whole for
+/// its first run.
+#[test]
+fn explain_recognises_the_eighteenth_blind_round() {
+    let (rules, all) = (disk_rules(), blind_round("round18"));
+    let sc = score_round(&rules, "round18", &all, true);
+    // First run, at the merge of its labels (3ac7f64, after round 17's
+    // fixes): 72.1 % top 3 (44 of 61), 72.1 % rank 1, 0 of 84 quiet rows
+    // raised; 2 of the 44 hits by words only (68.9 % without them), 3 quiet
+    // rows named by words (info). By part: istio/istio and ztunnel threads
+    // 75.9 %, Envoy-based products 69.2 %, Q&A pages and blogs 4 of 6.
+    // Released and fixed: 88.5 %, 86.9 %, 0.
+    sc.assert_at_least("blind round 18", 87.0, 85.0, 0);
+}
