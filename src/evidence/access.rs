@@ -395,6 +395,15 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
                         .or_else(|| o.get(&snake_to_camel(&k)))
                 })
             })
+            // An operator's prefix on every key (`iproxy_response_code`).
+            .or_else(|| {
+                let (a, b) = (format!("_{k}"), format!("-{k}"));
+                objects.iter().find_map(|o| {
+                    o.iter()
+                        .find(|(name, _)| name.ends_with(&a) || name.ends_with(&b))
+                        .map(|(_, v)| v)
+                })
+            })
     };
     if get("response_code").is_none() && get("response_flags").is_none() {
         return None;
@@ -790,7 +799,7 @@ fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
 fn prose_tokens(line: &str) -> Vec<String> {
     line.split_whitespace()
         .map(|t| {
-            t.trim_matches(|c: char| "\"'()[]`*:".contains(c))
+            t.trim_matches(|c: char| "\"'()[]`*:%".contains(c))
                 .trim_end_matches(['.', ',', ';'])
                 .to_string()
         })
@@ -823,15 +832,18 @@ mod tests {
         );
         let r = parse_json(r#"{"resp_code":200,"resp_flags":"UR","resp_code_details":"upstream_reset_after_response_started{remote_reset}"}"#).unwrap();
         assert_eq!(r.flags, vec!["UR".to_string()]);
-        let r = parse_json(
+        for j in [
             r#"{"responseCode":503,"responseFlags":"UH","upstreamCluster":"outbound|80||web"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            (r.status, r.flags.clone()),
-            (Some(503), vec!["UH".to_string()])
-        );
-        assert_eq!(r.upstream_cluster.as_deref(), Some("outbound|80||web"));
+            // An operator's prefix on every key.
+            r#"{"gw_response_code":503,"gw_response_flags":"UH","gw_upstream_cluster":"outbound|80||web"}"#,
+        ] {
+            let r = parse_json(j).unwrap();
+            assert_eq!(
+                (r.status, r.flags.clone()),
+                (Some(503), vec!["UH".to_string()])
+            );
+            assert_eq!(r.upstream_cluster.as_deref(), Some("outbound|80||web"));
+        }
     }
 
     #[test]

@@ -971,3 +971,24 @@ fn explain_recognises_the_eighteenth_blind_round() {
     // Released and fixed: 88.5 %, 86.9 %, 0.
     sc.assert_at_least("blind round 18", 87.0, 85.0, 0);
 }
+
+/// The nineteenth blind round (`tests/corpus-blind/round19-*`: istio/istio
+/// threads by symptom, envoyproxy/envoy, gateway and go-control-plane threads,
+/// docs pages of Envoy-based products and Linkerd), collected by three
+/// collectors while round 18 was being learnt from, labelled and committed
+/// before meshdoc ran on it. Held out whole for its first run.
+#[test]
+fn explain_recognises_the_nineteenth_blind_round() {
+    let (rules, all) = (disk_rules(), blind_round("round19"));
+    let sc = score_round(&rules, "round19", &all, true);
+    // First run, at the merge of its labels (154bcdb, after round 18's
+    // fixes): 66.3 % top 3 (55 of 83), 60.2 % rank 1, 2 of 133 quiet rows
+    // raised; no hit and no quiet row by words only. By part: istio/istio
+    // threads 70.4 %, Envoy's trackers 57.1 %, docs pages 71.4 %. Released
+    // and fixed: 84.3 %, 78.3 %, 2. The alarms, b19-is-18875-2/4, are
+    // `Envoy proxy is NOT ready: failed to get server info: stats version is
+    // not preset` during a start that became ready 4 s later: one line
+    // cannot tell a slow start from a proxy that never gets its
+    // configuration, and the rule reads it as the latter.
+    sc.assert_at_least("blind round 19", 83.0, 77.0, 2);
+}
