@@ -516,14 +516,20 @@ impl<'r> Matcher<'r> {
                 }
             }
             Item::AppLog { message } => {
-                if let Some((code, whence)) = crate::evidence::quoted::quoted_status(message) {
+                let quoted = crate::evidence::quoted::quoted_status(message);
+                if let Some((code, whence)) = quoted {
                     self.observe_status(code, whence);
                 }
                 self.text(TextSource::AppLog, message, &ev.origin, None, &vars);
                 // A line no parser claims may still name Envoy's fields (an
                 // issue title's `503 UAEX`, a `response_flags":"UF` cut out
-                // of a JSON record): they are judged as the record's would be.
-                if let Some(a) = crate::evidence::access::parse_fragment(message) {
+                // of a JSON record): they are judged as the record's would be,
+                // with the status the sentence names (`a 503 response with
+                // response flags "UR"`).
+                if let Some(mut a) = crate::evidence::access::parse_fragment(message) {
+                    if a.status.is_none() {
+                        a.status = quoted.map(|(code, _)| code);
+                    }
                     self.note_mesh(&Item::Access(a.clone()), &ev.raw);
                     self.access_signals(&a, ev, &vars);
                 }

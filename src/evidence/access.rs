@@ -797,10 +797,13 @@ fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
 /// The whitespace tokens of a line of prose, with the quotes, brackets and
 /// trailing punctuation around them peeled.
 fn prose_tokens(line: &str) -> Vec<String> {
+    let quote = |c: char| "\"'()[]`*:%".contains(c);
     line.split_whitespace()
         .map(|t| {
-            t.trim_matches(|c: char| "\"'()[]`*:%".contains(c))
+            // Quotes inside the punctuation too: `"UR",`.
+            t.trim_matches(quote)
                 .trim_end_matches(['.', ',', ';'])
+                .trim_matches(quote)
                 .to_string()
         })
         .collect()
@@ -881,6 +884,9 @@ mod tests {
         );
         assert_eq!(flag_code("UpstreamOverflow"), Some("UO"));
         // A few words after `flags`.
+        let r =
+            parse_fragment(r#"return a 503 response with response flags "UR", without proxying"#);
+        assert_eq!(r.unwrap().flags, ["UR"]);
         let r = parse_fragment(r#"can see the response flags of "-" and "UC" in prometheus"#);
         assert_eq!(r.unwrap().flags, ["UC"]);
         assert_eq!(flag_code("Upstream"), None);
