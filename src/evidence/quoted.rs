@@ -93,6 +93,10 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
     if let Some(c) = status_with_reason(line) {
         return Some((c, "named with its reason phrase"));
     }
+    // `503 errors after the upgrade`, `出现504 error`: a 5xx called an error.
+    if let Some(c) = status_error(line) {
+        return Some((c, "named in a sentence"));
+    }
     // A gRPC client's error in the words of grpc-go (`rpc error: code =
     // PermissionDenied desc = …`): gRPC's form of 403 and 401, which is what
     // a mesh's authorization answers a gRPC call with (Linkerd's
@@ -103,6 +107,35 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
                 code,
                 "a gRPC client's status, the gRPC form of this HTTP status",
             ));
+        }
+    }
+    None
+}
+
+/// The first 5xx written as `NNN error(s)` in `line`, the digits standing
+/// alone (a letter of another script may touch them: `出现504 error`).
+fn status_error(line: &str) -> Option<u16> {
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(i) = find_ascii_ci(&line[from..], " error").map(|i| from + i) {
+        from = i + 6;
+        let after = &line[from..];
+        let after = after.strip_prefix(['s', 'S']).unwrap_or(after);
+        if after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
+        let Some(d) = i.checked_sub(3).and_then(|s| b.get(s..i)) else {
+            continue;
+        };
+        if d[0] == b'5'
+            && d.iter().all(u8::is_ascii_digit)
+            && !(i > 3 && (b[i - 4].is_ascii_alphanumeric() || b[i - 4] == b'.'))
+        {
+            return line[i - 3..i].parse().ok();
         }
     }
     None
@@ -267,6 +300,8 @@ mod tests {
             ("rpc error: code = PermissionDenied desc =", 403),
             ("状态码: 431 Request Header Fields Too Large", 431),
             ("we get a 503 service unavailable from the gateway", 503),
+            ("Intermittent 503 errors after the upgrade", 503),
+            ("后端响应过慢导致出现504 error", 504),
             (
                 "Response status code does not indicate success: 401 (Unauthorized).",
                 401,
@@ -290,6 +325,10 @@ mod tests {
             "it returned 502.5 on average",
             "got 5000 requests",
             "a 504x",
+            "error_code 1503 errors",
+            "404 error page",
+            "v1.503 errors",
+            "503 errorCount",
         ] {
             assert_eq!(quoted_status(quiet), None, "{quiet}");
         }

@@ -992,3 +992,21 @@ fn explain_recognises_the_nineteenth_blind_round() {
     // configuration, and the rule reads it as the latter.
     sc.assert_at_least("blind round 19", 83.0, 77.0, 2);
 }
+
+/// The twentieth blind round (`tests/corpus-blind/round20-*`: OpenShift
+/// Service Mesh/Maistra and Kiali, other Envoy-based gateways and xDS users
+/// (Knative's Kourier, Higress, Pomerium, Gloo Mesh, gRPC xDS), and Linkerd,
+/// 1.x included), collected by three collectors while round 19 was being
+/// learnt from, labelled and committed before meshdoc ran on it. Held out
+/// whole for its first run.
+#[test]
+fn explain_recognises_the_twentieth_blind_round() {
+    let (rules, all) = (disk_rules(), blind_round("round20"));
+    let sc = score_round(&rules, "round20", &all, true);
+    // First run, at the merge of its labels (b384a89, after round 19's
+    // fixes): 61.2 % top 3 (30 of 49), 59.2 % rank 1, 0 of 88 quiet rows
+    // raised; 1 hit by words only. By part: Envoy-based gateways 77.3 %,
+    // Maistra/OpenShift 64.3 %, Linkerd 4 of 13 (9 of its 20 sources are
+    // Linkerd 1.x). Released and fixed: 73.5 %, 71.4 %, 0.
+    sc.assert_at_least("blind round 20", 72.0, 70.0, 0);
+}
