@@ -1010,3 +1010,19 @@ fn explain_recognises_the_twentieth_blind_round() {
     // Linkerd 1.x). Released and fixed: 73.5 %, 71.4 %, 0.
     sc.assert_at_least("blind round 20", 72.0, 70.0, 0);
 }
+
+/// The twenty-first blind round (`tests/corpus-blind/round21-*`: Kuma and
+/// Cilium's Envoy by symptom), collected by two collectors on the last of
+/// the session's look-ups while round 20 was being learnt from, labelled and
+/// committed before meshdoc ran on it. Held out whole for its first run.
+#[test]
+fn explain_recognises_the_twenty_first_blind_round() {
+    let (rules, all) = (disk_rules(), blind_round("round21"));
+    let sc = score_round(&rules, "round21", &all, true);
+    // First run, at the merge of its labels (8afbdd8, after round 20's
+    // fixes): 64.0 % top 3 (16 of 25), 64.0 % rank 1, 0 of 64 quiet rows
+    // raised; 1 hit by words only. By part: Cilium 11 of 12, Kuma 5 of 13.
+    // Released and fixed: 68.0 %, 68.0 %, 0 (the rest are titles, a demo's
+    // own JSON errors and a health checker's lines).
+    sc.assert_at_least("blind round 21", 67.0, 67.0, 0);
+}
