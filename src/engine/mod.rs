@@ -509,7 +509,18 @@ impl<'r> Matcher<'r> {
                     TextSource::ProxyLog
                 };
                 let ts = e.timestamp.as_deref();
-                let matched = self.text(src, &ev.raw, &ev.origin, ts, &vars);
+                let mut matched = self.matching(&ev.raw);
+                // `DeltaAggregatedResources gRPC config stream to xds_cluster
+                // closed: 13, upstream_reset_after_response_started{…}`: the
+                // details token is the xDS stream's, not a request's.
+                if is_xds_stream_status(&e.message) {
+                    let (table, rules) = (&self.table, self.rules);
+                    matched.retain(|&pi| {
+                        let (ri, si) = table.text_map[pi];
+                        !rules.rules[ri].signals[si].per_request
+                    });
+                }
+                self.record(src, &matched, &ev.raw, &ev.origin, ts, &vars);
                 if src == TextSource::ControlPlane {
                     let src = TextSource::ProxyLog;
                     self.record(src, &matched, &ev.raw, &ev.origin, ts, &vars);
@@ -1413,6 +1424,15 @@ fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
 /// header Envoy adds only to what came from the upstream.
 fn is_envoy_local_reply(h: &crate::evidence::HttpResponse) -> bool {
     names_envoy(h) && !h.via_upstream && h.header("x-envoy-upstream-service-time").is_none()
+}
+
+/// An Envoy line about its own xDS stream to the control plane
+/// (`StreamAggregatedResources gRPC config stream closed: 14, …`, Envoy 1.2x's
+/// `… gRPC config stream to xds-grpc closed since 32s ago: …`).
+fn is_xds_stream_status(message: &str) -> bool {
+    message
+        .find("gRPC config stream")
+        .is_some_and(|i| message[i..].contains(" closed"))
 }
 
 /// The response names Envoy as its server, or came from Envoy's own log.

@@ -388,6 +388,7 @@ pub fn compile(
                 weight: sig.weight,
                 note: sig.note.clone(),
                 corroborates: sig.corroborates,
+                per_request: false,
                 kind,
             });
         }
@@ -419,6 +420,7 @@ pub fn compile(
             weight: 6.0,
             note: Some("Envoy's response-code-details for this cause".to_string()),
             corroborates: false,
+            per_request: false,
             kind: SignalKind::Access(AccessCond {
                 status: Vec::new(),
                 flags: Vec::new(),
@@ -446,6 +448,7 @@ pub fn compile(
                 "Envoy's response-code-details token for this cause, in the text".to_string(),
             ),
             corroborates: false,
+            per_request: true,
             kind: SignalKind::Text {
                 regex: Regex::trusted(&pat),
                 literals: Some(

@@ -172,6 +172,10 @@ pub struct Signal {
     pub note: Option<String>,
     /// Counts only alongside a non-corroborating signal of the same rule.
     pub corroborates: bool,
+    /// Names one request's outcome (an Envoy response-code-details token):
+    /// no evidence in a line about the proxy's own xDS stream, where the
+    /// same tokens describe its connection to the control plane.
+    pub per_request: bool,
     pub kind: SignalKind,
 }
 

@@ -927,8 +927,9 @@ fn explain_recognises_the_sixteenth_blind_round() {
     // a data-plane details token (`upstream_reset_after_response_started
     // {connection_termination}`), still raises the connection-termination
     // cause: the token is read wherever it stands, and the line is about
-    // the control-plane connection.
-    sc.assert_at_least("blind round 16", 87.0, 79.0, 1);
+    // the control-plane connection. Stop 21: a details token in a line about
+    // the xDS stream is no longer read as a request's (92.0 %, 84.0 %, 0).
+    sc.assert_at_least("blind round 16", 91.0, 83.0, 0);
 }
 
 /// The seventeenth blind round (`tests/corpus-blind/round17-*`: old istio/istio
