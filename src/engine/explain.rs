@@ -105,12 +105,15 @@ pub fn explain_text_or_words(
         return (report, stats);
     }
     // Only prose: a line a parser claimed (a log line, an access record, a
-    // transcript) and that no signal read is no fault.
-    let (items, _) = detect::read_text(text, kind, origin);
-    if !items
-        .iter()
-        .all(|ev| matches!(ev.item, crate::evidence::Item::AppLog { .. }))
-    {
+    // transcript) and that no signal read is no fault. A bare symptom read
+    // as a query counts no item at all.
+    let claimed = stats.proxy_log
+        + stats.access_log
+        + stats.envoy_log
+        + stats.metric_samples
+        + stats.http_responses
+        + stats.tool_messages;
+    if stats.app_log == 0 || claimed > 0 {
         return (report, stats);
     }
     let hints = super::words::hints(rules, text, WORDS_SHOWN);

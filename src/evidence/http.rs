@@ -21,7 +21,6 @@ use super::HttpResponse;
 /// Body text kept per response.
 pub const BODY_CAP: usize = 16 * 1024;
 
-/// Parses a transcript or header block; `None` when it holds no response.
 /// The literal text a curl write-out format prints before the status code on
 /// the code's line: `HTTP Response: ` in `-w "HTTP Response: %{http_code}\n"`,
 /// nothing in `-w "\n%{http_code}"`.
@@ -41,6 +40,7 @@ fn code_prefix(cmd: &str) -> &str {
     before[start..].trim()
 }
 
+/// Parses a transcript or header block; `None` when it holds no response.
 pub fn parse(text: &str) -> Option<HttpResponse> {
     let mut r = HttpResponse::default();
     // After a raw status line (no `<`), `name: value` lines are headers until

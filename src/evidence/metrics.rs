@@ -60,11 +60,7 @@ pub fn parse_line(line: &str) -> Line {
     }
     // Prometheus UI pastes may start with a marker glyph (`✔`).
     let t = t.trim_start_matches(|c: char| !c.is_ascii());
-    // A sample pasted as one Markdown code span (`` `name: 3` ``).
-    let t = match t.strip_prefix('`').and_then(|l| l.strip_suffix('`')) {
-        Some(inner) if !inner.contains('`') => inner.trim(),
-        _ => t,
-    };
+    let t = super::text::code_span(t);
     if let Some(s) = prom_sample(t) {
         return Line::Sample(s);
     }
@@ -298,24 +294,25 @@ fn json_stats(text: &str) -> Option<Vec<MetricSample>> {
     if !text.contains("\"name\"") || !text.contains("\"value\"") {
         return None;
     }
+    // Between the pairs only JSON punctuation or the `stats` wrapper: the
+    // first other byte says this is no stats dump.
+    let clean = |gap: &str| {
+        gap.split("\"stats\"")
+            .all(|p| p.chars().all(|c| c.is_whitespace() || "{}[],:".contains(c)))
+    };
     let mut out = Vec::new();
-    let mut rest = String::with_capacity(text.len());
     let mut last = 0;
     for c in PAIR.captures_iter(text) {
         let m = c.get(0)?;
-        rest.push_str(&text[last..m.start()]);
+        if !clean(&text[last..m.start()]) {
+            return None;
+        }
         last = m.end();
         if let Some(s) = envoy_stat(&format!("{}: {}", &c[1], &c[2])) {
             out.push(s);
         }
     }
-    rest.push_str(&text[last..]);
-    // Whatever is left must be JSON punctuation or the `stats` wrapper.
-    let leftover = rest.replace("\"stats\"", "");
-    let clean = leftover
-        .chars()
-        .all(|c| c.is_whitespace() || "{}[],:".contains(c));
-    (!out.is_empty() && clean).then_some(out)
+    (!out.is_empty() && clean(&text[last..])).then_some(out)
 }
 
 /// Envoy's default Prometheus tag names (`envoy_cluster_name`) as Istio's

@@ -22,6 +22,19 @@ pub fn not_utf8_warning(source: &str) -> String {
     format!("warning: {source}: not valid UTF-8; invalid bytes were read as U+FFFD")
 }
 
+/// The inside of a line pasted as one Markdown code span (`` `name: 3` ``),
+/// trimmed; the line itself otherwise.
+pub fn code_span(line: &str) -> &str {
+    match line
+        .trim()
+        .strip_prefix('`')
+        .and_then(|l| l.strip_suffix('`'))
+    {
+        Some(inner) if !inner.trim().is_empty() && !inner.contains('`') => inner.trim(),
+        _ => line,
+    }
+}
+
 /// Typographic quotes (`“ ” „ ″` and `‘ ’`), which chat clients, issue
 /// editors and word processors put in place of a proxy's ASCII quotes, as the
 /// ASCII quotes they replaced; borrowed when there are none (all of them
@@ -261,6 +274,18 @@ pub(crate) fn clip(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_in_one_code_span_is_its_inside() {
+        assert_eq!(
+            code_span("  `cluster.x.ssl.fail_verify_error: 5` "),
+            "cluster.x.ssl.fail_verify_error: 5"
+        );
+        // Not one span: kept as it is.
+        for l in ["`a` and `b`", "``", "plain `inline` text", "` `"] {
+            assert_eq!(code_span(l), l);
+        }
+    }
 
     #[test]
     fn a_prompt_glued_to_output_is_found() {

@@ -40,15 +40,7 @@ pub fn unwrap_line(line: &str) -> Unwrapped<'_> {
         Some(l) if l.ends_with(|c: char| c.is_ascii_alphabetic()) => l,
         _ => line,
     };
-    // A line pasted as one Markdown code span (`` `name: value` ``).
-    let line = match line
-        .trim()
-        .strip_prefix('`')
-        .and_then(|l| l.strip_suffix('`'))
-    {
-        Some(l) if !l.is_empty() && !l.contains('`') => l,
-        _ => line,
-    };
+    let line = super::text::code_span(line);
     let mut out = Unwrapped {
         line: super::text::ascii_quotes(line),
         timestamp: None,
