@@ -702,7 +702,9 @@ fn explain_recognises_the_eleventh_blind_round() {
 }
 
 /// Comma-separated flag lists are one query; the flag that says what failed
-/// decides, URX only qualifies it.
+/// decides, URX only qualifies it. A flag alone names the cause Envoy's
+/// definition of it says (`UR` is UpstreamRemoteReset, not the broader
+/// connection termination).
 #[test]
 fn flag_lists_rank_the_failing_flag_first() {
     let rules = load_builtin().expect("built-in rules load");
@@ -712,6 +714,19 @@ fn flag_lists_rank_the_failing_flag_first() {
         ("UC,URX", "envoy-upstream-connection-termination"),
         ("DC,UF", "envoy-upstream-connect-failure"),
         ("503 UH", "envoy-no-healthy-upstream"),
+        // One flag alone: the cause Envoy's own name for it says.
+        ("UR", "envoy-upstream-remote-reset"),
+        ("UC", "envoy-upstream-connection-termination"),
+        ("UF", "envoy-upstream-connect-failure"),
+        ("UO", "envoy-upstream-overflow"),
+        ("UT", "envoy-upstream-timeout"),
+        ("NR", "envoy-no-route"),
+        ("NC", "istio-virtualservice-subset-undefined"),
+        ("RL", "envoy-rate-limited"),
+        ("FI", "envoy-fault-injected"),
+        ("UAEX", "envoy-ext-authz-denied"),
+        ("UPE", "envoy-upstream-protocol-error"),
+        ("DC", "envoy-downstream-disconnect"),
     ] {
         let (report, _) = explain_text(&rules, q, InputKind::Auto, &Origin::Arg);
         assert_eq!(
