@@ -101,7 +101,7 @@ pub fn explain_text_or_words(
     origin: &Origin,
 ) -> (Report, ReadStats) {
     let (mut report, stats) = explain_text(rules, text, kind, origin);
-    if !report.findings.is_empty() || text.len() > WORDS_MAX {
+    if text.len() > WORDS_MAX {
         return (report, stats);
     }
     // Only prose: a line a parser claimed (a log line, an access record, a
@@ -116,6 +116,12 @@ pub fn explain_text_or_words(
     if stats.app_log == 0 || claimed > 0 {
         return (report, stats);
     }
+    // A status named in a sentence ("curling the pod's IP throws 503") holds
+    // every cause of that status alike; the words beside it may tell them
+    // apart. Once any signal read the text, its evidence decides alone.
+    if report.findings.iter().any(|f| !f.signals.is_empty()) {
+        return (report, stats);
+    }
     let hints = super::words::hints(rules, text, WORDS_SHOWN);
     if hints.is_empty() {
         return (report, stats);
@@ -124,13 +130,36 @@ pub fn explain_text_or_words(
     for h in &hints {
         m.observe_words(h);
     }
-    report.findings = m.finish();
-    for f in &mut report.findings {
-        f.severity = crate::rules::Severity::Info;
+    let named = m.finish();
+    if report.findings.is_empty() {
+        report.findings = named;
+        for f in &mut report.findings {
+            f.severity = crate::rules::Severity::Info;
+        }
+        report.notes.push(
+            "no proxy message, field or status recognised: the causes below are named by the text's words only"
+                .to_string(),
+        );
+        return (report, stats);
     }
+    // The status's causes the words also name gain their weight; a cause
+    // only the words name joins at info severity, never as an alarm.
+    for w in named {
+        match report.findings.iter_mut().find(|f| f.id == w.id) {
+            Some(f) => {
+                f.score += w.score;
+                f.evidence.extend(w.evidence);
+            }
+            None => {
+                let mut w = w;
+                w.severity = crate::rules::Severity::Info;
+                report.findings.push(w);
+            }
+        }
+    }
+    report.findings = super::score::order(rules, std::mem::take(&mut report.findings));
     report.notes.push(
-        "no proxy message, field or status recognised: the causes below are named by the text's words only"
-            .to_string(),
+        "a status named in prose: the text's words order the causes that share it".to_string(),
     );
     (report, stats)
 }

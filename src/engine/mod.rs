@@ -1222,6 +1222,11 @@ pub(crate) fn access_matches(
     {
         return false;
     }
+    if c.upstream_answered
+        .is_some_and(|want| a.upstream_service_ms.is_some() != want)
+    {
+        return false;
+    }
     true
 }
 

@@ -307,6 +307,7 @@ fn parse_text(line: &str, lite: bool) -> Option<AccessRecord> {
     r.bytes_received = at(0).and_then(num);
     r.bytes_sent = at(1).and_then(num);
     r.duration_ms = at(2).and_then(num);
+    r.upstream_service_ms = at(3).and_then(num);
     r.request_id = at(6).and_then(opt);
     r.authority = at(7).and_then(opt);
     r.upstream_host = at(8).and_then(opt);
@@ -449,6 +450,7 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
         bytes_received: n("bytes_received"),
         bytes_sent: n("bytes_sent"),
         duration_ms: n("duration"),
+        upstream_service_ms: n("upstream_service_time"),
         authority: s("authority"),
         upstream_host: s("upstream_host"),
         upstream_cluster: s("upstream_cluster"),
@@ -602,6 +604,8 @@ fn parse_kv(line: &str) -> Option<AccessRecord> {
         bytes_received: get(&["request_size", "bytes_received"]).and_then(num),
         bytes_sent: get(&["response_size", "bytes_sent"]).and_then(num),
         duration_ms: get(&["total_time_ms", "duration"]).and_then(num),
+        upstream_service_ms: get(&["upstream_service_time", "x-envoy-upstream-service-time"])
+            .and_then(num),
         authority: get(&["authority"]).and_then(opt),
         upstream_host: get(&["upstream", "upstream_host"]).and_then(opt),
         upstream_cluster: get(&["upstream_cluster"]).and_then(opt),

@@ -414,9 +414,13 @@ pub fn looks_like(text: &str) -> bool {
     // A curl (or `kubectl exec … -- curl`) command pasted without a prompt,
     // maybe continued over lines, that prints the status with `-w`.
     let t = first.trim_start();
-    if (t.starts_with("curl ") || t.starts_with("kubectl exec "))
-        && (text.contains("%{http_code}") || text.contains("%{response_code}"))
-    {
+    let names_code = |s: &str| s.contains("%{http_code}") || s.contains("%{response_code}");
+    if (t.starts_with("curl ") || t.starts_with("kubectl exec ")) && names_code(text) {
+        return true;
+    }
+    // Behind a prompt this parser does not know (`➜  demo kubectl exec … --
+    // curl … -w "%{http_code}\n"`): the command line names the code itself.
+    if t.contains(" curl ") && names_code(first) {
         return true;
     }
     // `$ … curl …` / `$ … grpcurl …` shell transcript with output, also as
@@ -494,6 +498,7 @@ mod tests {
             "curl -H \"Host: web\" \\\n-sS -o /dev/null -w \"%{http_code}\\n\" localhost/api\n\n403\n",
             "curl -s -o /dev/null -w \"HTTP Response: %{http_code}\\n\" https://$INGRESS/\nHTTP Response: 403\n",
             "$ while true; do curl -s -o /dev/null -w '%{http_code}\\n' localhost:8080/; done\nHandling connection for 8080\n200\nHandling connection for 8080\n429\n",
+            "➜  demo kubectl exec sleep -- curl -s web/ -o /dev/null -w \"%{http_code}\\n\"\n200\n➜  demo kubectl exec sleep -- curl -s web/ -o /dev/null -w \"%{http_code}\\n\"\n429\n",
             "TOKEN=$(get-token alice)\nexport HOST=web\ncurl -H \"Authorization: Bearer $TOKEN\" -s -o /dev/null -w \"%{http_code}\\n\" $HOST\n401\n",
         ] {
             assert!(looks_like(t), "{t}");

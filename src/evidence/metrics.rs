@@ -20,6 +20,9 @@
 //! * Envoy admin `/clusters` text `outbound|9000||svc::10.244.25.4:9000::rq_error::2`:
 //!   name = the stat (`rq_error`), labels `cluster` and `host`; a non-numeric
 //!   value (`health_flags::healthy`) gives value 1 with the text in label `value`.
+//! * `istioctl proxy-config endpoint` rows `10.1.2.3:80  HEALTHY  FAILED
+//!   outbound|80||svc…`: sample `istioctl_endpoint` = 1 with labels
+//!   `endpoint`, `status`, `outlier_check` and `cluster`; the header is skipped.
 
 use super::MetricSample;
 
@@ -55,7 +58,7 @@ pub enum Line {
 pub fn parse_line(line: &str) -> Line {
     let line = line.trim_end_matches(['\r', '\n']);
     let t = line.trim();
-    if t.is_empty() || t.starts_with('#') {
+    if t.is_empty() || t.starts_with('#') || is_endpoint_header(t) {
         return Line::Skip;
     }
     // Prometheus UI pastes may start with a marker glyph (`✔`).
@@ -64,10 +67,55 @@ pub fn parse_line(line: &str) -> Line {
     if let Some(s) = prom_sample(t) {
         return Line::Sample(s);
     }
-    if let Some(s) = envoy_clusters(t).or_else(|| envoy_stat(t)) {
+    if let Some(s) = envoy_clusters(t)
+        .or_else(|| envoy_stat(t))
+        .or_else(|| endpoint_row(t))
+    {
         return Line::Sample(s);
     }
     Line::Bad
+}
+
+/// The header of `istioctl proxy-config endpoint`'s table.
+fn is_endpoint_header(t: &str) -> bool {
+    t.starts_with("ENDPOINT ") && t.contains(" STATUS ") && t.contains(" OUTLIER CHECK ")
+}
+
+/// A row of `istioctl proxy-config endpoint`: the endpoint (`ip:port`, a
+/// host name with a port, or a `unix://` path), Envoy's health status, the
+/// outlier check and the cluster.
+fn endpoint_row(t: &str) -> Option<MetricSample> {
+    let cols: Vec<&str> = t.split_whitespace().collect();
+    let [endpoint, status, outlier, cluster] = cols.as_slice() else {
+        return None;
+    };
+    let statuses = [
+        "HEALTHY",
+        "UNHEALTHY",
+        "DRAINING",
+        "TIMEOUT",
+        "DEGRADED",
+        "UNKNOWN",
+    ];
+    let addr = endpoint.starts_with("unix://")
+        || endpoint.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+        });
+    if !(addr && statuses.contains(status) && matches!(*outlier, "OK" | "FAILED")) {
+        return None;
+    }
+    let label = |k: &str, v: &str| (k.to_string(), v.to_string());
+    Some(MetricSample {
+        name: "istioctl_endpoint".to_string(),
+        labels: vec![
+            label("endpoint", endpoint),
+            label("status", status),
+            label("outlier_check", outlier),
+            label("cluster", cluster),
+        ],
+        value: 1.0,
+        at: None,
+    })
 }
 
 fn is_name_start(c: u8) -> bool {
@@ -489,7 +537,7 @@ pub fn looks_like(text: &str) -> bool {
         {
             return true;
         }
-        if line.starts_with('#') {
+        if line.starts_with('#') || is_endpoint_header(line) {
             continue;
         }
         seen += 1;
@@ -647,6 +695,22 @@ mod tests {
         assert!(s[0].value.is_nan());
         assert_eq!(s[1].value, 1.0);
         assert_eq!(s[1].label("response_flags"), Some("UC"));
+    }
+
+    #[test]
+    fn istioctl_endpoint_tables_read_as_one_sample_a_row() {
+        let t = "ENDPOINT                         STATUS      OUTLIER CHECK     CLUSTER\n\
+                 52.119.226.80:81                 HEALTHY     FAILED            outbound|80||mydb.com\n\
+                 52.94.12.144:80                  UNHEALTHY   OK                outbound|80||mydb.com\n";
+        assert!(looks_like(t));
+        let (s, bad) = parse(t);
+        assert_eq!((s.len(), bad), (2, 0));
+        assert_eq!(s[0].name, "istioctl_endpoint");
+        assert_eq!(s[0].label("outlier_check"), Some("FAILED"));
+        assert_eq!(s[1].label("status"), Some("UNHEALTHY"));
+        assert_eq!(s[1].label("cluster"), Some("outbound|80||mydb.com"));
+        // Four words of prose are no row.
+        assert!(endpoint_row("note: HEALTHY OK fine").is_none());
     }
 
     #[test]

@@ -185,6 +185,9 @@ pub struct AccessRecord {
     pub bytes_received: Option<u64>,
     pub bytes_sent: Option<u64>,
     pub duration_ms: Option<u64>,
+    /// `x-envoy-upstream-service-time`: how long the upstream took to
+    /// answer. `None` when no upstream answered (`-`) or the format lacks it.
+    pub upstream_service_ms: Option<u64>,
     pub authority: Option<String>,
     pub upstream_host: Option<String>,
     pub upstream_cluster: Option<String>,

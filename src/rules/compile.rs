@@ -304,6 +304,7 @@ pub fn compile(
                 details,
                 failure,
                 text,
+                upstream_answered: a.upstream_answered,
             }))
         } else if let Some(h) = &sig.http {
             let status = status_pats(&mut ctx, s, &field("http.status"), &h.status);
@@ -427,6 +428,7 @@ pub fn compile(
                 details: Some(Regex::trusted(&format!("^(?:{alts})"))),
                 failure: None,
                 text: None,
+                upstream_answered: None,
             }),
         });
     }

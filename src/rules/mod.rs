@@ -239,6 +239,8 @@ pub struct AccessCond {
     pub details: Option<Regex>,
     pub failure: Option<Regex>,
     pub text: Option<Regex>,
+    /// Whether an upstream answered (see the schema).
+    pub upstream_answered: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -275,6 +275,10 @@ pub struct AccessCond {
     /// Regex over the whole raw line.
     #[serde(default)]
     pub text: Option<String>,
+    /// `true`: an upstream answered (the record has an upstream service
+    /// time); `false`: none did. Unset: either.
+    #[serde(default)]
+    pub upstream_answered: Option<bool>,
 }
 
 /// A status code or class: `503`, `"5xx"`.

@@ -200,7 +200,7 @@ fn evaluate(rules: &meshdoc::rules::RuleSet, rows: &[Row]) -> Score {
     for row in rows {
         let origin = Origin::file(row.file.clone(), None);
         let (report, _) = explain_text_or_words(rules, &row.input, InputKind::Auto, &origin);
-        let by_words = report.notes.iter().any(|n| n.contains("words only"));
+        let by_words = report.notes.iter().any(|n| n.contains("text's words"));
         let top: Vec<&str> = report
             .findings
             .iter()
