@@ -52,7 +52,9 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
         "http status ",
         "http error ",
         "status code ",
+        "status code: ",
         "response code ",
+        "response code: ",
         "http ",
     ] {
         // Every place the key stands: `HTTP 1.0 requests are rejected with
