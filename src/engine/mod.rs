@@ -1223,7 +1223,7 @@ pub(crate) fn access_matches(
         return false;
     }
     if c.upstream_answered
-        .is_some_and(|want| a.upstream_service_ms.is_some() != want)
+        .is_some_and(|want| a.upstream_answered != want)
     {
         return false;
     }

@@ -33,11 +33,10 @@
 //! A dropped line still counts as an access-log record read, and names the
 //! mesh it comes from as an observed one would (an Envoy record: Istio), so a
 //! log of healthy Istio traffic says so whether or not a literal happened to
-//! send its lines to the regex set. That is the one difference from the slow
-//! path, which names a mesh only for lines the regex set matched: a log whose
-//! only Istio lines are healthy ones no pattern matches (JSON) and that also
-//! holds Linkerd lines keeps both meshes' causes as candidates here, where the
-//! slow path would rule Istio's out.
+//! send its lines to the regex set. The scanner without the fast path asks
+//! the same gate of each candidate line no pattern matched, so the two paths
+//! count and name alike (a labels file holding healthy Istio records beside
+//! Envoy lines that a Linkerd message also matches showed the difference).
 
 use super::prefilter;
 use crate::evidence::{AccessRecord, access};

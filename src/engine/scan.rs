@@ -46,6 +46,10 @@ pub struct Scanner {
     patterns: Vec<String>,
     /// The access-line fast path; `None` when switched off or not buildable.
     quiet: Option<QuietAccess>,
+    /// With the fast path switched off: the same gate, asked only of lines
+    /// no pattern matched, so they are counted and name their mesh as the
+    /// fast path's dropped lines do (the two paths' findings stay equal).
+    probe: Option<QuietAccess>,
 }
 
 /// One regex per access-log condition that any line satisfying it must match:
@@ -134,6 +138,7 @@ impl Scanner {
             verify: prefilter::regex_set(&refs),
             patterns,
             quiet,
+            probe: None,
         }
     }
 
@@ -141,7 +146,7 @@ impl Scanner {
     /// candidate line runs the regex set. For tests that compare the two.
     pub fn without_fast_path(rules: &RuleSet) -> Self {
         let mut s = Scanner::new(rules);
-        s.quiet = None;
+        s.probe = s.quiet.take();
         s.prefilter = Prefilter::new(&s.patterns);
         s
     }
@@ -263,7 +268,10 @@ impl Scanner {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > MAX_LINE {
                 stats.oversized += 1;
-            } else if weak && self.quiet_line(line, kind, m, stats) {
+            } else if weak
+                && let Some(q) = &self.quiet
+                && quiet_line(q, line, kind, m, stats)
+            {
                 // An access record no rule can act on: read, not verified.
                 // Whether it is a success is asked only if it is wanted.
                 quiet_ok = Some((start, end));
@@ -274,43 +282,15 @@ impl Scanner {
                     last_success(block, gap_from..start, &mut quiet_ok, Some(&up), origin, m);
                     m.settle();
                 }
+            } else if let Some(q) = &self.probe
+                && quiet_line(q, line, kind, m, stats)
+            {
+                quiet_ok = Some((start, end));
             }
             gap_from = end;
         }
         last_success(block, gap_from..block.len(), &mut quiet_ok, None, origin, m);
         base + newlines
-    }
-
-    /// `true` when `line` is an access record no rule can act on; it is
-    /// counted, and its mesh noted, as an observed record would be.
-    fn quiet_line(
-        &self,
-        line: &[u8],
-        kind: InputKind,
-        m: &mut Matcher,
-        stats: &mut ReadStats,
-    ) -> bool {
-        let Some(q) = &self.quiet else {
-            return false;
-        };
-        // An app-log input reads every line as text; binary lines take the
-        // usual path, which counts them.
-        if kind == InputKind::AppLog {
-            return false;
-        }
-        let Ok(text) = std::str::from_utf8(line) else {
-            return false;
-        };
-        if text.contains('\0') {
-            return false;
-        }
-        let Some(rec) = q.record(text) else {
-            return false;
-        };
-        let item = Item::Access(rec);
-        stats.count(&item);
-        m.note_mesh(&item, text);
-        true
     }
 
     fn line(
@@ -359,6 +339,35 @@ impl Scanner {
 /// none, only makes the last success earlier, which keeps a change in the
 /// window rather than ruling it out.
 const LOOKBACK: usize = 4;
+
+/// `true` when `line` is an access record no rule can act on; it is counted,
+/// and its mesh noted, as an observed record would be.
+fn quiet_line(
+    q: &QuietAccess,
+    line: &[u8],
+    kind: InputKind,
+    m: &mut Matcher,
+    stats: &mut ReadStats,
+) -> bool {
+    // An app-log input reads every line as text; binary lines take the
+    // usual path, which counts them.
+    if kind == InputKind::AppLog {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    if text.contains('\0') {
+        return false;
+    }
+    let Some(rec) = q.record(text) else {
+        return false;
+    };
+    let item = Item::Access(rec);
+    stats.count(&item);
+    m.note_mesh(&item, text);
+    true
+}
 
 /// Tells `m` the latest success before the lines `gap` of `block` end, to
 /// upstream `want` (any, at the end of a block): a success among the last

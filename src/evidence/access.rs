@@ -307,7 +307,7 @@ fn parse_text(line: &str, lite: bool) -> Option<AccessRecord> {
     r.bytes_received = at(0).and_then(num);
     r.bytes_sent = at(1).and_then(num);
     r.duration_ms = at(2).and_then(num);
-    r.upstream_service_ms = at(3).and_then(num);
+    r.upstream_answered = at(3).and_then(num).is_some();
     r.request_id = at(6).and_then(opt);
     r.authority = at(7).and_then(opt);
     r.upstream_host = at(8).and_then(opt);
@@ -450,7 +450,7 @@ pub fn from_json(v: &serde_json::Value) -> Option<AccessRecord> {
         bytes_received: n("bytes_received"),
         bytes_sent: n("bytes_sent"),
         duration_ms: n("duration"),
-        upstream_service_ms: n("upstream_service_time"),
+        upstream_answered: n("upstream_service_time").is_some(),
         authority: s("authority"),
         upstream_host: s("upstream_host"),
         upstream_cluster: s("upstream_cluster"),
@@ -604,8 +604,9 @@ fn parse_kv(line: &str) -> Option<AccessRecord> {
         bytes_received: get(&["request_size", "bytes_received"]).and_then(num),
         bytes_sent: get(&["response_size", "bytes_sent"]).and_then(num),
         duration_ms: get(&["total_time_ms", "duration"]).and_then(num),
-        upstream_service_ms: get(&["upstream_service_time", "x-envoy-upstream-service-time"])
-            .and_then(num),
+        upstream_answered: get(&["upstream_service_time", "x-envoy-upstream-service-time"])
+            .and_then(num)
+            .is_some(),
         authority: get(&["authority"]).and_then(opt),
         upstream_host: get(&["upstream", "upstream_host"]).and_then(opt),
         upstream_cluster: get(&["upstream_cluster"]).and_then(opt),
@@ -958,6 +959,8 @@ mod tests {
         assert_eq!(r.details.as_deref(), Some("via_upstream"));
         assert_eq!(r.bytes_sent, Some(135));
         assert_eq!(r.duration_ms, Some(4));
+        // The field after the duration: an upstream answered in 4 ms.
+        assert!(r.upstream_answered);
         assert_eq!(r.authority.as_deref(), Some("httpbin:8000"));
         assert_eq!(r.upstream_host.as_deref(), Some("10.44.1.27:80"));
         assert_eq!(
@@ -1012,6 +1015,8 @@ mod tests {
         assert_eq!(r.flags, vec!["URX", "UF"]);
         assert_eq!(r.status, Some(200));
         assert_eq!(r.duration_ms, Some(47));
+        // No `upstream_service_time`: no upstream answer is known.
+        assert!(!r.upstream_answered);
         assert!(
             r.details
                 .unwrap()

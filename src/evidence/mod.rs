@@ -185,9 +185,10 @@ pub struct AccessRecord {
     pub bytes_received: Option<u64>,
     pub bytes_sent: Option<u64>,
     pub duration_ms: Option<u64>,
-    /// `x-envoy-upstream-service-time`: how long the upstream took to
-    /// answer. `None` when no upstream answered (`-`) or the format lacks it.
-    pub upstream_service_ms: Option<u64>,
+    /// The record has an upstream service time
+    /// (`x-envoy-upstream-service-time`): an upstream answered. `false` when
+    /// none did (`-`) or the format lacks the field.
+    pub upstream_answered: bool,
     pub authority: Option<String>,
     pub upstream_host: Option<String>,
     pub upstream_cluster: Option<String>,
