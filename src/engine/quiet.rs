@@ -135,7 +135,15 @@ impl QuietAccess {
         for r in &rules.rules {
             for s in &r.signals {
                 match &s.kind {
-                    SignalKind::Access(c) => conds.push(c.clone()),
+                    SignalKind::Access(c) => {
+                        // The lite parse does not read whether an upstream
+                        // answered: a condition that asks is judged on the
+                        // fields it does read, so it holds wherever the full
+                        // record could satisfy it and such a line is kept.
+                        let mut c = c.clone();
+                        c.upstream_answered = None;
+                        conds.push(c);
+                    }
                     SignalKind::Text { regex, sources, .. }
                         if sources.is_empty() || sources.contains(&TextSource::AccessLog) =>
                     {
@@ -232,5 +240,20 @@ mod tests {
         ] {
             assert!(g.record(l).is_none(), "{l}");
         }
+    }
+
+    #[test]
+    fn a_condition_on_a_field_the_lite_parse_skips_keeps_its_lines() {
+        // A pack whose only access condition asks whether an upstream
+        // answered (the app's 5xx retried until URX).
+        let mut rules = crate::rules::load_builtin().expect("built-in rules");
+        rules.rules.retain(|r| r.id == "envoy-5xx-from-application");
+        rules.rules[0]
+            .signals
+            .retain(|s| s.name == "retries-ran-out-on-upstream-5xx");
+        assert_eq!(rules.rules[0].signals.len(), 1);
+        let g = QuietAccess::new(&rules).expect("gate builds");
+        let l = r#"[2024-03-02T10:11:12.345Z] "GET /orders HTTP/1.1" 503 URX via_upstream - "-" 0 19 131 130 "-" "curl/8.5.0" "0d8c" "orders:8080" "10.40.1.7:8080" outbound|8080||orders.shop.svc.cluster.local 10.40.3.3:51234 10.96.12.40:8080 10.40.3.3:40110 - default"#;
+        assert!(g.record(l).is_none(), "dropped a line the rule reads: {l}");
     }
 }

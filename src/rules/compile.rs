@@ -326,13 +326,11 @@ pub fn compile(
                     Some(rest) => (rest, true),
                     None => (v.as_str(), false),
                 };
-                if let Some(r) = regex(
-                    &mut ctx,
-                    s,
-                    k,
-                    &field(&format!("metric.labels.{k}")),
-                    &format!("^(?:{v})$"),
-                ) {
+                let f = field(&format!("metric.labels.{k}"));
+                let Some(v) = label_class(&mut ctx, s, k, &f, v) else {
+                    continue;
+                };
+                if let Some(r) = regex(&mut ctx, s, k, &f, &format!("^(?:{v})$")) {
                     if not {
                         labels_not.push((k.clone(), r));
                     } else {
@@ -343,13 +341,15 @@ pub fn compile(
             let over = m.over.as_ref().map(|o| {
                 let mut ls = Vec::new();
                 for (k, v) in &o.labels {
-                    if let Some(r) = regex(
-                        &mut ctx,
-                        s,
-                        k,
-                        &field(&format!("metric.over.labels.{k}")),
-                        &format!("^(?:{v})$"),
-                    ) {
+                    let f = field(&format!("metric.over.labels.{k}"));
+                    if v.starts_with('!') {
+                        ctx.key_at(s, k, &f, "a ratio's denominator takes no `!` negation");
+                        continue;
+                    }
+                    let Some(v) = label_class(&mut ctx, s, k, &f, v) else {
+                        continue;
+                    };
+                    if let Some(r) = regex(&mut ctx, s, k, &f, &format!("^(?:{v})$")) {
                         ls.push((k.clone(), r));
                     }
                 }
@@ -572,6 +572,44 @@ pub fn compile(
 
 /// One regex for a rule's `symptoms.details` tokens inside any text (a
 /// trailing `*` is a prefix); `None` when it has none.
+/// Named label classes a metric label matcher may stand for (`'!@envoy-control-plane'`):
+/// value sets that many rules share, written once.
+pub const LABEL_CLASSES: &[(&str, &str)] = &[(
+    // The clusters of an Envoy's own control-plane, stats and telemetry
+    // connections (Istio's xds-grpc/sds-grpc/agent/prometheus_stats, plain
+    // Envoy's xds_cluster, tracing and access-log sinks, Kuma's `kuma:*`):
+    // their stats say nothing of the application's traffic.
+    "@envoy-control-plane",
+    "xds[-_]grpc|xds[-_]cluster|sds[-_]grpc|ads[-_]cluster|prometheus_stats|agent|zipkin|lightstep|datadog_agent|envoy_accesslog_service|access_log_sink|kuma:.*",
+)];
+
+/// A label matcher's pattern: a named class's (`@name`, see
+/// [`LABEL_CLASSES`]) or the value itself; `None`, reported, for an unknown class.
+fn label_class<'v>(
+    ctx: &mut Ctx,
+    s: &Spanned<schema::Signal>,
+    key: &str,
+    field: &str,
+    v: &'v str,
+) -> Option<&'v str> {
+    if !v.starts_with('@') {
+        return Some(v);
+    }
+    match LABEL_CLASSES.iter().find(|(name, _)| *name == v) {
+        Some((_, pattern)) => Some(pattern),
+        None => {
+            let known: Vec<&str> = LABEL_CLASSES.iter().map(|(n, _)| *n).collect();
+            ctx.key_at(
+                s,
+                key,
+                field,
+                format!("unknown label class `{v}` (known: {})", known.join(", ")),
+            );
+            None
+        }
+    }
+}
+
 /// Response-code-details that name no failure on their own.
 const NEUTRAL_DETAILS: &[&str] = &["via_upstream"];
 

@@ -313,7 +313,8 @@ pub struct MetricCond {
     /// Metric family name (`inbound_http_authz_deny_total`); suffixes are exact.
     pub name: String,
     /// Label matchers: value is a regex anchored on both ends; `!regex`
-    /// matches the series whose label does not match it (an Envoy cluster
+    /// matches the series whose label does not match it; `@name` stands for
+    /// a named class of values (`'!@envoy-control-plane'`: an Envoy cluster
     /// that is not the proxy's own control-plane connection).
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,

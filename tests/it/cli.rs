@@ -233,6 +233,20 @@ fn malformed_rule_names_file_line_column_and_field() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(format!("{path}:5:1: surprise")));
+    // A metric label naming a class of values that does not exist.
+    std::fs::write(
+        &p,
+        "id: bad-rule\ntitle: t\nmesh: istio\nseverity: error\nsignals:\n  - name: x\n    metric:\n      name: envoy_cluster_upstream_cx_overflow\n      labels:\n        cluster_name: '!@nope'\n      above: 0\ndocs:\n  summary: s\n  why: w\n  confirm: [{text: c}]\n  fix: [{text: f}]\n  references: [{title: r, url: 'https://x'}]\nexamples:\n  - {name: a, input: '503', expect: fire}\n  - {name: b, input: '200', expect: quiet}\n",
+    )
+    .unwrap();
+    meshdoc()
+        .args(["--rules", &path, "explain", "503"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "{path}:10:9: signals[0].metric.labels.cluster_name: unknown label class `@nope`"
+        )));
 }
 
 #[test]
