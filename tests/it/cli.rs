@@ -209,44 +209,41 @@ fn empty_stdin_is_reported_clearly() {
 fn malformed_rule_names_file_line_column_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad-rule.yaml");
-    std::fs::write(
-        &p,
-        "id: bad-rule\ntitle: t\nmesh: linkerd\nseverity: error\nsignals:\n  - name: x\n    match: 'unclosed ('\ndocs:\n  summary: s\n  why: w\n  confirm: [{text: c}]\n  fix: [{text: f}]\n  references: [{title: r, url: 'https://x'}]\nexamples:\n  - {name: a, input: '503', expect: fire}\n  - {name: b, input: '200', expect: quiet}\n",
-    )
-    .unwrap();
     let path = p.display().to_string();
-    meshdoc()
-        .args(["--rules", &path, "explain", "503"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains(format!(
-            "{path}:7:5: signals[0].match: invalid regex"
-        )));
-    std::fs::write(
-        &p,
-        "id: bad-rule\ntitle: t\nmesh: linkerd\nseverity: error\nsurprise: 1\n",
-    )
-    .unwrap();
-    meshdoc()
-        .args(["--rules", &path, "rules", "list"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(format!("{path}:5:1: surprise")));
-    // A metric label naming a class of values that does not exist.
-    std::fs::write(
-        &p,
-        "id: bad-rule\ntitle: t\nmesh: istio\nseverity: error\nsignals:\n  - name: x\n    metric:\n      name: envoy_cluster_upstream_cx_overflow\n      labels:\n        cluster_name: '!@nope'\n      above: 0\ndocs:\n  summary: s\n  why: w\n  confirm: [{text: c}]\n  fix: [{text: f}]\n  references: [{title: r, url: 'https://x'}]\nexamples:\n  - {name: a, input: '503', expect: fire}\n  - {name: b, input: '200', expect: quiet}\n",
-    )
-    .unwrap();
-    meshdoc()
-        .args(["--rules", &path, "explain", "503"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains(format!(
-            "{path}:10:9: signals[0].metric.labels.cluster_name: unknown label class `@nope`"
-        )));
+    // The docs and examples every rule file needs, after its signals.
+    let tail = "docs:\n  summary: s\n  why: w\n  confirm: [{text: c}]\n  fix: [{text: f}]\n  references: [{title: r, url: 'https://x'}]\nexamples:\n  - {name: a, input: '503', expect: fire}\n  - {name: b, input: '200', expect: quiet}\n";
+    // Each bad file, the command, and where and what stderr must name.
+    for (body, args, want) in [
+        (
+            format!(
+                "id: bad-rule\ntitle: t\nmesh: linkerd\nseverity: error\nsignals:\n  - name: x\n    match: 'unclosed ('\n{tail}"
+            ),
+            ["explain", "503"],
+            "7:5: signals[0].match: invalid regex",
+        ),
+        (
+            "id: bad-rule\ntitle: t\nmesh: linkerd\nseverity: error\nsurprise: 1\n".to_string(),
+            ["rules", "list"],
+            "5:1: surprise",
+        ),
+        // A metric label naming a class of values that does not exist.
+        (
+            format!(
+                "id: bad-rule\ntitle: t\nmesh: istio\nseverity: error\nsignals:\n  - name: x\n    metric:\n      name: envoy_cluster_upstream_cx_overflow\n      labels:\n        cluster_name: '!@nope'\n      above: 0\n{tail}"
+            ),
+            ["explain", "503"],
+            "10:9: signals[0].metric.labels.cluster_name: unknown label class `@nope`",
+        ),
+    ] {
+        std::fs::write(&p, body).unwrap();
+        meshdoc()
+            .args(["--rules", &path])
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(format!("{path}:{want}")));
+    }
 }
 
 #[test]
