@@ -220,7 +220,9 @@ fn explain_source(
                 "the input is empty: nothing to explain (did the command piping into meshdoc print anything?)"
             );
         }
-        let (mut report, mut stats) = explain_text(rules, &text, kind, &origin);
+        // A pasted paragraph reads the same from a file or a pipe as from
+        // the command line: its words may name candidates.
+        let (mut report, mut stats) = explain_text_or_words(rules, &text, kind, &origin);
         stats.not_utf8 += u64::from(lossy);
         if stats.lines > 1 {
             report.input = name.to_string();

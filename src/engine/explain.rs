@@ -92,8 +92,9 @@ fn known_details(tok: &str, rules: &RuleSet) -> bool {
 
 /// [`explain_text`], and when nothing explains the text, the causes its words
 /// name ([`super::words`]): candidates at info severity, never an error. The
-/// CLI's `explain` of an argument and the corpus tests use it; rule examples
-/// and files use [`explain_text`], whose answer rests on evidence alone.
+/// CLI's `explain` of an argument, of a small file or of stdin, and the
+/// corpus tests use it; rule examples and a streamed large file use
+/// [`explain_text`], whose answer rests on evidence alone.
 pub fn explain_text_or_words(
     rules: &RuleSet,
     text: &str,

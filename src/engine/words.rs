@@ -171,7 +171,9 @@ pub struct WordHint {
 /// The rules `text`'s words name, best first (at most `max`).
 pub fn hints(rules: &RuleSet, text: &str, max: usize) -> Vec<WordHint> {
     let lower = normalise(&text.to_lowercase());
-    if !TROUBLE.iter().any(|w| has_phrase(&lower, w)) {
+    let stems = stemmed_words(&lower);
+    let says = |k: &str| has_phrase(&lower, k) || has_stems(&stems, &stem_phrase(k));
+    if !TROUBLE.iter().any(|w| says(w)) {
         return Vec::new();
     }
     let mesh = named_mesh(&lower);
@@ -194,7 +196,7 @@ pub fn hints(rules: &RuleSet, text: &str, max: usize) -> Vec<WordHint> {
         let mut weight = 0.0;
         for k in &r.symptoms.keywords {
             let k = k.to_lowercase();
-            if !usable(&k) || words.contains(&k) || !has_phrase(&lower, &k) {
+            if !usable(&k) || words.contains(&k) || !says(&k) {
                 continue;
             }
             weight += 1.0 / share.get(&k).copied().unwrap_or(1) as f64;
@@ -270,6 +272,99 @@ fn has_phrase(text: &str, phrase: &str) -> bool {
     false
 }
 
+/// A text's words, each cut to its stem ([`stem`]), in order. A word that
+/// names a setting (`timeout=3s`) is left out: it is a name, not a word.
+fn stemmed_words(lower: &str) -> Vec<String> {
+    let part = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    let mut out = Vec::new();
+    let mut rest = lower;
+    while let Some(start) = rest.find(part) {
+        let tail = &rest[start..];
+        let end = tail.find(|c: char| !part(c)).unwrap_or(tail.len());
+        let word = tail[..end].trim_matches('-');
+        if !tail[end..].starts_with('=') && !word.is_empty() {
+            out.push(stem(word));
+        }
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// A keyword's words, stemmed as [`stemmed_words`] stems a text's.
+fn stem_phrase(k: &str) -> Vec<String> {
+    // A command-line option (`--resolve`) is matched as written only.
+    if k.starts_with('-') {
+        return Vec::new();
+    }
+    stemmed_words(&normalise(&k.to_lowercase()))
+}
+
+/// English inflections of one word cut away, so that `injected`,
+/// `injecting` and `injection` are `inject`, `denied` is `deny` and
+/// `refuses` is `refus`. A name (with a digit, `-` or `_`) and a short word
+/// stay whole.
+fn stem(word: &str) -> String {
+    if word.chars().count() < 5
+        || word.contains(|c: char| c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return word.to_string();
+    }
+    let mut w = word.to_string();
+    for (suffix, to, min) in [
+        ("ies", "y", 4),
+        ("ied", "y", 4),
+        ("ions", "", 5),
+        ("ion", "", 5),
+        ("ing", "", 4),
+        ("ed", "", 4),
+        ("es", "", 5),
+        ("s", "", 4),
+    ] {
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.chars().count() >= min
+            && !(suffix == "s" && base.ends_with('s'))
+        {
+            w = format!("{base}{to}");
+            break;
+        }
+    }
+    // `getting` is `get`; a silent `e` goes (`refuse`, `refused`: `refus`).
+    let b = w.as_bytes();
+    if b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && !b"lsz".contains(&b[b.len() - 1]) {
+        w.pop();
+    } else if w.len() >= 5 && w.ends_with('e') {
+        w.pop();
+    }
+    w
+}
+
+/// `true` when a keyword's stems stand in a text's stems in order, with at
+/// most one other word between two of them (`istio-proxy container not
+/// getting ready` is `istio-proxy not ready`).
+fn has_stems(text: &[String], phrase: &[String]) -> bool {
+    let Some((first, rest)) = phrase.split_first() else {
+        return false;
+    };
+    text.iter().enumerate().any(|(i, w)| {
+        if w != first {
+            return false;
+        }
+        let mut at = i;
+        rest.iter().all(|p| {
+            let found = text
+                .get(at + 1..(at + 3).min(text.len()))
+                .and_then(|next| next.iter().position(|w| w == p));
+            match found {
+                Some(j) => {
+                    at += 1 + j;
+                    true
+                }
+                None => false,
+            }
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +427,53 @@ mod tests {
         assert!(!has_phrase("delay=0s timeout=3s", "timeout"));
         assert!(!has_phrase("x-envoy-expected-rq-timeout-ms", "timeout"));
         assert!(has_phrase("é timeout", "timeout"));
+    }
+
+    #[test]
+    fn inflections_and_a_word_between_still_name_the_keyword() {
+        let stems = |t: &str| stemmed_words(&t.to_lowercase());
+        for (text, keyword) in [
+            ("the sidecar is not getting injected", "not injected"),
+            (
+                "Automatic sidecar injection doesn't work",
+                "sidecar injection",
+            ),
+            (
+                "envoy istio-proxy container not getting ready",
+                "istio-proxy not ready",
+            ),
+            ("connections refused by the pod", "connection refused"),
+            ("requests were denied", "request denied"),
+            ("CNI redirecting the traffic", "redirection"),
+        ] {
+            assert!(
+                has_stems(&stems(text), &stem_phrase(keyword)),
+                "{text} / {keyword}"
+            );
+        }
+        for (text, keyword) in [
+            // two words between: another sentence's words
+            ("no idea why the route", "no route"),
+            // a setting, not a word
+            ("timeout=3s", "timeout"),
+            // a name keeps its dashes
+            ("x-envoy-expected-rq-timeout-ms", "timeout"),
+            ("server container", "serv"),
+        ] {
+            assert!(
+                !has_stems(&stems(text), &stem_phrase(keyword)),
+                "{text} / {keyword}"
+            );
+        }
+        let r = rules();
+        assert_eq!(
+            ids(
+                &r,
+                "Maistra: sidecar injection doesn't work for our namespace"
+            )
+            .first()
+            .map(String::as_str),
+            Some("mesh-sidecar-injection-failed")
+        );
     }
 }

@@ -126,6 +126,22 @@ fn explain_of_a_paragraph_names_candidates_by_its_words_at_info() {
         "the text names Linkerd: {:?}",
         ids(&v)
     );
+    // The same paragraph piped in, or saved to a file, reads the same.
+    let piped = meshdoc()
+        .args(["explain", "-", "-o", "json"])
+        .write_stdin(format!("{text}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(0));
+    let pv: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(ids(&pv), ids(&v), "stdin answers as the argument does");
+    assert_eq!(pv["findings"][0]["severity"], "info");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ticket.txt");
+    std::fs::write(&file, format!("{text}\n")).unwrap();
+    let (fv, code) = json(&["explain", "--file", file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(ids(&fv), ids(&v), "a file answers as the argument does");
     // A log line no signal reads is not prose: no guess, the usual answer.
     meshdoc()
         .args(["explain", "[2024-05-01 10:00:00.000][1][info][main] starting main dispatch loop, timeout 5s errors 0"])
