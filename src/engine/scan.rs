@@ -282,9 +282,16 @@ impl Scanner {
                     last_success(block, gap_from..start, &mut quiet_ok, Some(&up), origin, m);
                     m.settle();
                 }
-            } else if let Some(q) = &self.probe
+            } else if let Some(q) = self
+                .probe
+                .as_ref()
+                .or(self.quiet.as_ref().filter(|_| !weak))
                 && quiet_line(q, line, kind, m, stats)
             {
+                // A line no pattern matched is read as the access record it
+                // may be, on both paths: a strong literal in a healthy record
+                // (`sidecar` in its path) sent it to the regex set instead of
+                // the gate, and it still names its mesh.
                 quiet_ok = Some((start, end));
             }
             gap_from = end;

@@ -201,6 +201,10 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
         "A pod behind a Service is running but failing its readiness probe.",
     ),
     (
+        "job-pod-proxy-outlives-app",
+        "A Job's pod whose own containers have all exited while its istio-proxy or linkerd-proxy sidecar (an ordinary container, not a native sidecar) still runs: the Job never completes.",
+    ),
+    (
         "meshed-pod-missing-proxy",
         "An admitted pod (read from a cluster or bundle: it has a status, uid, owner or node) in an injection-enabled namespace/workload runs without the linkerd-proxy container. A Pod in a manifest has not met the injector yet and is not reported.",
     ),

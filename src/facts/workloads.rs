@@ -8,9 +8,9 @@
 //! pair, so selector matching stays linear in the number of objects.
 //!
 //! Facts here: `service-selector-matches-no-pod`, `workload-zero-replicas`,
-//! `service-no-ready-endpoints`, `pod-crashlooping`, `pod-not-ready`. The last
-//! three need status (live objects or a bundle) and stay silent on plain
-//! manifests.
+//! `service-no-ready-endpoints`, `pod-crashlooping`, `pod-not-ready`,
+//! `job-pod-proxy-outlives-app`. The last four need status (live objects or a
+//! bundle) and stay silent on plain manifests.
 
 use super::selector::{Selector, scalar};
 use super::{Fact, Object, ObjectSet};
@@ -638,6 +638,76 @@ fn no_ready_endpoints(ix: &Index, svc: &Object, ns: &str, name: &str, out: &mut 
     );
 }
 
+/// The sidecar proxies that run as ordinary containers. A native sidecar
+/// (an init container with `restartPolicy: Always`) stops with the pod's
+/// last container and is never the one left running.
+const PROXY_CONTAINERS: &[&str] = &["istio-proxy", "linkerd-proxy"];
+
+/// `job-pod-proxy-outlives-app`: a Job's pod whose own containers have all
+/// exited while its proxy sidecar still runs - the Job never completes
+/// (kubectl shows the pod `1/2 NotReady`). `true` when it raised the fact.
+fn job_proxy_outlives_app(p: &PodLike, statuses: &[&Value], out: &mut Vec<Fact>) -> bool {
+    let job = p
+        .obj
+        .value
+        .pointer("/metadata/ownerReferences")
+        .and_then(|o| o.as_array())
+        .into_iter()
+        .flatten()
+        .find(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Job"))
+        .and_then(|o| o.get("name").and_then(|n| n.as_str()));
+    let Some(job) = job else { return false };
+    fn name_of(c: &Value) -> &str {
+        c.get("name").and_then(|n| n.as_str()).unwrap_or("")
+    }
+    let (proxies, apps): (Vec<&Value>, Vec<&Value>) = statuses
+        .iter()
+        .copied()
+        .partition(|c| PROXY_CONTAINERS.contains(&name_of(c)));
+    let Some(proxy) = proxies
+        .iter()
+        .find(|c| c.pointer("/state/running").is_some())
+    else {
+        return false;
+    };
+    if apps.is_empty()
+        || !apps
+            .iter()
+            .all(|c| c.pointer("/state/terminated").is_some())
+    {
+        return false;
+    }
+    let app = apps[0];
+    let code = app
+        .pointer("/state/terminated/exitCode")
+        .and_then(int)
+        .map(|c| format!(", exit code {c}"))
+        .unwrap_or_default();
+    let (ns, name, proxy) = (p.namespace(), p.obj.name(), name_of(proxy));
+    let stop = if proxy == "istio-proxy" {
+        "curl -fsS -X POST http://localhost:15020/quitquitquit"
+    } else {
+        "curl -fsS -X POST http://localhost:4191/shutdown"
+    };
+    out.push(
+        Fact::new(
+            "job-pod-proxy-outlives-app",
+            p.obj.origin.clone(),
+            format!(
+                "Pod {ns}/{name} of Job {job}: container {} exited{code}, but the {proxy} sidecar is still running, so the Job never completes",
+                name_of(app)
+            ),
+        )
+        .var("pod", name)
+        .var("job", job)
+        .var("container", proxy)
+        .patch(format!(
+            "kubectl exec -n {ns} {name} -c {proxy} -- {stop}   # stops this pod's proxy; the lasting fix is a native sidecar"
+        )),
+    );
+    true
+}
+
 fn pod_status(ix: &Index, pi: usize, p: &PodLike, out: &mut Vec<Fact>) {
     let status = match p.obj.value.get("status") {
         Some(s) => s,
@@ -687,6 +757,9 @@ fn pod_status(ix: &Index, pi: usize, p: &PodLike, out: &mut Vec<Fact>) {
         return;
     }
     let running = status.get("phase").and_then(|p| p.as_str()) == Some("Running");
+    if running && job_proxy_outlives_app(p, &statuses, out) {
+        return;
+    }
     let ready_false = status
         .get("conditions")
         .and_then(|c| c.as_array())
@@ -867,6 +940,54 @@ spec: {selector: {app: web}}
         assert_eq!(names(&f), ["pod-crashlooping"]);
         assert_eq!(f[0].vars["service"], "web");
         assert!(f[0].patch.as_deref().unwrap_or("").contains("--previous"));
+    }
+
+    #[test]
+    fn a_job_pod_whose_app_exited_while_its_proxy_runs_never_completes() {
+        let y = "
+kind: Pod
+metadata:
+  name: report-28391-abcde
+  ownerReferences: [{kind: Job, name: report-28391, apiVersion: batch/v1, uid: u}]
+spec: {containers: [{name: report}, {name: istio-proxy}]}
+status:
+  phase: Running
+  conditions: [{type: Ready, status: 'False'}]
+  containerStatuses:
+  - {name: istio-proxy, ready: true, restartCount: 0, state: {running: {}}}
+  - {name: report, ready: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: Completed}}}
+";
+        let f = facts_of(y);
+        assert_eq!(names(&f), ["job-pod-proxy-outlives-app"]);
+        assert_eq!(f[0].vars["job"], "report-28391");
+        assert!(
+            f[0].message
+                .contains("container report exited, exit code 0"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].patch
+                .as_deref()
+                .unwrap_or("")
+                .contains("15020/quitquitquit")
+        );
+        // Linkerd's proxy is stopped through its admin port.
+        let l = facts_of(&y.replace("istio-proxy", "linkerd-proxy"));
+        assert!(
+            l[0].patch
+                .as_deref()
+                .unwrap_or("")
+                .contains("4191/shutdown")
+        );
+        // The app still running, or no Job owning the pod: nothing of the kind.
+        let running = y.replace(
+            "state: {terminated: {exitCode: 0, reason: Completed}}",
+            "state: {running: {}}",
+        );
+        assert!(!names(&facts_of(&running)).contains(&"job-pod-proxy-outlives-app"));
+        let deploy = y.replace("kind: Job,", "kind: ReplicaSet,");
+        assert_eq!(names(&facts_of(&deploy)), ["pod-not-ready"]);
     }
 
     #[test]

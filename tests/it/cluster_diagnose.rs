@@ -1271,3 +1271,31 @@ fn run_table(s: Scenario, ns: &str, args: &[&str]) -> (String, ApiServer) {
     );
     (String::from_utf8_lossy(&out.stdout).into_owned(), server)
 }
+
+#[test]
+fn a_cronjob_whose_pod_keeps_its_proxy_running_never_completes() {
+    // Read from the pod's container statuses alone: the proxy's log is healthy.
+    let (r, server) = diagnose(
+        scenarios::istio_job_proxy_outlives_app(),
+        "batch",
+        "cronjob/report",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "mesh-job-sidecar-never-exits", "{}", r.json);
+    let f = &r.json["findings"][0];
+    assert!(
+        f.to_string()
+            .contains("container report exited, exit code 0"),
+        "the finding says which container exited: {f}"
+    );
+    assert!(
+        f.to_string().contains("15020/quitquitquit"),
+        "and how to stop this pod's proxy: {f}"
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        server.requests().iter().all(|q| q.method == "GET"),
+        "read-only"
+    );
+}

@@ -1341,3 +1341,62 @@ pub fn mixed_fleet() -> Scenario {
     s.objects.push(endpointslice(ns, "reviews", 9080, &[]));
     s
 }
+
+pub const REPORT_POD: &str = "report-29001-x7k2p";
+
+/// An Istio-injected namespace `batch` with CronJob `report`: its current
+/// Job's pod ran its container to completion, but the `istio-proxy` sidecar
+/// (an ordinary container, not a native sidecar) still runs, so the Job never
+/// completes. The proxy's log holds only healthy lines.
+pub fn istio_job_proxy_outlives_app() -> Scenario {
+    let ns = "batch";
+    let mut s = Scenario::default();
+    s.objects.push(namespace(
+        ns,
+        json!({}),
+        json!({"istio-injection": "enabled"}),
+    ));
+    s.objects.push(json!({"apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "report", "namespace": ns, "uid": "uid-report"},
+        "spec": {"schedule": "0 * * * *", "concurrencyPolicy": "Forbid", "jobTemplate": {"spec": {"template": {
+            "metadata": {"labels": {"app": "report"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "report", "image": "x"}]}}}}}}));
+    let job_name = "report-29001";
+    s.objects
+        .push(job(ns, job_name, "report", Some(("report", "uid-report"))));
+    let mut p = owned_pod(
+        pod(
+            ns,
+            REPORT_POD,
+            "report",
+            "report",
+            8080,
+            Some("istio"),
+            Health::Running,
+        ),
+        job_pod_labels("report", job_name),
+        ("Job", "batch/v1", job_name, &format!("uid-{job_name}")),
+    );
+    p["status"]["conditions"] = json!([{"type": "Ready", "status": "False"},
+        {"type": "ContainersReady", "status": "False"}]);
+    p["status"]["containerStatuses"][0] = json!({"name": "report", "ready": false, "restartCount": 0,
+        "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+            "startedAt": "2025-01-01T00:00:01Z", "finishedAt": "2025-01-01T00:00:40Z"}}});
+    s.objects.push(p);
+    s.log(
+        ns,
+        REPORT_POD,
+        "istio-proxy",
+        false,
+        "2025-01-01T00:00:01.000000Z\tinfo\tEnvoy proxy is ready\n\
+         [2025-01-01T00:00:12.345Z] \"GET /api/orders HTTP/1.1\" 200 - via_upstream - \"-\" 0 5120 41 40 \"-\" \"report/1.0\" \"5b0c\" \"orders.shop:8080\" \"10.244.0.21:8080\" outbound|8080||orders.shop.svc.cluster.local 10.244.0.10:51234 10.96.0.20:8080 10.244.0.10:51230 - default\n",
+    );
+    s.log(
+        ns,
+        REPORT_POD,
+        "report",
+        false,
+        "report written: 412 rows\n",
+    );
+    s
+}
