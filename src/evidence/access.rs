@@ -648,6 +648,9 @@ pub fn parse_fragment(line: &str) -> Option<AccessRecord> {
         if let Some((status, flags)) = status_and_flags(line) {
             r.status = r.status.or(Some(status));
             r.flags = flags;
+        } else if let Some(flags) = tcp_1_0_flags(line) {
+            r.flags = flags;
+            r.tcp = true;
         } else if let Some(flags) = named_flags(line) {
             r.flags = flags;
         }
@@ -799,6 +802,20 @@ fn status_and_flags(line: &str) -> Option<(u16, Vec<String>)> {
     })
 }
 
+/// The flags of a TCP proxy line in Istio 1.0's default TCP layout, which has
+/// no request and no status: `[START_TIME] FLAGS BYTES_RECEIVED BYTES_SENT
+/// DURATION "UPSTREAM_HOST" UPSTREAM_CLUSTER …` (`[…] UF 0 0 0
+/// "127.0.0.1:7000" inbound|7000||cassandra…`).
+fn tcp_1_0_flags(line: &str) -> Option<Vec<String>> {
+    let (_, rest) = line.split_once("] ")?;
+    let toks: Vec<&str> = rest.split_whitespace().take(5).collect();
+    let [flags, rx, tx, dur, host] = toks[..] else {
+        return None;
+    };
+    let f = as_flags(flags)?;
+    ([rx, tx, dur].iter().all(|t| is_int(t)) && host.starts_with('"')).then(|| split_flags(f))
+}
+
 /// The whitespace tokens of a line of prose, with the quotes, brackets and
 /// trailing punctuation around them peeled.
 fn prose_tokens(line: &str) -> Vec<String> {
@@ -830,6 +847,23 @@ fn as_flags(t: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn istio_1_0_tcp_lines_are_read_by_their_flags() {
+        let r = parse_fragment(r#"[2019-02-11T09:12:40.118Z] UF 0 0 1 "10.4.2.9:9042" outbound|9042||db.data.svc.cluster.local - 10.0.31.7:9042 10.4.1.5:51514"#).unwrap();
+        assert_eq!(
+            (r.flags.clone(), r.tcp, r.status),
+            (vec!["UF".to_string()], true, None)
+        );
+        // A healthy TCP line (`-`) and a line with another shape are none.
+        assert!(
+            parse_fragment(
+                r#"[2019-02-11T09:12:40.118Z] - 412 9031 120 "10.4.2.9:9042" outbound|9042||db"#
+            )
+            .is_none()
+        );
+        assert!(parse_fragment("[2019-02-11T09:12:40.118Z] UF on port 9042").is_none());
+    }
 
     #[test]
     fn json_records_read_kebab_and_camel_case_keys() {

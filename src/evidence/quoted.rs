@@ -68,6 +68,15 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
             from = i + key.len();
         }
     }
+    // A generated API client's exception (openapi-generator's Python
+    // clients: `kubernetes.client.exceptions.ApiException: (403)`, the
+    // Kubeflow Pipelines client), its reason and headers on the next lines.
+    if let Some(i) = line.find("ApiException: (")
+        && let Some(c) = three(&line[i + 15..])
+        && line[i + 18..].starts_with(')')
+    {
+        return Some((c, "raised by a generated API client"));
+    }
     // A load generator's tally of the statuses it got: fortio's `Code 503 :
     // 41 (82.0 %)`, `Non ok http code 503 (HTTP/1.1 503)`.
     if let Some(rest) = t.strip_prefix("Code ")
@@ -313,6 +322,7 @@ mod tests {
                 504,
             ),
             ("Our gateway returns 503 intermittently", 503),
+            ("kubernetes.client.exceptions.ApiException: (403)", 403),
         ] {
             assert_eq!(quoted_status(line).map(|(c, _)| c), Some(code), "{line}");
         }
@@ -329,6 +339,7 @@ mod tests {
             "a 504x",
             "error_code 1503 errors",
             "404 error page",
+            "ApiException: (4031)",
             "v1.503 errors",
             "503 errorCount",
         ] {

@@ -109,6 +109,19 @@ pub const DISAGREE: &[(&str, &str, &str)] = &[
         "Cannot fetch JWT public key from %q, %v",
         "requests with that issuer's tokens are rejected: istio-jwt-authn-failed",
     ),
+    // pilot-agent's INFO line on every start without an external SDS socket
+    // (the default): it starts its own SDS server, as it should. Blind
+    // labeller of round 26 read it as quiet (b26-rb-csmfd-1), and rightly.
+    (
+        "istio-agent-messages.tsv",
+        "SDS socket not found. Starting Istio SDS Server",
+        "the default start of the agent's own SDS server, not a fault",
+    ),
+    (
+        "istio-agent-messages.tsv",
+        "Workload SDS socket not found. Starting Istio SDS Server",
+        "the default start of the agent's own SDS server, not a fault",
+    ),
     // A control-plane pod that is not ready: the sibling rows of the same
     // `linkerd check` message are mapped to linkerd-control-plane-unreachable.
     (
