@@ -330,9 +330,9 @@ fn stem(word: &str) -> String {
     }
     // `getting` is `get`; a silent `e` goes (`refuse`, `refused`: `refus`).
     let b = w.as_bytes();
-    if b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && !b"lsz".contains(&b[b.len() - 1]) {
-        w.pop();
-    } else if w.len() >= 5 && w.ends_with('e') {
+    let doubled =
+        b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && !b"lsz".contains(&b[b.len() - 1]);
+    if doubled || (w.len() >= 5 && w.ends_with('e')) {
         w.pop();
     }
     w
