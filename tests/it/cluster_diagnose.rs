@@ -1290,8 +1290,9 @@ fn a_cronjob_whose_pod_keeps_its_proxy_running_never_completes() {
         "the finding says which container exited: {f}"
     );
     assert!(
-        f.to_string().contains("15020/quitquitquit"),
-        "and how to stop this pod's proxy: {f}"
+        f.to_string()
+            .contains("pilot-agent request POST quitquitquit"),
+        "and the command that stops this pod's proxy: {f}"
     );
     assert_eq!(r.code, 1);
     assert!(
