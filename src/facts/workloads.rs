@@ -684,10 +684,17 @@ fn job_proxy_outlives_app(p: &PodLike, statuses: &[&Value], out: &mut Vec<Fact>)
         .map(|c| format!(", exit code {c}"))
         .unwrap_or_default();
     let (ns, name, proxy) = (p.namespace(), p.obj.name(), name_of(proxy));
+    // The proxy images have no shell or curl: Istio's agent asks Envoy's
+    // admin API itself; Linkerd's admin port is reached from an ephemeral
+    // container in the pod's network namespace.
     let stop = if proxy == "istio-proxy" {
-        "curl -fsS -X POST http://localhost:15020/quitquitquit"
+        format!(
+            "kubectl exec -n {ns} {name} -c istio-proxy -- pilot-agent request POST quitquitquit"
+        )
     } else {
-        "curl -fsS -X POST http://localhost:4191/shutdown"
+        format!(
+            "kubectl debug -n {ns} {name} -it --image=curlimages/curl --target=linkerd-proxy -- curl -X POST http://localhost:4191/shutdown   # recent proxies: needs config.linkerd.io/proxy-admin-shutdown: enabled"
+        )
     };
     out.push(
         Fact::new(
@@ -701,9 +708,7 @@ fn job_proxy_outlives_app(p: &PodLike, statuses: &[&Value], out: &mut Vec<Fact>)
         .var("pod", name)
         .var("job", job)
         .var("container", proxy)
-        .patch(format!(
-            "kubectl exec -n {ns} {name} -c {proxy} -- {stop}   # stops this pod's proxy; the lasting fix is a native sidecar"
-        )),
+        .patch(stop),
     );
     true
 }
@@ -970,7 +975,7 @@ status:
             f[0].patch
                 .as_deref()
                 .unwrap_or("")
-                .contains("15020/quitquitquit")
+                .contains("pilot-agent request POST quitquitquit")
         );
         // Linkerd's proxy is stopped through its admin port.
         let l = facts_of(&y.replace("istio-proxy", "linkerd-proxy"));
