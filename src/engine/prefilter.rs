@@ -273,6 +273,8 @@ impl PatternIndex {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_verify_set_keeps_no_capture_slots() {
         // Each slot costs states × 8 bytes in the backtracking engines'
@@ -287,8 +289,6 @@ mod tests {
         );
         assert!(re.is_match("a foo 12 b") && re.is_match("bar") && !re.is_match("fo"));
     }
-
-    use super::*;
 
     /// Every line that a pattern matches on its own is a candidate of the
     /// block it sits in, for the whole built-in pack plus anchored patterns

@@ -45,11 +45,10 @@ pub struct Scanner {
     verify: Option<meta::Regex>,
     patterns: Vec<String>,
     /// The access-line fast path; `None` when switched off or not buildable.
+    /// Asked of a *weak* candidate before the regex set runs (the fast path),
+    /// and of any other candidate no pattern matched, so that every access
+    /// record is counted and names its mesh on both paths.
     quiet: Option<QuietAccess>,
-    /// With the fast path switched off: the same gate, asked only of lines
-    /// no pattern matched, so they are counted and name their mesh as the
-    /// fast path's dropped lines do (the two paths' findings stay equal).
-    probe: Option<QuietAccess>,
 }
 
 /// One regex per access-log condition that any line satisfying it must match:
@@ -138,7 +137,6 @@ impl Scanner {
             verify: prefilter::regex_set(&refs),
             patterns,
             quiet,
-            probe: None,
         }
     }
 
@@ -146,7 +144,8 @@ impl Scanner {
     /// candidate line runs the regex set. For tests that compare the two.
     pub fn without_fast_path(rules: &RuleSet) -> Self {
         let mut s = Scanner::new(rules);
-        s.probe = s.quiet.take();
+        // Without a strong literal set no candidate is weak: the gate is
+        // asked only after the regex set found nothing.
         s.prefilter = Prefilter::new(&s.patterns);
         s
     }
@@ -282,16 +281,14 @@ impl Scanner {
                     last_success(block, gap_from..start, &mut quiet_ok, Some(&up), origin, m);
                     m.settle();
                 }
-            } else if let Some(q) = self
-                .probe
-                .as_ref()
-                .or(self.quiet.as_ref().filter(|_| !weak))
+            } else if !weak
+                && let Some(q) = &self.quiet
                 && quiet_line(q, line, kind, m, stats)
             {
                 // A line no pattern matched is read as the access record it
-                // may be, on both paths: a strong literal in a healthy record
-                // (`sidecar` in its path) sent it to the regex set instead of
-                // the gate, and it still names its mesh.
+                // may be (a weak line was asked above): a strong literal in a
+                // healthy record (`sidecar` in its path) sent it to the regex
+                // set instead of the gate, and it still names its mesh.
                 quiet_ok = Some((start, end));
             }
             gap_from = end;

@@ -570,8 +570,6 @@ pub fn compile(
     })
 }
 
-/// One regex for a rule's `symptoms.details` tokens inside any text (a
-/// trailing `*` is a prefix); `None` when it has none.
 /// Named label classes a metric label matcher may stand for (`'!@envoy-control-plane'`):
 /// value sets that many rules share, written once.
 pub const LABEL_CLASSES: &[(&str, &str)] = &[(
@@ -613,6 +611,8 @@ fn label_class<'v>(
 /// Response-code-details that name no failure on their own.
 const NEUTRAL_DETAILS: &[&str] = &["via_upstream"];
 
+/// One regex for a rule's `symptoms.details` tokens inside any text (a
+/// trailing `*` is a prefix); `None` when it has none.
 fn details_pattern(details: &[String]) -> Option<String> {
     details_alternatives(details, true).map(|a| format!("(?:{a})"))
 }
