@@ -205,6 +205,10 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
         "A Job's pod whose own containers have all exited while its istio-proxy or linkerd-proxy sidecar (an ordinary container, not a native sidecar) still runs: the Job never completes.",
     ),
     (
+        "app-started-before-proxy",
+        "A meshed pod whose proxy is an ordinary container (no native sidecar, no postStart hold): one of its init containers fails before the proxy can run, or an application container exited in the proxy's first seconds and ran after a restart.",
+    ),
+    (
         "meshed-pod-missing-proxy",
         "An admitted pod (read from a cluster or bundle: it has a status, uid, owner or node) in an injection-enabled namespace/workload runs without the linkerd-proxy container. A Pod in a manifest has not met the injector yet and is not reported.",
     ),

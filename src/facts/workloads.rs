@@ -9,7 +9,7 @@
 //!
 //! Facts here: `service-selector-matches-no-pod`, `workload-zero-replicas`,
 //! `service-no-ready-endpoints`, `pod-crashlooping`, `pod-not-ready`,
-//! `job-pod-proxy-outlives-app`. The last four need status (live objects or a
+//! `job-pod-proxy-outlives-app`, `app-started-before-proxy`. The last five need status (live objects or a
 //! bundle) and stay silent on plain manifests.
 
 use super::selector::{Selector, scalar};
@@ -713,6 +713,165 @@ fn job_proxy_outlives_app(p: &PodLike, statuses: &[&Value], out: &mut Vec<Fact>)
     true
 }
 
+/// Init containers the meshes add themselves: they install (or check) the
+/// traffic redirection and need no proxy to run.
+const MESH_INITS: &[&str] = &[
+    "istio-init",
+    "istio-validation",
+    "linkerd-init",
+    "linkerd-network-validator",
+    "kuma-init",
+    "kuma-validation",
+    "osm-init",
+];
+
+/// How long after the proxy's start an application's failure still counts as
+/// one of the proxy's start-up: Envoy usually takes a few seconds to receive
+/// its first configuration, rarely more than half a minute.
+const PROXY_STARTUP_SECS: i64 = 30;
+
+fn rfc3339_secs(v: Option<&Value>) -> Option<i64> {
+    let s = v?.as_str()?;
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// `app-started-before-proxy`: a meshed pod whose proxy runs as an ordinary
+/// container (so it starts with, not before, the others) and whose
+/// application sent traffic before the proxy listened - an init container
+/// that fails under the redirection the mesh's init container or CNI plugin
+/// installed before any proxy runs, or an application container that failed
+/// in the proxy's first seconds and then recovered on restart. A proxy that
+/// holds the application until it is ready (Istio's
+/// `holdApplicationUntilProxyStarts`, Linkerd's `proxy-await`, both a
+/// postStart hook on the proxy) or runs as a native sidecar rules it out.
+fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut Vec<Fact>) -> bool {
+    fn name_of(c: &Value) -> &str {
+        c.get("name").and_then(|n| n.as_str()).unwrap_or("")
+    }
+    let list = |v: &'_ Value, k: &str| -> Vec<Value> {
+        v.get(k)
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let spec_containers = list(p.spec, "containers");
+    let spec_inits = list(p.spec, "initContainers");
+    if spec_inits
+        .iter()
+        .any(|c| PROXY_CONTAINERS.contains(&name_of(c)))
+    {
+        return false;
+    }
+    let Some(proxy_spec) = spec_containers
+        .iter()
+        .find(|c| PROXY_CONTAINERS.contains(&name_of(c)))
+    else {
+        return false;
+    };
+    let proxy = name_of(proxy_spec);
+    let (ns, name) = (p.namespace(), p.obj.name());
+    let exit = |c: &Value, at: &str| {
+        c.pointer(&format!("{at}/terminated/exitCode"))
+            .and_then(int)
+    };
+    let (key, min) = if proxy == "istio-proxy" {
+        ("sidecar.istio.io/nativeSidecar", "Istio 1.19+")
+    } else {
+        (
+            "config.beta.linkerd.io/proxy-enable-native-sidecar",
+            "Linkerd 2.15+",
+        )
+    };
+    let workload =
+        deployment_of(p).map_or_else(|| format!("pod/{name}"), |d| format!("deployment/{d}"));
+    let patch = format!(
+        r#"kubectl patch {workload} -n {ns} --type merge -p '{{"spec":{{"template":{{"metadata":{{"annotations":{{"{key}":"true"}}}}}}}}}}'   # run the proxy as a native sidecar ({min}, Kubernetes 1.28+): ready before any other container starts"#
+    );
+    // An init container of the application failing in a pod whose proxy
+    // cannot have started yet.
+    for c in status
+        .get("initContainerStatuses")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let cname = name_of(c);
+        if MESH_INITS.contains(&cname) || PROXY_CONTAINERS.contains(&cname) {
+            continue;
+        }
+        let crashing =
+            c.pointer("/state/waiting/reason").and_then(|r| r.as_str()) == Some("CrashLoopBackOff");
+        let code = exit(c, "/state")
+            .filter(|c| *c != 0)
+            .or_else(|| exit(c, "/lastState").filter(|c| *c != 0));
+        if !crashing && code.is_none() {
+            continue;
+        }
+        let restarts = c.get("restartCount").and_then(int).unwrap_or(0);
+        out.push(
+            Fact::new(
+                "app-started-before-proxy",
+                p.obj.origin.clone(),
+                format!(
+                    "Pod {ns}/{name}: init container {cname} fails ({}{restarts} restarts) before the {proxy} sidecar can start - the mesh's redirection already sends its connections to a proxy that is not running",
+                    code.map(|c| format!("exit code {c}, ")).unwrap_or_default()
+                ),
+            )
+            .var("pod", name)
+            .var("container", cname)
+            .patch(patch),
+        );
+        return true;
+    }
+    // An application container that failed in the proxy's first seconds.
+    if proxy_spec.pointer("/lifecycle/postStart").is_some() {
+        return false;
+    }
+    let Some(proxy_status) = statuses.iter().find(|c| name_of(c) == proxy) else {
+        return false;
+    };
+    if proxy_status.get("restartCount").and_then(int).unwrap_or(0) != 0 {
+        return false;
+    }
+    let Some(proxy_start) = rfc3339_secs(proxy_status.pointer("/state/running/startedAt")) else {
+        return false;
+    };
+    for c in statuses.iter().filter(|c| name_of(c) != proxy) {
+        let restarts = c.get("restartCount").and_then(int).unwrap_or(0);
+        let Some(code) = exit(c, "/lastState").filter(|c| *c != 0) else {
+            continue;
+        };
+        let Some(ended) = rfc3339_secs(c.pointer("/lastState/terminated/finishedAt")) else {
+            continue;
+        };
+        // Only the first failure can be the proxy's start-up: a container
+        // restarted again and again fails for reasons of its own.
+        if !(1..=2).contains(&restarts)
+            || !(-5..=PROXY_STARTUP_SECS).contains(&(ended - proxy_start))
+        {
+            continue;
+        }
+        let cname = name_of(c);
+        out.push(
+            Fact::new(
+                "app-started-before-proxy",
+                p.obj.origin.clone(),
+                format!(
+                    "Pod {ns}/{name}: container {cname} exited with code {code} {}s after the {proxy} sidecar started and ran again after a restart - it sent traffic before the proxy was ready",
+                    (ended - proxy_start).max(0)
+                ),
+            )
+            .var("pod", name)
+            .var("container", cname)
+            .patch(patch),
+        );
+        return true;
+    }
+    false
+}
+
 fn pod_status(ix: &Index, pi: usize, p: &PodLike, out: &mut Vec<Fact>) {
     let status = match p.obj.value.get("status") {
         Some(s) => s,
@@ -726,6 +885,7 @@ fn pod_status(ix: &Index, pi: usize, p: &PodLike, out: &mut Vec<Fact>) {
         .into_iter()
         .flatten()
         .collect();
+    app_before_proxy(p, status, &statuses, out);
     let crash = statuses.iter().find(|c| {
         c.pointer("/state/waiting/reason").and_then(|r| r.as_str()) == Some("CrashLoopBackOff")
             || c.get("restartCount").and_then(int).unwrap_or(0) >= 5
@@ -993,6 +1153,99 @@ status:
         assert!(!names(&facts_of(&running)).contains(&"job-pod-proxy-outlives-app"));
         let deploy = y.replace("kind: Job,", "kind: ReplicaSet,");
         assert_eq!(names(&facts_of(&deploy)), ["pod-not-ready"]);
+    }
+
+    #[test]
+    fn an_init_container_failing_before_an_ordinary_proxy_container_started_before_it() {
+        let y = "
+kind: Pod
+metadata:
+  name: grafana-8668697b67-8x7sb
+  ownerReferences: [{kind: ReplicaSet, name: grafana-8668697b67, apiVersion: apps/v1, uid: u}]
+spec:
+  initContainers: [{name: istio-init}, {name: sc-datasources}]
+  containers: [{name: grafana}, {name: istio-proxy}]
+status:
+  phase: Pending
+  initContainerStatuses:
+  - {name: istio-init, restartCount: 0, state: {terminated: {exitCode: 0}}}
+  - {name: sc-datasources, restartCount: 3, state: {waiting: {reason: CrashLoopBackOff}}, lastState: {terminated: {exitCode: 1}}}
+  containerStatuses:
+  - {name: grafana, restartCount: 0, state: {waiting: {reason: PodInitializing}}}
+  - {name: istio-proxy, restartCount: 0, state: {waiting: {reason: PodInitializing}}}
+";
+        let f = facts_of(y);
+        assert_eq!(names(&f), ["app-started-before-proxy"]);
+        assert_eq!(f[0].vars["container"], "sc-datasources");
+        assert!(
+            f[0].message.contains("exit code 1, 3 restarts"),
+            "{}",
+            f[0].message
+        );
+        let patch = f[0].patch.as_deref().unwrap_or("");
+        assert!(
+            patch.starts_with("kubectl patch deployment/grafana -n default --type merge -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"sidecar.istio.io/nativeSidecar\":\"true\"}}}}}'"),
+            "{patch}"
+        );
+        // The mesh's own init container failing is the redirection's cause,
+        // and a proxy already running as a native sidecar rules it out.
+        let own = y.replace("name: sc-datasources", "name: istio-validation");
+        assert!(names(&facts_of(&own)).is_empty());
+        let native = y.replace(
+            "initContainers: [{name: istio-init}, {name: sc-datasources}]\n  containers: [{name: grafana}, {name: istio-proxy}]",
+            "initContainers: [{name: istio-init}, {name: istio-proxy, restartPolicy: Always}, {name: sc-datasources}]\n  containers: [{name: grafana}]",
+        );
+        assert!(names(&facts_of(&native)).is_empty());
+        // Linkerd's patch names its own annotation.
+        let l = facts_of(
+            &y.replace("istio-proxy", "linkerd-proxy")
+                .replace("istio-init", "linkerd-init"),
+        );
+        assert!(
+            l[0].patch
+                .as_deref()
+                .unwrap_or("")
+                .contains("config.beta.linkerd.io/proxy-enable-native-sidecar")
+        );
+    }
+
+    #[test]
+    fn an_app_that_failed_in_the_proxys_first_seconds_started_before_it() {
+        let y = "
+kind: Pod
+metadata: {name: orders-5d8f7c9b6-x2x7k}
+spec: {containers: [{name: orders}, {name: linkerd-proxy}]}
+status:
+  phase: Running
+  containerStatuses:
+  - {name: linkerd-proxy, restartCount: 0, state: {running: {startedAt: '2026-12-07T10:00:02Z'}}}
+  - {name: orders, restartCount: 1, state: {running: {startedAt: '2026-12-07T10:00:09Z'}}, lastState: {terminated: {exitCode: 1, finishedAt: '2026-12-07T10:00:04Z'}}}
+";
+        let f = facts_of(y);
+        assert_eq!(names(&f), ["app-started-before-proxy"]);
+        assert!(
+            f[0].message
+                .contains("exited with code 1 2s after the linkerd-proxy sidecar started"),
+            "{}",
+            f[0].message
+        );
+        // Long after the proxy started, restarted again and again, or held
+        // by a postStart hook: another story.
+        let late = y.replace(
+            "finishedAt: '2026-12-07T10:00:04Z'",
+            "finishedAt: '2026-12-07T10:05:04Z'",
+        );
+        assert!(names(&facts_of(&late)).is_empty());
+        let often = y.replace("restartCount: 1,", "restartCount: 4,");
+        assert!(!names(&facts_of(&often)).contains(&"app-started-before-proxy"));
+        let held = y.replace(
+            "{name: linkerd-proxy}]",
+            "{name: linkerd-proxy, lifecycle: {postStart: {exec: {command: [/usr/lib/linkerd/linkerd-await]}}}}]",
+        );
+        assert!(names(&facts_of(&held)).is_empty());
+        // A clean exit is no failure.
+        let clean = y.replace("exitCode: 1,", "exitCode: 0,");
+        assert!(names(&facts_of(&clean)).is_empty());
     }
 
     #[test]
