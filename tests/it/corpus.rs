@@ -1136,6 +1136,10 @@ fn explain_recognises_the_twenty_sixth_blind_round() {
 #[test]
 fn explain_recognises_the_twenty_seventh_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round27"));
-    let sc = score_round(&rules, "round27", &all, false);
+    let sc = score_round(&rules, "round27", &all, true);
+    // First run, all three parts at the merge of their labels (a2e091b,
+    // meshdoc at 5bb20b5): 44.8 % top 3 (26 of 58), 43.1 % rank 1, 0 of 51
+    // quiet rows raised; no hit by words only. By part: Envoy-family docs 14
+    // of 29, Slack- and question-type threads 7 of 21, pull requests 5 of 8.
     sc.assert_at_least("blind round 27", 0.0, 0.0, usize::MAX);
 }
