@@ -156,14 +156,22 @@ fn prom_sample(t: &str) -> Option<MetricSample> {
     while i < b.len() && is_name_char(b[i]) {
         i += 1;
     }
-    let name = &t[..i];
+    let mut name = t[..i].to_string();
     let mut labels = Vec::new();
     if i < b.len() && b[i] == b'{' {
         i = parse_labels(t, i + 1, &mut labels)?;
     }
     if name.starts_with("envoy_") {
         istio_tag_names(&mut labels);
+        if let Some((prefix, stat)) = name
+            .strip_prefix("envoy_")
+            .and_then(|n| n.split_once("_http_local_rate_limit_"))
+        {
+            labels.push(("stat_prefix".to_string(), prefix.to_string()));
+            name = format!("envoy_http_local_rate_limit_{stat}");
+        }
     }
+    let name = name.as_str();
     let rest = &t[i..];
     if rest.is_empty() {
         // A series without a value: only as a Prometheus UI row (labels present).
@@ -300,6 +308,9 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
         return None;
     }
     let value = parse_value(v.trim())?;
+    if let Some(s) = prefixed_filter_stat(name, value) {
+        return Some(s);
+    }
     if let Some((cluster, stat)) = split_cluster_stat(name) {
         return Some(MetricSample {
             name: format!("envoy_cluster_{}", stat.replace('.', "_")),
@@ -325,6 +336,28 @@ fn envoy_stat(t: &str) -> Option<MetricSample> {
     Some(MetricSample {
         name: format!("envoy_{}", name.replace(['.', '-'], "_")),
         labels: Vec::new(),
+        value,
+        at: None,
+    })
+}
+
+/// Stats of filters whose scope is an operator's `stat_prefix` at the front
+/// (`<prefix>.http_local_rate_limit.rate_limited`) or after the filter's root
+/// (`local_rate_limit.<prefix>.rate_limited`, the network filter): named
+/// `envoy_http_local_rate_limit_<stat>` / `envoy_local_rate_limit_<stat>`
+/// with the prefix as a label, as the Prometheus form is read too.
+fn prefixed_filter_stat(name: &str, value: f64) -> Option<MetricSample> {
+    let (family, prefix, stat) =
+        if let Some((prefix, stat)) = name.split_once(".http_local_rate_limit.") {
+            ("envoy_http_local_rate_limit_", prefix, stat)
+        } else {
+            let rest = name.strip_prefix("local_rate_limit.")?;
+            let (prefix, stat) = rest.rsplit_once('.')?;
+            ("envoy_local_rate_limit_", prefix, stat)
+        };
+    (!prefix.is_empty() && !stat.is_empty() && !stat.contains('.')).then(|| MetricSample {
+        name: format!("{family}{stat}"),
+        labels: vec![("stat_prefix".to_string(), prefix.to_string())],
         value,
         at: None,
     })
@@ -568,6 +601,27 @@ mod tests {
         assert_eq!(parse(compact).0.len(), 2);
         // A JSON log record is not a stats dump.
         assert!(json_stats(r#"{"name":"web","value":3,"msg":"x"}"#).is_none());
+    }
+
+    #[test]
+    fn local_rate_limit_stats_read_whatever_the_operators_prefix() {
+        for text in [
+            "ingress_rl.http_local_rate_limit.rate_limited: 4",
+            "envoy_ingress_rl_http_local_rate_limit_rate_limited{} 4",
+        ] {
+            let (s, bad) = parse(text);
+            assert_eq!(bad, 0, "{text}");
+            assert_eq!(
+                s[0].name, "envoy_http_local_rate_limit_rate_limited",
+                "{text}"
+            );
+            assert_eq!(s[0].label("stat_prefix"), Some("ingress_rl"), "{text}");
+            assert_eq!(s[0].value, 4.0);
+        }
+        // The network filter puts its prefix after its root.
+        let (s, _) = parse("local_rate_limit.inbound_shop/db_5432_tcp.rate_limited: 2");
+        assert_eq!(s[0].name, "envoy_local_rate_limit_rate_limited");
+        assert_eq!(s[0].label("stat_prefix"), Some("inbound_shop/db_5432_tcp"));
     }
 
     #[test]

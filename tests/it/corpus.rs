@@ -683,7 +683,12 @@ fn explain_recognises_the_tenth_blind_round() {
     // 57.8 %, 0 of 71. Released and fixed: 97.8 %, 95.6 %, 0 (the one miss,
     // b10-ld-6249-1, is the serve-side `Connection closed` this project reads
     // as the client hanging up).
-    sc.assert_at_least("blind round 10", 95.0, 93.0, 0);
+    // Stop 24: rows labelled istio-proxy-not-ready whose evidence is a
+    // rejected push (`config received from XDS server, but was rejected`,
+    // `lds updates: 0 successful, 1 rejected`) now rank
+    // envoy-xds-config-rejected first, which refines that cause; the labels
+    // stand and the proxy-not-ready finding is second.
+    sc.assert_at_least("blind round 10", 95.0, 91.0, 0);
 }
 
 /// The eleventh blind round (`tests/corpus-blind/round11-*`), collected
@@ -883,7 +888,12 @@ fn explain_recognises_the_thirteenth_blind_round() {
     // asking how to debug), b13-is-envoy4124-1 (a routine async-client
     // debug line), b13-pg-egcb-2 (a `hey` latency histogram), b13-pg-egfo-2
     // (a `jq` parse error).
-    sc.assert_at_least("blind round 13", 82.0, 74.0, 0);
+    // Stop 24: rows labelled istio-proxy-not-ready whose evidence is a
+    // rejected push (`config received from XDS server, but was rejected`,
+    // `lds updates: 0 successful, 1 rejected`) now rank
+    // envoy-xds-config-rejected first, which refines that cause; the labels
+    // stand and the proxy-not-ready finding is second.
+    sc.assert_at_least("blind round 13", 82.0, 73.0, 0);
 }
 
 /// The fourteenth blind round (`tests/corpus-blind/round14-*`: Istio/Envoy
@@ -985,7 +995,12 @@ fn explain_recognises_the_eighteenth_blind_round() {
     // rows named by words (info). By part: istio/istio and ztunnel threads
     // 75.9 %, Envoy-based products 69.2 %, Q&A pages and blogs 4 of 6.
     // Released and fixed: 88.5 %, 86.9 %, 0.
-    sc.assert_at_least("blind round 18", 87.0, 85.0, 0);
+    // Stop 24: rows labelled istio-proxy-not-ready whose evidence is a
+    // rejected push (`config received from XDS server, but was rejected`,
+    // `lds updates: 0 successful, 1 rejected`) now rank
+    // envoy-xds-config-rejected first, which refines that cause; the labels
+    // stand and the proxy-not-ready finding is second.
+    sc.assert_at_least("blind round 18", 87.0, 80.0, 0);
 }
 
 /// The nineteenth blind round (`tests/corpus-blind/round19-*`: istio/istio
@@ -1141,5 +1156,13 @@ fn explain_recognises_the_twenty_seventh_blind_round() {
     // meshdoc at 5bb20b5): 44.8 % top 3 (26 of 58), 43.1 % rank 1, 0 of 51
     // quiet rows raised; no hit by words only. By part: Envoy-family docs 14
     // of 29, Slack- and question-type threads 7 of 21, pull requests 5 of 8.
-    sc.assert_at_least("blind round 27", 0.0, 0.0, usize::MAX);
+    // Released and fixed: 67.2 %, 65.5 %, 0 (local rate limit stats under
+    // any stat prefix, the network filter's too; Gateway API
+    // `InvalidCertificateRef`; a gateway that may not read Secrets; Envoy's
+    // protobuf validation and v1 `fetch failure` rejections; a CronJob's
+    // `1/2 Running` pod and `quitquitquit` calls; injection failing in
+    // Chinese; iptables `Bad argument`; a route to a subset that does not
+    // exist in words). The rest: application errors with no mesh named,
+    // fortio's TCP resets, an Envoy direct response's own body.
+    sc.assert_at_least("blind round 27", 67.0, 65.0, 0);
 }
