@@ -1300,3 +1300,32 @@ fn a_cronjob_whose_pod_keeps_its_proxy_running_never_completes() {
         "read-only"
     );
 }
+
+#[test]
+fn an_app_that_failed_in_its_proxys_first_seconds_started_before_it() {
+    // Read from the pod's container statuses: the logs hold no error.
+    let (r, server) = diagnose(
+        scenarios::linkerd_app_starts_before_proxy(),
+        "shop",
+        "deploy/orders",
+        &real_rules(),
+        &[],
+    );
+    assert_eq!(rank1(&r), "mesh-app-starts-before-proxy", "{}", r.json);
+    let f = r.json["findings"][0].to_string();
+    assert!(
+        f.contains(
+            "container orders exited with code 1 2s after the linkerd-proxy sidecar started"
+        ),
+        "the finding says which container failed and when: {f}"
+    );
+    assert!(
+        f.contains("config.beta.linkerd.io/proxy-enable-native-sidecar"),
+        "and the patch that starts the proxy first: {f}"
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        server.requests().iter().all(|q| q.method == "GET"),
+        "read-only"
+    );
+}

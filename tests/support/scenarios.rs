@@ -1400,3 +1400,53 @@ pub fn istio_job_proxy_outlives_app() -> Scenario {
     );
     s
 }
+
+pub const ORDERS_POD: &str = "orders-5f7b9c-x2x7k";
+
+/// A Linkerd-injected namespace `shop` with Deployment `orders`: its pod's
+/// `orders` container exited 2 s after the `linkerd-proxy` container
+/// started (an ordinary container without the `linkerd-await` postStart
+/// hook) and ran after one restart. The previous log of `orders` holds the
+/// refused connection of its first start; the proxy's log is healthy.
+pub fn linkerd_app_starts_before_proxy() -> Scenario {
+    let ns = "shop";
+    let mut s = Scenario::default();
+    s.objects.push(namespace(
+        ns,
+        json!({"linkerd.io/inject": "enabled"}),
+        json!({}),
+    ));
+    s.objects.extend(deployment(ns, "orders", "orders", 1));
+    let mut p = pod(
+        ns,
+        ORDERS_POD,
+        "orders",
+        "orders",
+        8080,
+        Some("linkerd"),
+        Health::Running,
+    );
+    p["status"]["containerStatuses"] = json!([
+        {"name": "orders", "ready": true, "restartCount": 1,
+            "state": {"running": {"startedAt": "2025-01-01T00:00:09Z"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+                "startedAt": "2025-01-01T00:00:02Z", "finishedAt": "2025-01-01T00:00:04Z"}}},
+        {"name": "linkerd-proxy", "ready": true, "restartCount": 0,
+            "state": {"running": {"startedAt": "2025-01-01T00:00:02Z"}}}
+    ]);
+    s.objects.push(p);
+    s.objects
+        .push(service(ns, "orders", "orders", 8080, "http"));
+    s.objects
+        .push(endpointslice(ns, "orders", 8080, &[(ORDERS_POD, true)]));
+    s.log(
+        ns,
+        ORDERS_POD,
+        "linkerd-proxy",
+        false,
+        "[     0.002103s]  INFO ThreadId(01) linkerd2_proxy: release 2.267.0 (a8bcc3d) by linkerd on 2024-11-20T17:01:25Z\n\
+         [     1.901512s]  INFO ThreadId(02) daemon:identity: linkerd_app: Certified identity id=orders.shop.serviceaccount.identity.linkerd.cluster.local\n",
+    );
+    s.log(ns, ORDERS_POD, "orders", false, "listening on :8080\n");
+    s
+}
