@@ -1176,6 +1176,10 @@ fn explain_recognises_the_twenty_seventh_blind_round() {
 #[test]
 fn explain_recognises_the_twenty_eighth_blind_round() {
     let (rules, all) = (disk_rules(), blind_round("round28"));
-    let sc = score_round(&rules, "round28", &all, false);
+    let sc = score_round(&rules, "round28", &all, true);
+    // First run, both parts at the merge of their labels (a680be1, meshdoc
+    // at e45c893): 81.2 % top 3 (26 of 32), 75.0 % rank 1, 0 of 55 quiet
+    // rows raised; 3 hits by words only. By part: docs repositories 10 of
+    // 14, leftovers 16 of 18; Linkerd 0 of 2.
     sc.assert_at_least("blind round 28", 0.0, 0.0, usize::MAX);
 }
