@@ -198,6 +198,15 @@ pub fn parse(text: &str) -> Option<HttpResponse> {
         {
             if let Some((k, v)) = header(line) {
                 saw_anything = true;
+                // A client that prints the response's status as a header
+                // among the others (Go's `resp.Status` beside `resp.Header`,
+                // a CGI `Status:` line): `Status: 404 Not Found`.
+                if k == "status"
+                    && r.status.is_none()
+                    && let Some(st) = status_value(&v)
+                {
+                    r.status = Some(st);
+                }
                 r.headers.push((k, v));
                 in_raw_headers = true;
                 continue;
@@ -264,6 +273,23 @@ fn status_line(s: &str) -> Option<u16> {
     }
     let code = rest.get(..3)?;
     if rest.len() > 3 && !rest[3..].starts_with(' ') {
+        return None;
+    }
+    let n: u16 = code.parse().ok()?;
+    (100..=599).contains(&n).then_some(n)
+}
+
+/// `404 Not Found` or `404`: the value of a `Status:` header line.
+fn status_value(v: &str) -> Option<u16> {
+    let v = v.trim();
+    let code = v.get(..3)?;
+    let rest = &v[3..];
+    if !(rest.is_empty()
+        || rest.starts_with(' ')
+            && rest[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == ' ' || c == '-'))
+    {
         return None;
     }
     let n: u16 = code.parse().ok()?;
@@ -479,6 +505,17 @@ mod tests {
         assert!(looks_like("l5d-proxy-error: service in fail-fast"));
         let r = parse("l5d-proxy-error: service in fail-fast").unwrap();
         assert_eq!(r.header("l5d-proxy-error"), Some("service in fail-fast"));
+        // Go's client printing `resp.Status` among the response headers.
+        let r =
+            parse("Server: envoy\nDate: Thu, 17 Jun 2021 10:19:48 GMT\nStatus: 403 Forbidden\n")
+                .unwrap();
+        assert_eq!(r.status, Some(403));
+        assert!(
+            parse("Server: envoy\nStatus: ready to serve\n")
+                .unwrap()
+                .status
+                .is_none()
+        );
         assert!(looks_like("HTTP/1.1 503"));
         assert_eq!(parse("HTTP/1.1 503").unwrap().status, Some(503));
     }
