@@ -410,6 +410,20 @@ fn is_shell_assignment(line: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// A Markdown bullet holding a sentence (`* If the application starts
+/// first, it cannot reach the network.`), not one of curl's `* ` messages:
+/// eight words or more ending in a full stop (curl's end in `...` or none).
+fn is_prose_bullet(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("* ") else {
+        return false;
+    };
+    let rest = rest.trim_end();
+    rest.ends_with('.')
+        && !rest.ends_with("..")
+        && rest.split_whitespace().count() >= 8
+        && rest.chars().next().is_some_and(|c| c.is_alphabetic())
+}
+
 pub fn looks_like(text: &str) -> bool {
     // Shell variables set before the command (`TOKEN=$(…)`, `export
     // INGRESS=…`) are part of the transcript, not its first line.
@@ -421,7 +435,7 @@ pub fn looks_like(text: &str) -> bool {
     let Some(first) = lines.next() else {
         return false;
     };
-    if first.starts_with("< HTTP/") || first.starts_with("* ") {
+    if first.starts_with("< HTTP/") || first.starts_with("* ") && !is_prose_bullet(first) {
         return true;
     }
     // `> GET / HTTP/1.1`, `> Host: x` — not a `> ` shell prompt (`> linkerd check`).
@@ -516,6 +530,12 @@ mod tests {
                 .status
                 .is_none()
         );
+        // A Markdown bullet is prose; curl's own `* ` messages are not.
+        assert!(!looks_like(
+            "* If the app starts before its proxy, it cannot reach the network."
+        ));
+        assert!(looks_like("* Connection #0 to host web left intact\n"));
+        assert!(looks_like("*   Trying 10.96.0.20:80...\n"));
         assert!(looks_like("HTTP/1.1 503"));
         assert_eq!(parse("HTTP/1.1 503").unwrap().status, Some(503));
     }
