@@ -1180,6 +1180,10 @@ fn explain_recognises_the_twenty_eighth_blind_round() {
     // First run, both parts at the merge of their labels (a680be1, meshdoc
     // at e45c893): 81.2 % top 3 (26 of 32), 75.0 % rank 1, 0 of 55 quiet
     // rows raised; 3 hits by words only. By part: docs repositories 10 of
-    // 14, leftovers 16 of 18; Linkerd 0 of 2.
-    sc.assert_at_least("blind round 28", 0.0, 0.0, usize::MAX);
+    // 14, leftovers 16 of 18; Linkerd 0 of 2. Released and fixed: 93.8 %,
+    // 87.5 %, 0 (Mixer's quota body; a `Status:` header among a client's
+    // printed headers; a Markdown bullet holding a sentence is prose, not
+    // curl's `* ` message; an app starting faster than its proxy, a sidecar
+    // that keeps a job's pod running, in words).
+    sc.assert_at_least("blind round 28", 93.0, 87.0, 0);
 }
