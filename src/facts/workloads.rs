@@ -9,8 +9,8 @@
 //!
 //! Facts here: `service-selector-matches-no-pod`, `workload-zero-replicas`,
 //! `service-no-ready-endpoints`, `pod-crashlooping`, `pod-not-ready`,
-//! `job-pod-proxy-outlives-app`, `app-started-before-proxy`. The last five need status (live objects or a
-//! bundle) and stay silent on plain manifests.
+//! `job-pod-proxy-outlives-app`, `app-started-before-proxy`. The last five
+//! need status (live objects or a bundle) and stay silent on plain manifests.
 
 use super::selector::{Selector, scalar};
 use super::{Fact, Object, ObjectSet};
@@ -746,7 +746,7 @@ fn rfc3339_secs(v: Option<&Value>) -> Option<i64> {
 /// holds the application until it is ready (Istio's
 /// `holdApplicationUntilProxyStarts`, Linkerd's `proxy-await`, both a
 /// postStart hook on the proxy) or runs as a native sidecar rules it out.
-fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut Vec<Fact>) -> bool {
+fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut Vec<Fact>) {
     fn name_of(c: &Value) -> &str {
         c.get("name").and_then(|n| n.as_str()).unwrap_or("")
     }
@@ -762,13 +762,13 @@ fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut 
         .iter()
         .any(|c| PROXY_CONTAINERS.contains(&name_of(c)))
     {
-        return false;
+        return;
     }
     let Some(proxy_spec) = spec_containers
         .iter()
         .find(|c| PROXY_CONTAINERS.contains(&name_of(c)))
     else {
-        return false;
+        return;
     };
     let proxy = name_of(proxy_spec);
     let (ns, name) = (p.namespace(), p.obj.name());
@@ -823,20 +823,20 @@ fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut 
             .var("container", cname)
             .patch(patch),
         );
-        return true;
+        return;
     }
     // An application container that failed in the proxy's first seconds.
     if proxy_spec.pointer("/lifecycle/postStart").is_some() {
-        return false;
+        return;
     }
     let Some(proxy_status) = statuses.iter().find(|c| name_of(c) == proxy) else {
-        return false;
+        return;
     };
     if proxy_status.get("restartCount").and_then(int).unwrap_or(0) != 0 {
-        return false;
+        return;
     }
     let Some(proxy_start) = rfc3339_secs(proxy_status.pointer("/state/running/startedAt")) else {
-        return false;
+        return;
     };
     for c in statuses.iter().filter(|c| name_of(c) != proxy) {
         let restarts = c.get("restartCount").and_then(int).unwrap_or(0);
@@ -867,9 +867,8 @@ fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut 
             .var("container", cname)
             .patch(patch),
         );
-        return true;
+        return;
     }
-    false
 }
 
 fn pod_status(ix: &Index, pi: usize, p: &PodLike, out: &mut Vec<Fact>) {
