@@ -156,22 +156,21 @@ fn prom_sample(t: &str) -> Option<MetricSample> {
     while i < b.len() && is_name_char(b[i]) {
         i += 1;
     }
-    let mut name = t[..i].to_string();
+    let mut name = std::borrow::Cow::Borrowed(&t[..i]);
     let mut labels = Vec::new();
     if i < b.len() && b[i] == b'{' {
         i = parse_labels(t, i + 1, &mut labels)?;
     }
-    if name.starts_with("envoy_") {
+    if let Some(rest) = name.strip_prefix("envoy_") {
         istio_tag_names(&mut labels);
-        if let Some((prefix, stat)) = name
-            .strip_prefix("envoy_")
-            .and_then(|n| n.split_once("_http_local_rate_limit_"))
-        {
+        // The HTTP local rate limit's stats carry the operator's stat
+        // prefix in their name: read as one family, the prefix a label.
+        if let Some((prefix, stat)) = rest.split_once("_http_local_rate_limit_") {
             labels.push(("stat_prefix".to_string(), prefix.to_string()));
-            name = format!("envoy_http_local_rate_limit_{stat}");
+            name = format!("envoy_http_local_rate_limit_{stat}").into();
         }
     }
-    let name = name.as_str();
+    let name = name.as_ref();
     let rest = &t[i..];
     if rest.is_empty() {
         // A series without a value: only as a Prometheus UI row (labels present).

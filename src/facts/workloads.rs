@@ -643,6 +643,11 @@ fn no_ready_endpoints(ix: &Index, svc: &Object, ns: &str, name: &str, out: &mut 
 /// last container and is never the one left running.
 const PROXY_CONTAINERS: &[&str] = &["istio-proxy", "linkerd-proxy"];
 
+/// A container's (or container status's) `name`.
+fn name_of(c: &Value) -> &str {
+    c.get("name").and_then(|n| n.as_str()).unwrap_or("")
+}
+
 /// `job-pod-proxy-outlives-app`: a Job's pod whose own containers have all
 /// exited while its proxy sidecar still runs - the Job never completes
 /// (kubectl shows the pod `1/2 NotReady`). `true` when it raised the fact.
@@ -657,9 +662,6 @@ fn job_proxy_outlives_app(p: &PodLike, statuses: &[&Value], out: &mut Vec<Fact>)
         .find(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Job"))
         .and_then(|o| o.get("name").and_then(|n| n.as_str()));
     let Some(job) = job else { return false };
-    fn name_of(c: &Value) -> &str {
-        c.get("name").and_then(|n| n.as_str()).unwrap_or("")
-    }
     let (proxies, apps): (Vec<&Value>, Vec<&Value>) = statuses
         .iter()
         .copied()
@@ -730,13 +732,6 @@ const MESH_INITS: &[&str] = &[
 /// its first configuration, rarely more than half a minute.
 const PROXY_STARTUP_SECS: i64 = 30;
 
-fn rfc3339_secs(v: Option<&Value>) -> Option<i64> {
-    let s = v?.as_str()?;
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(|t| t.unix_timestamp())
-}
-
 /// `app-started-before-proxy`: a meshed pod whose proxy runs as an ordinary
 /// container (so it starts with, not before, the others) and whose
 /// application sent traffic before the proxy listened - an init container
@@ -747,26 +742,17 @@ fn rfc3339_secs(v: Option<&Value>) -> Option<i64> {
 /// `holdApplicationUntilProxyStarts`, Linkerd's `proxy-await`, both a
 /// postStart hook on the proxy) or runs as a native sidecar rules it out.
 fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut Vec<Fact>) {
-    fn name_of(c: &Value) -> &str {
-        c.get("name").and_then(|n| n.as_str()).unwrap_or("")
-    }
-    let list = |v: &'_ Value, k: &str| -> Vec<Value> {
-        v.get(k)
+    let list = |k: &str| {
+        p.spec
+            .get(k)
             .and_then(|c| c.as_array())
-            .cloned()
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
     };
-    let spec_containers = list(p.spec, "containers");
-    let spec_inits = list(p.spec, "initContainers");
-    if spec_inits
-        .iter()
-        .any(|c| PROXY_CONTAINERS.contains(&name_of(c)))
-    {
+    if list("initContainers").any(|c| PROXY_CONTAINERS.contains(&name_of(c))) {
         return;
     }
-    let Some(proxy_spec) = spec_containers
-        .iter()
-        .find(|c| PROXY_CONTAINERS.contains(&name_of(c)))
+    let Some(proxy_spec) = list("containers").find(|c| PROXY_CONTAINERS.contains(&name_of(c)))
     else {
         return;
     };
@@ -835,7 +821,8 @@ fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut 
     if proxy_status.get("restartCount").and_then(int).unwrap_or(0) != 0 {
         return;
     }
-    let Some(proxy_start) = rfc3339_secs(proxy_status.pointer("/state/running/startedAt")) else {
+    let stamp = |v: Option<&Value>| crate::evidence::time::parse(v?.as_str()?);
+    let Some(proxy_start) = stamp(proxy_status.pointer("/state/running/startedAt")) else {
         return;
     };
     for c in statuses.iter().filter(|c| name_of(c) != proxy) {
@@ -843,14 +830,13 @@ fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut 
         let Some(code) = exit(c, "/lastState").filter(|c| *c != 0) else {
             continue;
         };
-        let Some(ended) = rfc3339_secs(c.pointer("/lastState/terminated/finishedAt")) else {
+        let Some(ended) = stamp(c.pointer("/lastState/terminated/finishedAt")) else {
             continue;
         };
         // Only the first failure can be the proxy's start-up: a container
         // restarted again and again fails for reasons of its own.
-        if !(1..=2).contains(&restarts)
-            || !(-5..=PROXY_STARTUP_SECS).contains(&(ended - proxy_start))
-        {
+        let after = proxy_start.until(ended).div_euclid(1000);
+        if !(1..=2).contains(&restarts) || !(-5..=PROXY_STARTUP_SECS).contains(&after) {
             continue;
         }
         let cname = name_of(c);
@@ -860,7 +846,7 @@ fn app_before_proxy(p: &PodLike, status: &Value, statuses: &[&Value], out: &mut 
                 p.obj.origin.clone(),
                 format!(
                     "Pod {ns}/{name}: container {cname} exited with code {code} {}s after the {proxy} sidecar started and ran again after a restart - it sent traffic before the proxy was ready",
-                    (ended - proxy_start).max(0)
+                    after.max(0)
                 ),
             )
             .var("pod", name)
