@@ -1247,6 +1247,10 @@ pub(crate) fn http_matches(c: &crate::rules::HttpCond, h: &crate::evidence::Http
         && (c.absent.is_empty() || !h.status_only)
         && c.absent.iter().all(|n| !has(n))
         && c.body.as_ref().is_none_or(|re| re.is_match(&h.body))
+        && c.local
+            .is_none_or(|want| !h.status_only && is_envoy_local_reply(h) == want)
+        && c.empty
+            .is_none_or(|want| !h.status_only && !has_body(h) == want)
 }
 
 fn http_summary(h: &crate::evidence::HttpResponse) -> String {
@@ -1570,7 +1574,26 @@ fn is_body_text(l: &str) -> bool {
         || t == "..."
         || t == "…"
         || t.starts_with('[') && t.contains("]# ")
-        || t.contains("curl "))
+        || t.contains("curl ")
+        // Markdown's escaped `\*` of curl's lines.
+        || t.starts_with("\\*")
+        || is_shell_prompt(t)
+        // kubectl's own lines around `kubectl exec`.
+        || t.starts_with("Defaulting container name")
+        || t.starts_with("Defaulted container")
+        || t.starts_with("Use 'kubectl describe pod/"))
+}
+
+/// A shell prompt, alone or before a command: `/ #`, `bash-4.3#`,
+/// `root@sleep-5c9f:/# curl …`, `sh-4.4$`.
+fn is_shell_prompt(t: &str) -> bool {
+    let Some(i) = t.find(['#', '$']).filter(|i| *i < 48) else {
+        return false;
+    };
+    let (before, after) = (&t[..i], &t[i + 1..]);
+    (after.is_empty() || after.starts_with(' '))
+        && before.split_whitespace().count() <= 1
+        && !before.contains(['=', '"', '\'', ','])
 }
 
 /// Longest evidence text shown; longer lines are cut around what matched.
@@ -1655,6 +1678,29 @@ fn service_fqdn(text: &str, v: &mut Vec<(String, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_prompts_and_kubectl_chatter_are_not_a_body() {
+        for l in [
+            "/ #",
+            "/ # curl -I http://httpbin.org/headers",
+            "bash-4.3# exit",
+            "root@ubuntu-deployment-54bbd6f4ff-q9sdj:/# curl -sv http://httpbin.org/ip",
+            "sh-4.4$",
+            "\\* Connection #0 to host httpbin.org left intact",
+            "Defaulting container name to sleep.",
+        ] {
+            assert!(!is_body_text(l), "{l}");
+        }
+        for l in [
+            "no healthy upstream",
+            "# HELP is a comment in a body, and so is this line",
+            "RBAC: access denied",
+            "<html><head><title>502 Bad Gateway</title></head>",
+        ] {
+            assert_eq!(is_body_text(l), !l.starts_with("# "), "{l}");
+        }
+    }
 
     /// Found by the `scan_prefilter` fuzz target: a host name right after a
     /// multi-byte character (U+FFFD from invalid UTF-8) was cut inside it.

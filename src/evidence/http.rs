@@ -266,6 +266,12 @@ fn set_status(r: &mut HttpResponse, st: u16) {
 
 /// `HTTP/1.1 503 Service Unavailable`, `HTTP/2 503`, `HTTP/1.0 200`.
 fn status_line(s: &str) -> Option<u16> {
+    // Markdown's bold around a line it wants seen (`< **HTTP/1.1 502 Bad
+    // Gateway**`).
+    let s = match s.strip_prefix("**") {
+        Some(inner) => inner.trim_end().strip_suffix("**")?,
+        None => s,
+    };
     let rest = s.strip_prefix("HTTP/")?;
     let (ver, rest) = rest.split_once(' ')?;
     if ver.is_empty() || !ver.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
@@ -410,6 +416,42 @@ fn is_shell_assignment(line: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// What comes before a client's command in a pod's shell: a bare prompt
+/// (`/ #`, `bash-4.3#`, `root@sleep-5c9f:/#`), the `kubectl exec -it … --
+/// sh` that opened the shell, and kubectl's own lines about the container.
+fn is_shell_entry(line: &str) -> bool {
+    let t = line.trim();
+    if t.starts_with("Defaulting container name")
+        || t.starts_with("Defaulted container")
+        || t.starts_with("Use 'kubectl describe pod/")
+    {
+        return true;
+    }
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let prompt_only = |w: &[&str]| {
+        !w.is_empty()
+            && w.len() <= 2
+            && w.last().is_some_and(|l| l.ends_with(['#', '$']))
+            && !w.iter().any(|x| x.contains(['=', '"', '\'']))
+    };
+    if prompt_only(&words) {
+        return true;
+    }
+    // `[root@host dir]# kubectl exec -it pod -- sh`
+    let Some(k) = words.iter().position(|w| *w == "kubectl") else {
+        return false;
+    };
+    (k == 0 || prompt_only(&words[..k]))
+        && words.get(k + 1) == Some(&"exec")
+        && words.iter().position(|w| *w == "--").is_some_and(|d| {
+            d + 2 == words.len()
+                && matches!(
+                    words[d + 1],
+                    "sh" | "bash" | "ash" | "/bin/sh" | "/bin/bash" | "/bin/ash" | "zsh"
+                )
+        })
+}
+
 /// A Markdown bullet holding a sentence (`* If the application starts
 /// first, it cannot reach the network.`), not one of curl's `* ` messages:
 /// eight words or more ending in a full stop (curl's end in `...` or none).
@@ -431,7 +473,7 @@ pub fn looks_like(text: &str) -> bool {
         .lines()
         .map(|l| l.trim_end_matches('\r'))
         .filter(|l| !l.trim().is_empty())
-        .skip_while(|l| is_shell_assignment(l));
+        .skip_while(|l| is_shell_assignment(l) || is_shell_entry(l));
     let Some(first) = lines.next() else {
         return false;
     };
@@ -512,6 +554,16 @@ mod tests {
         assert_eq!(r.status, Some(503));
         assert_eq!(r.header("server"), Some("envoy"));
         assert_eq!(r.body, "no healthy upstream\n");
+    }
+
+    #[test]
+    fn a_shell_opened_in_a_pod_comes_before_the_transcript() {
+        let t = "[root@master istio-1.4.10]# kubectl exec -it sleep-8f795f47d-djmjn -- sh\nDefaulting container name to sleep.\nUse 'kubectl describe pod/sleep-8f795f47d-djmjn -n default' to see all of the containers in this pod.\n/ #\n/ # curl -I http://httpbin.org/headers\nHTTP/1.1 502 Bad Gateway\nserver: envoy\n";
+        assert!(looks_like(t));
+        assert_eq!(parse(t).and_then(|r| r.status), Some(502));
+        assert!(!looks_like("/ #\nno healthy upstream"));
+        let md = "root@u:/# curl -sv http://httpbin.org/ip\n< **HTTP/1.1 502 Bad Gateway**\n< server: envoy\n< content-length: 0\n";
+        assert_eq!(parse(md).and_then(|r| r.status), Some(502));
     }
 
     #[test]

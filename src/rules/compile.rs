@@ -317,6 +317,8 @@ pub fn compile(
                 present: h.present.iter().map(|x| x.to_ascii_lowercase()).collect(),
                 absent: h.absent.iter().map(|x| x.to_ascii_lowercase()).collect(),
                 body,
+                local: h.local,
+                empty: h.empty,
             }))
         } else if let Some(m) = &sig.metric {
             let (mut labels, mut labels_not) = (Vec::new(), Vec::new());

@@ -249,6 +249,10 @@ pub struct HttpCond {
     pub present: Vec<String>,
     pub absent: Vec<String>,
     pub body: Option<Regex>,
+    /// Envoy answered itself (see the schema).
+    pub local: Option<bool>,
+    /// The response had no body (see the schema).
+    pub empty: Option<bool>,
 }
 
 #[derive(Debug, Clone)]

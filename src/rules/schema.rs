@@ -304,6 +304,15 @@ pub struct HttpCond {
     /// Regex over the body.
     #[serde(default)]
     pub body: Option<String>,
+    /// `true`: Envoy answered itself (it names itself the server, or the
+    /// response is from its own debug log, and no upstream service time was
+    /// recorded); `false`: it did not.
+    #[serde(default)]
+    pub local: Option<bool>,
+    /// `true`: the response carried no body (`content-length: 0`, or no
+    /// text besides the client's own chatter); `false`: it did.
+    #[serde(default)]
+    pub empty: Option<bool>,
 }
 
 /// Matches proxy metric samples.
