@@ -1250,7 +1250,7 @@ pub(crate) fn http_matches(c: &crate::rules::HttpCond, h: &crate::evidence::Http
         && c.local
             .is_none_or(|want| !h.status_only && is_envoy_local_reply(h) == want)
         && c.empty
-            .is_none_or(|want| !h.status_only && !has_body(h) == want)
+            .is_none_or(|want| !h.status_only && is_bodiless(h) == want)
 }
 
 fn http_summary(h: &crate::evidence::HttpResponse) -> String {
@@ -1371,9 +1371,25 @@ fn mesh_of_item(item: &Item, raw: &str) -> Option<Mesh> {
             Some(Mesh::Linkerd)
         } else if i.iter().any(|k| t.contains(k)) {
             Some(Mesh::Istio)
+        } else if component(t, "linkerd-") {
+            // Linkerd's own components (`linkerd-tap-7779d88fc7-ps42z`,
+            // `linkerd-identity`, `linkerd-destination`).
+            Some(Mesh::Linkerd)
+        } else if component(t, "istio-") {
+            Some(Mesh::Istio)
         } else {
             None
         }
+    }
+    /// A word starting with `prefix` and a letter: a component's name.
+    fn component(t: &str, prefix: &str) -> bool {
+        t.match_indices(prefix).any(|(i, _)| {
+            (i == 0 || !t.as_bytes()[i - 1].is_ascii_alphanumeric())
+                && t[i + prefix.len()..]
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_lowercase())
+        })
     }
     match item {
         Item::ProxyLog(p) => {
@@ -1560,6 +1576,19 @@ fn has_body(h: &crate::evidence::HttpResponse) -> bool {
         return n > 0 && h.body.lines().any(is_body_text);
     }
     h.body.lines().any(is_body_text)
+}
+
+/// `true` when a response had no body at all: its `content-length` is 0,
+/// or, without one, no body text was shown. A `content-length` above 0 is a
+/// body even where the paste cut it off.
+fn is_bodiless(h: &crate::evidence::HttpResponse) -> bool {
+    match h
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        Some(n) => n == 0,
+        None => !has_body(h),
+    }
 }
 
 fn is_body_text(l: &str) -> bool {

@@ -124,9 +124,27 @@ pub fn quoted_status(line: &str) -> Option<(u16, &'static str)> {
 }
 
 /// The first 5xx written as `NNN error(s)` in `line`, the digits standing
-/// alone (a letter of another script may touch them: `出现504 error`).
+/// alone (a letter of another script may touch them: `出现504 error`), or
+/// followed by the word for error in Chinese, Japanese or Korean (`503错误`,
+/// `503 エラー`, `503 에러`, `503 오류`).
 fn status_error(line: &str) -> Option<u16> {
     let b = line.as_bytes();
+    if !line.is_ascii() {
+        for word in ["错误", "報錯", "报错", "エラー", "에러", "오류"] {
+            for (i, _) in line.match_indices(word) {
+                let end = if i > 0 && b[i - 1] == b' ' { i - 1 } else { i };
+                let Some(d) = end.checked_sub(3).and_then(|s| b.get(s..end)) else {
+                    continue;
+                };
+                if d[0] == b'5'
+                    && d.iter().all(u8::is_ascii_digit)
+                    && !(end > 3 && (b[end - 4].is_ascii_alphanumeric() || b[end - 4] == b'.'))
+                {
+                    return line[end - 3..end].parse().ok();
+                }
+            }
+        }
+    }
     let mut from = 0;
     while let Some(i) = find_ascii_ci(&line[from..], " error").map(|i| from + i) {
         from = i + 6;
@@ -313,6 +331,9 @@ mod tests {
             ("we get a 503 service unavailable from the gateway", 503),
             ("Intermittent 503 errors after the upgrade", 503),
             ("后端响应过慢导致出现504 error", 504),
+            ("升级之后偶尔出现503错误", 503),
+            ("Istio 도입후 502 에러", 502),
+            ("ゲートウェイが 504 エラーを返す", 504),
             (
                 "Response status code does not indicate success: 401 (Unauthorized).",
                 401,
@@ -342,6 +363,8 @@ mod tests {
             "ApiException: (4031)",
             "v1.503 errors",
             "503 errorCount",
+            "端口 1503 错误",
+            "404 에러 페이지",
         ] {
             assert_eq!(quoted_status(quiet), None, "{quiet}");
         }

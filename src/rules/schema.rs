@@ -309,8 +309,9 @@ pub struct HttpCond {
     /// recorded); `false`: it did not.
     #[serde(default)]
     pub local: Option<bool>,
-    /// `true`: the response carried no body (`content-length: 0`, or no
-    /// text besides the client's own chatter); `false`: it did.
+    /// `true`: the response carried no body (`content-length: 0`, or without
+    /// one no text besides the client's own chatter); `false`: it did (a
+    /// `content-length` above 0 counts where the paste cut the body off).
     #[serde(default)]
     pub empty: Option<bool>,
 }

@@ -1200,5 +1200,14 @@ fn explain_recognises_the_twenty_ninth_blind_round() {
     // meshdoc at fd98508): 54.8 % top 3 (17 of 31), 54.8 % rank 1, 0 of 77
     // quiet rows raised; no hit by words only. By part: blogs 10 of 15,
     // vendors 6 of 10, Chinese/Japanese/Korean pages 1 of 6; Linkerd 0 of 1.
-    sc.assert_at_least("blind round 29", 54.0, 54.0, 0);
+    // Released and fixed: 83.9 %, 80.6 %, 0 (Envoy's certificate validator
+    // in its debug words; the jwt_authn filter's `www-authenticate`
+    // challenge; a details token written without its reason; a sidecar
+    // never created, `istio-init` crashing, calls failing while the proxy is
+    // not ready, all in words, in English and Chinese; an `mTLS mismatch`;
+    // Linkerd's components name the mesh). The rest: a CNI configuration
+    // fight between Cilium and istio-cni read only from routine lines, an
+    // application's own error body, a 404 in a sentence, a title whose
+    // words are misspelt.
+    sc.assert_at_least("blind round 29", 83.0, 80.0, 0);
 }
