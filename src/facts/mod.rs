@@ -209,6 +209,10 @@ pub const KNOWN_FACTS: &[(&str, &str)] = &[
         "A meshed pod whose proxy is an ordinary container (no native sidecar, no postStart hold): one of its init containers fails before the proxy can run, or an application container exited in the proxy's first seconds and ran after a restart.",
     ),
     (
+        "registry-only-external-host-unregistered",
+        "An Istio-meshed workload holds an http(s):// URL of a host outside the cluster in an environment variable, outbound traffic is REGISTRY_ONLY for it (its Sidecar resource, the root namespace's, an IstioOperator meshConfig or the istio ConfigMap), and no ServiceEntry visible to its namespace lists the host.",
+    ),
+    (
         "meshed-pod-missing-proxy",
         "An admitted pod (read from a cluster or bundle: it has a status, uid, owner or node) in an injection-enabled namespace/workload runs without the linkerd-proxy container. A Pod in a manifest has not met the injector yet and is not reported.",
     ),

@@ -445,6 +445,7 @@ pub const RESOURCES: &[Resource] = &[
         facts: &[
             "serviceentry-https-declared-http",
             "dr-originates-tls-to-https-serviceentry",
+            "registry-only-external-host-unregistered",
         ],
         label: "ServiceEntries",
         ..R
@@ -471,6 +472,7 @@ pub const RESOURCES: &[Resource] = &[
         place: Place::TargetAndRoot,
         verbs: &["list"],
         mesh: Some(Mesh::Istio),
+        facts: &["registry-only-external-host-unregistered"],
         label: "Sidecars",
         ..R
     },
@@ -482,6 +484,7 @@ pub const RESOURCES: &[Resource] = &[
         verbs: &["get"],
         names: &["istio"],
         mesh: Some(Mesh::Istio),
+        facts: &["registry-only-external-host-unregistered"],
         label: "the Istio mesh config",
         ..R
     },

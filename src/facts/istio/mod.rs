@@ -19,6 +19,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 mod destination_rules;
+mod egress;
 mod envoyfilters;
 mod gateways;
 mod peer_auth;
@@ -27,6 +28,7 @@ mod services;
 mod virtual_services;
 
 use destination_rules::*;
+use egress::*;
 use envoyfilters::*;
 use gateways::*;
 pub use peer_auth::peer_auth_mode;
@@ -233,6 +235,7 @@ pub fn facts(ix: &Index, out: &mut Vec<Fact>) {
     gateways_port_conflict(ix, out);
     gateway_sni(ix, out);
     envoyfilters(ix, out);
+    registry_only(ix, out);
 }
 
 #[cfg(test)]
