@@ -249,6 +249,12 @@ fn push_body(r: &mut HttpResponse, line: &str) {
         .filter_map(|m| line.find(m).filter(|&i| i > 0))
         .min()
         .map_or(line, |i| &line[..i]);
+    // zsh marks output that ended without a newline with `%`
+    // (`…reset before headers%`); a percentage (`50%`) keeps its sign.
+    let line = match line.strip_suffix('%') {
+        Some(rest) if rest.ends_with(|c: char| c.is_ascii_alphabetic() || c == '.') => rest,
+        _ => line,
+    };
     let room = BODY_CAP - r.body.len();
     r.body
         .push_str(super::text::clip(line, room.saturating_sub(1)));
@@ -554,6 +560,17 @@ mod tests {
         assert_eq!(r.status, Some(503));
         assert_eq!(r.header("server"), Some("envoy"));
         assert_eq!(r.body, "no healthy upstream\n");
+    }
+
+    #[test]
+    fn zsh_end_of_output_mark_is_not_body_text() {
+        let r = parse("< HTTP/1.1 503 Service Unavailable\n< server: envoy\n<\nupstream connect error or disconnect/reset before headers%\n").unwrap();
+        assert_eq!(
+            r.body,
+            "upstream connect error or disconnect/reset before headers\n"
+        );
+        let r = parse("HTTP/1.1 200 OK\n\nprogress 50%\n").unwrap();
+        assert_eq!(r.body, "progress 50%\n");
     }
 
     #[test]

@@ -1225,5 +1225,16 @@ fn explain_recognises_the_thirtieth_blind_round() {
     // meshdoc at a00c05a): 74.2 % top 3 (46 of 62), 67.7 % rank 1, 3 of 109
     // quiet rows raised; 2 hits by words only. By part: ecosystem 24 of 30,
     // pull requests and long-tail issues 16 of 20, Linkerd 6 of 12.
-    sc.assert_at_least("blind round 30", 74.0, 67.0, 3);
+    // Released and fixed: 93.5 %, 87.1 %, 1 alarm (Gloo's and kgateway's
+    // NACKs: `glooctl check`'s resources not accepted, the xDS NACK counters
+    // and the in-sync gauge; Istio 1.1's `STALE (0%)`; invalid configuration
+    // pushed, in words; zsh's end-of-output `%` glued to a body; the 1.x
+    // gateway agent's `failed load server cert/key pair` only of a Secret
+    // named like a credential, not of a Helm release's; the injector's own
+    // InjectionSkipped event is no failure; a job's proxy that lingers or
+    // cannot be killed, the injector's TLS Secret expiring, refused only as
+    // the application starts, in words). The alarm left: a 2019 agent's
+    // `Envoy proxy is NOT ready: cds updates: 0 successful` at start, ready
+    // four seconds later - one line alone reads as the proxy never ready.
+    sc.assert_at_least("blind round 30", 93.0, 87.0, 1);
 }
