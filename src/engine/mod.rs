@@ -1607,10 +1607,7 @@ fn is_body_text(l: &str) -> bool {
         // Markdown's escaped `\*` of curl's lines.
         || t.starts_with("\\*")
         || is_shell_prompt(t)
-        // kubectl's own lines around `kubectl exec`.
-        || t.starts_with("Defaulting container name")
-        || t.starts_with("Defaulted container")
-        || t.starts_with("Use 'kubectl describe pod/"))
+        || crate::evidence::http::is_kubectl_chatter(t))
 }
 
 /// A shell prompt, alone or before a command: `/ #`, `bash-4.3#`,

@@ -427,10 +427,7 @@ fn is_shell_assignment(line: &str) -> bool {
 /// sh` that opened the shell, and kubectl's own lines about the container.
 fn is_shell_entry(line: &str) -> bool {
     let t = line.trim();
-    if t.starts_with("Defaulting container name")
-        || t.starts_with("Defaulted container")
-        || t.starts_with("Use 'kubectl describe pod/")
-    {
+    if is_kubectl_chatter(t) {
         return true;
     }
     let words: Vec<&str> = t.split_whitespace().collect();
@@ -456,6 +453,13 @@ fn is_shell_entry(line: &str) -> bool {
                     "sh" | "bash" | "ash" | "/bin/sh" | "/bin/bash" | "/bin/ash" | "zsh"
                 )
         })
+}
+
+/// kubectl's own lines around `kubectl exec`: which container it chose.
+pub(crate) fn is_kubectl_chatter(t: &str) -> bool {
+    t.starts_with("Defaulting container name")
+        || t.starts_with("Defaulted container")
+        || t.starts_with("Use 'kubectl describe pod/")
 }
 
 /// A Markdown bullet holding a sentence (`* If the application starts

@@ -133,14 +133,8 @@ fn status_error(line: &str) -> Option<u16> {
         for word in ["错误", "報錯", "报错", "エラー", "에러", "오류"] {
             for (i, _) in line.match_indices(word) {
                 let end = if i > 0 && b[i - 1] == b' ' { i - 1 } else { i };
-                let Some(d) = end.checked_sub(3).and_then(|s| b.get(s..end)) else {
-                    continue;
-                };
-                if d[0] == b'5'
-                    && d.iter().all(u8::is_ascii_digit)
-                    && !(end > 3 && (b[end - 4].is_ascii_alphanumeric() || b[end - 4] == b'.'))
-                {
-                    return line[end - 3..end].parse().ok();
+                if let Some(code) = five_xx_ending_at(b, end) {
+                    return Some(code);
                 }
             }
         }
@@ -157,17 +151,23 @@ fn status_error(line: &str) -> Option<u16> {
         {
             continue;
         }
-        let Some(d) = i.checked_sub(3).and_then(|s| b.get(s..i)) else {
-            continue;
-        };
-        if d[0] == b'5'
-            && d.iter().all(u8::is_ascii_digit)
-            && !(i > 3 && (b[i - 4].is_ascii_alphanumeric() || b[i - 4] == b'.'))
-        {
-            return line[i - 3..i].parse().ok();
+        if let Some(code) = five_xx_ending_at(b, i) {
+            return Some(code);
         }
     }
     None
+}
+
+/// A 5xx whose three digits end at byte `end`, standing alone (no letter,
+/// digit or `.` of ASCII before them).
+fn five_xx_ending_at(b: &[u8], end: usize) -> Option<u16> {
+    let d = b.get(end.checked_sub(3)?..end)?;
+    (d[0] == b'5'
+        && d.iter().all(u8::is_ascii_digit)
+        && !(end > 3 && (b[end - 4].is_ascii_alphanumeric() || b[end - 4] == b'.')))
+        .then(|| {
+            u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0')
+        })
 }
 
 /// Reason phrases (RFC 9110, RFC 6585) of the statuses
