@@ -75,9 +75,8 @@ fn sidecar_policy<'a>(ix: &Index<'a>, p: &PodLike) -> Option<Policy<'a>> {
     let selecting = own.iter().find(|s| {
         s.value
             .pointer("/spec/workloadSelector/labels")
-            .is_some_and(|l| {
-                !Selector::from_map(l).is_empty() && Selector::from_map(l).matches(p.labels())
-            })
+            .map(Selector::from_map)
+            .is_some_and(|sel| !sel.is_empty() && sel.matches(p.labels()))
     });
     let default = || {
         own.iter()
@@ -196,7 +195,8 @@ fn external_url(value: &str) -> Option<(String, u16)> {
     Some((host, port))
 }
 
-/// Loopback, private and link-local IPv4 addresses stay inside.
+/// Loopback, private and link-local IPv4 addresses stay inside; an IPv6
+/// literal (`[…]`) is not judged and counts as inside.
 fn private_address(host: &str) -> bool {
     let Ok(ip) = host.parse::<std::net::Ipv4Addr>() else {
         return host.starts_with('[');
@@ -205,7 +205,7 @@ fn private_address(host: &str) -> bool {
 }
 
 /// A ServiceEntry visible to `ns` lists the host (a `*.` wildcard covers
-/// subdomains), or a Service of the cluster answers to that name.
+/// subdomains). Cluster names never get here: [`external_url`] drops them.
 fn registered(ix: &Index, host: &str, ns: &str) -> bool {
     ix.of_kind("ServiceEntry").any(|se| {
         let visible = match se
